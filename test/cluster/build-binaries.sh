@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the upstream Kubernetes test binaries floatip's e2e tests run against:
+# kube-apiserver, kube-controller-manager, kube-scheduler (from k8s.io/kubernetes),
+# etcd (the version Kubernetes itself pins) and kwok. Go is used for this only.
+#
+# Output: a versioned directory under the user's cache dir, printed on stdout's last line.
+# A second run is a no-op. KUBEBUILDER_ASSETS or FLOATIP_K8S_BIN, when set, are used as-is.
+set -euo pipefail
+
+K8S_VERSION="${FLOATIP_K8S_VERSION:-v1.37.2}"
+KWOK_VERSION="${FLOATIP_KWOK_VERSION:-v0.7.0}"
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+
+log() { echo "build-binaries: $*" >&2; }
+
+have_all() {
+  local dir=$1
+  for b in "${BINARIES[@]}"; do [ -x "$dir/$b" ] || return 1; done
+}
+
+for var in FLOATIP_K8S_BIN KUBEBUILDER_ASSETS; do
+  dir="${!var:-}"
+  if [ -n "$dir" ]; then
+    if have_all "$dir"; then log "using $var=$dir"; echo "$dir"; exit 0; fi
+    log "$var=$dir lacks one of: ${BINARIES[*]}"; exit 1
+  fi
+done
+
+cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/floatip"
+out="$cache_root/k8s-${K8S_VERSION}-kwok-${KWOK_VERSION}"
+if have_all "$out"; then log "cached in $out"; echo "$out"; exit 0; fi
+
+command -v go >/dev/null || { log "Go is needed to build the Kubernetes test binaries (go not on PATH)"; exit 1; }
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export GOFLAGS="-mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
+
+# A throwaway module that requires k8s.io/kubernetes. Its go.mod replaces the k8s.io/*
+# staging modules with ./staging paths that do not exist outside its repo, so every such
+# replace is re-pointed at the published staging module of the matching v0.x version.
+cd "$work"
+go mod init floatip.local/k8s-binaries >/dev/null 2>&1
+k8s_mod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+staging_version="v0.${K8S_VERSION#v1.}"
+replaces=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$k8s_mod")
+{
+  echo "require k8s.io/kubernetes ${K8S_VERSION}"
+  echo "replace ("
+  for m in $replaces; do echo "  $m => $m $staging_version"; done
+  echo ")"
+} >> go.mod
+cat > tools.go <<GO
+//go:build tools
+
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+log "resolving modules for Kubernetes ${K8S_VERSION} (staging ${staging_version})"
+go mod tidy -e >/dev/null 2>&1 || true
+# etcd: whatever version Kubernetes pins (added explicitly in case tidy dropped it).
+etcd_version=$(sed -n 's#^\s*go.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$k8s_mod" | head -1)
+go get "go.etcd.io/etcd/server/v3@${etcd_version}" >/dev/null 2>&1
+ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
+for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  [ -x "$out/$b" ] && continue
+  log "building $b (several minutes on 2 cores)"
+  go build -trimpath -ldflags "$ldflags" -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b"
+  mv "$out/$b.tmp" "$out/$b"
+done
+if [ ! -x "$out/etcd" ]; then
+  log "building etcd ${etcd_version}"
+  go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3
+  mv "$out/etcd.tmp" "$out/etcd"
+fi
+if [ ! -x "$out/kwok" ]; then
+  log "building kwok ${KWOK_VERSION}"
+  GOBIN="$work/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+  mv "$work/bin/kwok" "$out/kwok"
+fi
+have_all "$out" || { log "build finished but binaries are missing in $out"; exit 1; }
+log "done: $out"
+echo "$out"
