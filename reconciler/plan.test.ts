@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { plan } from './plan.ts';
+import type { Action, Family, HolderFacts, IpMemory, NodeFacts, PodFacts, Snapshot, Taint, Toleration } from './model.ts';
+
+const A4 = '104.248.100.100';
+const B4 = '104.248.100.101';
+const C4 = '104.248.100.102';
+const A6 = '2604:a880:800:14::1000';
+const NOW = 1_000_000;
+const COOL = 30_000;
+
+interface PodOpts {
+  node?: string;
+  age?: number; // seconds before NOW; larger = older
+  ready?: boolean;
+  phase?: string;
+  terminating?: boolean;
+  owner?: string;
+  ns?: string;
+  ips?: string[];
+  tolerations?: Toleration[];
+  uid?: string;
+}
+function pod(name: string, o: PodOpts = {}): PodFacts {
+  const ips = o.ips ?? [A4];
+  return {
+    uid: o.uid ?? `uid-${name}`,
+    namespace: o.ns ?? 'default',
+    name,
+    phase: o.phase ?? 'Running',
+    ready: o.ready ?? true,
+    terminating: o.terminating ?? false,
+    nodeName: 'node' in o ? o.node : 'n1',
+    createdMs: NOW - (o.age ?? 100) * 1000,
+    owner: o.owner ?? 'ReplicaSet/web',
+    claim: ips.join(','),
+    addresses: ips.map((text) => ({ text, family: (text.includes(':') ? 6 : 4) as Family })),
+    tolerations: o.tolerations ?? [],
+  };
+}
+function node(name: string, droplet: number | null, o: Partial<Omit<NodeFacts, 'name' | 'dropletId'>> = {}): NodeFacts {
+  return { name, uid: `uid-${name}`, ready: true, unschedulable: false, terminating: false, dropletId: droplet, taints: [], ...o };
+}
+const NODES = [node('n1', 1001), node('n2', 1002), node('n3', 1003)];
+const taint = (key: string, effect: string): Taint => ({ key, effect });
+const free = (ip: string): [string, HolderFacts] => [ip, { family: ip.includes(':') ? 6 : 4, dropletId: null, locked: false }];
+const on = (ip: string, droplet: number, locked = false): [string, HolderFacts] => [ip, { family: ip.includes(':') ? 6 : 4, dropletId: droplet, locked }];
+
+interface Case {
+  name: string;
+  pods: PodFacts[];
+  nodes?: NodeFacts[];
+  holders?: [string, HolderFacts][];
+  memory?: [string, IpMemory][];
+  targets?: string[];
+  unassign?: boolean;
+  expect: string[];
+  state?: string; // state of the first target, plus "!" when holderLost
+}
+
+function fmt(a: Action): string {
+  const target = a.dropletId === undefined ? '' : ` ${a.dropletId}`;
+  const who = a.pod ? ` ${a.pod.namespace}/${a.pod.name}` : '';
+  const where = a.node ? `@${a.node}` : '';
+  return `${a.type} ${a.ip}${target}${who}${where} ${a.reason}`;
+}
+
+const cases: Case[] = [
+  // --- first assignment and deterministic choice
+  { name: 'unassigned IP goes to the only eligible pod', pods: [pod('a', { node: 'n2' })], expect: [`assign ${A4} 1002 default/a@n2 unassigned`], state: 'moving' },
+  { name: 'oldest eligible pod wins', pods: [pod('a', { node: 'n1', age: 10 }), pod('b', { node: 'n2', age: 20 })], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  { name: 'same age: lower UID wins', pods: [pod('b', { node: 'n1', uid: 'u2' }), pod('a', { node: 'n2', uid: 'u1' })], expect: [`assign ${A4} 1002 default/a@n2 unassigned`] },
+  { name: 'not-ready pods are skipped in the choice', pods: [pod('a', { node: 'n1', age: 50, ready: false }), pod('b', { node: 'n2' })], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  { name: 'cool-off does not delay a first assignment', pods: [pod('a')], memory: [[A4, { lastMoveMs: NOW - 1000 }]], expect: [`assign ${A4} 1001 default/a@n1 unassigned`] },
+  // --- stickiness
+  { name: 'eligible holder keeps the IP', pods: [pod('a', { node: 'n1' })], holders: [on(A4, 1001)], expect: [], state: 'placed' },
+  { name: 'sticky even when a newer holder is not the oldest pod', pods: [pod('old', { node: 'n1', age: 500 }), pod('new', { node: 'n2', age: 5 })], holders: [on(A4, 1002)], expect: [], state: 'placed' },
+  { name: 'tolerated NoSchedule taint keeps the holder', pods: [pod('a', { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ip', effect: 'NoSchedule' }] }), pod('b', { node: 'n2', age: 500 })], nodes: [node('n1', 1001, { taints: [{ key: 'dedicated', value: 'ip', effect: 'NoSchedule' }] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [], state: 'placed' },
+  { name: 'PreferNoSchedule taint does not block', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('x', 'PreferNoSchedule')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [], state: 'placed' },
+  { name: 'two pods on the holder droplet: still placed', pods: [pod('a', { node: 'n1' }), pod('b', { node: 'n1', ready: false })], holders: [on(A4, 1001)], expect: [], state: 'placed' },
+  // --- holder not eligible: move at once
+  { name: 'holder node NotReady moves the IP', pods: [pod('a', { node: 'n1', age: 500 }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { ready: false }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`], state: 'moving!' },
+  { name: 'holder pod not Ready moves the IP', pods: [pod('a', { ready: false }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'terminating holder pod hands over before it is gone', pods: [pod('a', { terminating: true }), pod('b', { node: 'n3' })], holders: [on(A4, 1001)], expect: [`assign ${A4} 1003 default/b@n3 holder-not-eligible`] },
+  { name: 'holder pod Failed moves the IP', pods: [pod('a', { phase: 'Failed', ready: false }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'cordoned holder node hands over proactively', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { unschedulable: true }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'unschedulable taint moves even when tolerated (DaemonSet)', pods: [pod('a', { tolerations: [{ operator: 'Exists' }] }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('node.kubernetes.io/unschedulable', 'NoSchedule')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'untolerated NoExecute taint moves the IP', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('maintenance', 'NoExecute')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'untolerated NoSchedule taint moves the IP', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('maintenance', 'NoSchedule')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'autoscaler scale-down taint moves the IP', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('ToBeDeletedByClusterAutoscaler', 'NoSchedule')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'holder node being deleted moves the IP', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { terminating: true }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'holder droplet without a pod of the workload', pods: [pod('b', { node: 'n2' })], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'cool-off does not delay leaving a NotReady holder', pods: [pod('a'), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { ready: false }), node('n2', 1002)], holders: [on(A4, 1001)], memory: [[A4, { lastMoveMs: NOW - 1000 }]], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'pod whose node is unknown is not eligible', pods: [pod('a', { node: 'gone', age: 500 }), pod('b', { node: 'n2' })], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  { name: 'unscheduled pod is not eligible', pods: [pod('a', { node: undefined, age: 500 }), pod('b', { node: 'n3' })], expect: [`assign ${A4} 1003 default/b@n3 unassigned`] },
+  // --- providerID and droplets outside the cluster
+  { name: 'node without providerID is skipped', pods: [pod('a', { node: 'n1', age: 500 }), pod('b', { node: 'n2' })], nodes: [node('n1', null), node('n2', 1002)], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  { name: 'only pod on a node without providerID: unplaced', pods: [pod('a')], nodes: [node('n1', null)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced' },
+  { name: 'holder outside the cluster (moved by hand) is repaired', pods: [pod('a', { node: 'n3' })], holders: [on(A4, 9999)], expect: [`assign ${A4} 1003 default/a@n3 holder-outside-cluster`], state: 'moving!' },
+  { name: 'holder outside the cluster, no eligible pod: left alone', pods: [pod('a', { ready: false })], holders: [on(A4, 9999)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced!' },
+  // --- nothing eligible
+  { name: 'unclaimed IP is left alone', pods: [], holders: [on(A4, 1001)], expect: [], state: 'unclaimed' },
+  { name: 'no eligible pod: IP stays on the dead holder and is reported', pods: [pod('a')], nodes: [node('n1', 1001, { ready: false })], holders: [on(A4, 1001)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced!' },
+  { name: 'unassign option: dead holder is unassigned', pods: [pod('a')], nodes: [node('n1', 1001, { ready: false })], holders: [on(A4, 1001)], unassign: true, expect: [`unassign ${A4} unplaced`], state: 'moving!' },
+  { name: 'unassign option: unassigned IP is only reported', pods: [pod('a', { ready: false })], unassign: true, expect: [`report ${A4} default/a unplaced`], state: 'unplaced' },
+  { name: 'unassign option: waits for the cool-off', pods: [pod('a')], nodes: [node('n1', 1001, { ready: false })], holders: [on(A4, 1001)], memory: [[A4, { lastMoveMs: NOW - COOL + 1 }]], unassign: true, expect: [`report ${A4} default/a unplaced`] },
+  { name: 'unassign option: after the cool-off it unassigns', pods: [pod('a')], nodes: [node('n1', 1001, { ready: false })], holders: [on(A4, 1001)], memory: [[A4, { lastMoveMs: NOW - COOL }]], unassign: true, expect: [`unassign ${A4} unplaced`] },
+  // --- pending actions and DigitalOcean locks
+  { name: 'pending action not expired: wait', pods: [pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { ready: false }), node('n2', 1002)], holders: [on(A4, 1001)], memory: [[A4, { pending: { dropletId: 1003, expiresMs: NOW + 1 } }]], expect: [], state: 'waiting' },
+  { name: 'pending action expired: plan again', pods: [pod('b', { node: 'n2' })], holders: [on(A4, 1001)], memory: [[A4, { pending: { dropletId: 1003, expiresMs: NOW } }]], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'pending action visible as done: placed', pods: [pod('b', { node: 'n2' })], holders: [on(A4, 1002)], memory: [[A4, { pending: { dropletId: 1002, expiresMs: NOW + 5000 } }]], expect: [], state: 'placed' },
+  { name: 'IP locked by DigitalOcean: wait', pods: [pod('b', { node: 'n2' })], holders: [on(A4, 1001, true)], expect: [], state: 'waiting' },
+  // --- pools
+  { name: 'pool spreads over distinct droplets', targets: [A4, B4], pods: [pod('a', { node: 'n1', age: 30, ips: [A4, B4] }), pod('b', { node: 'n2', age: 20, ips: [A4, B4] })], holders: [free(A4), free(B4)], expect: [`assign ${A4} 1001 default/a@n1 unassigned`, `assign ${B4} 1002 default/b@n2 unassigned`] },
+  { name: 'pool: planning the second IP alone gives the same droplet', targets: [B4], pods: [pod('a', { node: 'n1', age: 30, ips: [A4, B4] }), pod('b', { node: 'n2', age: 20, ips: [A4, B4] })], holders: [free(A4), free(B4)], expect: [`assign ${B4} 1002 default/b@n2 unassigned`] },
+  { name: 'pool larger than the eligible droplets: the rest is unplaced', targets: [A4, B4], pods: [pod('a', { node: 'n1', ips: [A4, B4] })], holders: [free(A4), free(B4)], expect: [`assign ${A4} 1001 default/a@n1 unassigned`, `report ${B4} default/a unplaced`] },
+  { name: 'pool: a sticky IP keeps its droplet, the other takes the oldest free one', targets: [A4, B4], pods: [pod('a', { node: 'n1', age: 30, ips: [A4, B4] }), pod('b', { node: 'n2', age: 20, ips: [A4, B4] })], holders: [free(A4), on(B4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  { name: 'pool: two pods on one droplet count once', targets: [A4, B4], pods: [pod('a', { node: 'n1', age: 30, ips: [A4, B4] }), pod('b', { node: 'n1', age: 20, ips: [A4, B4] }), pod('c', { node: 'n3', age: 10, ips: [A4, B4] })], holders: [free(A4), free(B4)], expect: [`assign ${A4} 1001 default/a@n1 unassigned`, `assign ${B4} 1003 default/c@n3 unassigned`] },
+  { name: 'pool failover: both IPs lose their droplets at once, no collision', targets: [A4, B4], pods: [pod('a', { node: 'n1', age: 30, ips: [A4, B4] }), pod('b', { node: 'n2', age: 20, ips: [A4, B4] }), pod('c', { node: 'n3', age: 10, ips: [A4, B4] })], nodes: [node('n1', 1001), node('n2', 1002, { ready: false }), node('n3', 1003, { ready: false }), node('n4', 1004)], holders: [on(A4, 1002), on(B4, 1003)], expect: [`assign ${A4} 1001 default/a@n1 holder-not-eligible`, `report ${B4} default/a unplaced`] },
+  // --- one IPv4 and one IPv6 per droplet
+  { name: 'IPv4 and IPv6 of one claim may share a droplet', targets: [A4, A6], pods: [pod('a', { node: 'n1', ips: [A4, A6] })], holders: [free(A4), free(A6)], expect: [`assign ${A4} 1001 default/a@n1 unassigned`, `assign ${A6} 1001 default/a@n1 unassigned`] },
+  { name: 'droplet holding another IPv4 of another claim is skipped', pods: [pod('a', { node: 'n1', age: 30 }), pod('b', { node: 'n2', age: 20 })], holders: [free(A4), on(C4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  { name: 'only droplet already holds an IPv4: unplaced', pods: [pod('a', { node: 'n1' })], holders: [free(A4), on(C4, 1001)], expect: [`report ${A4} default/a unplaced`] },
+  { name: 'another IPv6 on the droplet does not block an IPv4', pods: [pod('a', { node: 'n1' })], holders: [free(A4), on(A6, 1001)], expect: [`assign ${A4} 1001 default/a@n1 unassigned`] },
+  { name: 'pending assignment of another IPv4 reserves its droplet', pods: [pod('a', { node: 'n1', age: 30 }), pod('b', { node: 'n2', age: 20 })], holders: [free(A4), free(C4)], memory: [[C4, { pending: { dropletId: 1001, expiresMs: NOW + 5000 } }]], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  // --- conflicts between workloads
+  { name: 'two workloads: the older wins, the loser is reported', pods: [pod('x', { owner: 'StatefulSet/u1', node: 'n1', age: 300 }), pod('y', { owner: 'StatefulSet/u2', node: 'n2', age: 30 })], expect: [`report ${A4} default/y conflict`, `assign ${A4} 1001 default/x@n1 unassigned`] },
+  { name: 'conflict: every pod of the losing workload is reported', pods: [pod('x', { owner: 'A', age: 300 }), pod('y1', { owner: 'B', node: 'n2', age: 30 }), pod('y2', { owner: 'B', node: 'n3', age: 20 })], holders: [on(A4, 1001)], expect: [`report ${A4} default/y1 conflict`, `report ${A4} default/y2 conflict`], state: 'placed' },
+  { name: 'conflict across namespaces', pods: [pod('x', { ns: 'a', age: 300 }), pod('y', { ns: 'b', node: 'n2', age: 30 })], holders: [on(A4, 1001)], expect: [`report ${A4} b/y conflict`] },
+  { name: 'same owner, different annotation value: two workloads', pods: [pod('x', { ips: [A4], age: 300 }), pod('y', { ips: [A4, B4], node: 'n2', age: 30 })], holders: [on(A4, 1001)], expect: [`report ${A4} default/y conflict`] },
+  { name: 'conflict: a winner without eligible pods still wins', pods: [pod('x', { owner: 'A', age: 300, ready: false }), pod('y', { owner: 'B', node: 'n2', age: 30 })], expect: [`report ${A4} default/y conflict`, `report ${A4} default/x unplaced`] },
+  { name: 'conflict: IP on the loser moves to the winner', pods: [pod('x', { owner: 'A', node: 'n1', age: 300 }), pod('y', { owner: 'B', node: 'n2', age: 30 })], holders: [on(A4, 1002)], expect: [`report ${A4} default/y conflict`, `assign ${A4} 1001 default/x@n1 conflict-winner`] },
+  { name: 'conflict: hand-over from a serving loser waits for the cool-off', pods: [pod('x', { owner: 'A', node: 'n1', age: 300 }), pod('y', { owner: 'B', node: 'n2', age: 30 })], holders: [on(A4, 1002)], memory: [[A4, { lastMoveMs: NOW - 10 }]], expect: [`report ${A4} default/y conflict`], state: 'waiting' },
+  { name: 'conflict on one pool IP leaves the other IP to the newer workload', targets: [B4], pods: [pod('x', { owner: 'A', ips: [A4], age: 300 }), pod('y', { owner: 'B', node: 'n2', ips: [A4, B4], age: 30 })], holders: [on(A4, 1001), free(B4)], expect: [`assign ${B4} 1002 default/y@n2 unassigned`] },
+];
+
+for (const c of cases) {
+  test(`plan: ${c.name}`, () => {
+    const targets = c.targets ?? [A4];
+    const holders = new Map<string, HolderFacts>([...targets.map((ip) => free(ip)), ...(c.holders ?? [])]);
+    const snap: Snapshot = {
+      targets,
+      pods: c.pods,
+      nodes: c.nodes ?? NODES,
+      holders,
+      memory: new Map(c.memory ?? []),
+      config: { coolOffMs: COOL, unassignWhenUnplaced: c.unassign ?? false },
+    };
+    const result = plan(snap, NOW);
+    assert.deepEqual(result.actions.map(fmt), c.expect);
+    if (c.state !== undefined) {
+      const s = result.statuses[0];
+      assert.equal(`${s?.state}${s?.holderLost ? '!' : ''}`, c.state);
+    }
+  });
+}
+
+test('plan: case table has at least 40 cases', () => {
+  assert.ok(cases.length >= 40, `${cases.length} cases`);
+});
+
+test('plan: reasons carry a readable detail', () => {
+  const snap: Snapshot = {
+    targets: [A4],
+    pods: [pod('a'), pod('b', { node: 'n2' })],
+    nodes: [node('n1', 1001, { ready: false }), node('n2', 1002)],
+    holders: new Map([on(A4, 1001)]),
+    memory: new Map(),
+    config: { coolOffMs: COOL, unassignWhenUnplaced: false },
+  };
+  const [action] = plan(snap, NOW).actions;
+  assert.equal(action?.detail, 'droplet 1001 cannot serve: node n1 is NotReady');
+  assert.deepEqual(plan(snap, NOW).statuses, [{ ip: A4, state: 'moving', holder: 1001, desired: 1002, holderLost: true }]);
+});
+
+test('plan: unplaced detail names the first reason', () => {
+  const snap: Snapshot = {
+    targets: [A4],
+    pods: [pod('a', { ready: false })],
+    nodes: NODES,
+    holders: new Map([free(A4)]),
+    memory: new Map(),
+    config: { coolOffMs: COOL, unassignWhenUnplaced: false },
+  };
+  assert.equal(plan(snap, NOW).actions[0]?.detail, 'no eligible pod (pod default/a is not Ready)');
+});
