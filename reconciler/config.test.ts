@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeConfig, parseConfig, parseDuration } from './config.ts';
+import type { ConfigInputs, ReconcilerConfig } from './config.ts';
+
+const TOKEN = 'dop_v1_0123456789abcdef';
+
+function inputs(argv: string[], env: Record<string, string> = { DIGITALOCEAN_TOKEN: TOKEN }): ConfigInputs {
+  const files: Record<string, string> = { '/var/run/secrets/do/token': `${TOKEN}\n`, '/empty': '  \n' };
+  return {
+    argv,
+    env,
+    hostname: 'host-1',
+    readFile: (path) => {
+      const text = files[path];
+      if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      return text;
+    },
+  };
+}
+
+function ok(argv: string[], env?: Record<string, string>): ReconcilerConfig {
+  const result = parseConfig(inputs(argv, env));
+  assert.equal(result.kind, 'ok', JSON.stringify(result));
+  return (result as { config: ReconcilerConfig }).config;
+}
+
+test('defaults with only a token', () => {
+  const c = ok([]);
+  assert.deepEqual(
+    { ...c, keys: { ...c.keys }, lease: { ...c.lease }, namespaces: [...c.namespaces] },
+    {
+      token: TOKEN,
+      apiUrl: undefined,
+      kubeconfig: undefined,
+      dryRun: false,
+      namespaces: [],
+      keys: { annotation: 'k8s.haim.dev/floating-ip', label: 'k8s.haim.dev/floating-ip', selector: 'k8s.haim.dev/floating-ip=true' },
+      coolOffMs: 10_000,
+      resyncIntervalMs: 60_000,
+      actionExpiryMs: 300_000,
+      unassignWhenUnplaced: false,
+      lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 1000 },
+      podName: 'host-1',
+      bindAddress: '127.0.0.1',
+      healthPort: 8081,
+      metricsPort: 8080,
+      shutdownTimeoutMs: 10_000,
+      logLevel: 'info',
+    },
+  );
+  assert.ok(Object.isFrozen(c));
+});
+
+const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>; expect: Partial<Record<keyof ReconcilerConfig, unknown>> }> = [
+  { name: 'dry run', argv: ['--dry-run'], expect: { dryRun: true } },
+  { name: 'namespaces trimmed and deduplicated', argv: ['--namespaces', ' web, db ,web,'], expect: { namespaces: ['web', 'db'] } },
+  { name: 'namespaces with =', argv: ['--namespaces=default'], expect: { namespaces: ['default'] } },
+  { name: 'custom key', argv: ['--key', 'example.com/public-ip'], expect: { keys: { annotation: 'example.com/public-ip', label: 'example.com/public-ip', selector: 'example.com/public-ip=true' } } },
+  { name: 'key without prefix', argv: ['--key', 'public-ip'], expect: { keys: { annotation: 'public-ip', label: 'public-ip', selector: 'public-ip=true' } } },
+  { name: 'durations in all units', argv: ['--cool-off', '1.5s', '--resync-interval', '2m', '--action-expiry', '1h'], expect: { coolOffMs: 1500, resyncIntervalMs: 120_000, actionExpiryMs: 3_600_000 } },
+  { name: 'unassign when unplaced', argv: ['--unassign-when-unplaced'], expect: { unassignWhenUnplaced: true } },
+  {
+    name: 'lease flags',
+    argv: ['--lease-name', 'ip-leader', '--lease-namespace', 'kube-system', '--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'],
+    expect: { lease: { name: 'ip-leader', namespace: 'kube-system', durationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 } },
+  },
+  {
+    name: 'lease namespace and identity from the downward API',
+    argv: [],
+    env: { DIGITALOCEAN_TOKEN: TOKEN, POD_NAMESPACE: 'ops', POD_NAME: 'floatip-reconciler-7d9-abcde' },
+    expect: { podName: 'floatip-reconciler-7d9-abcde', lease: { name: 'floatip-reconciler', namespace: 'ops', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 1000 } },
+  },
+  { name: 'ports, 0 = free port', argv: ['--health-port', '0', '--metrics-port', '9090', '--bind-address', '::1'], expect: { healthPort: 0, metricsPort: 9090, bindAddress: '::1' } },
+  { name: 'log level', argv: ['--log-level', 'debug'], expect: { logLevel: 'debug' } },
+  { name: 'kubeconfig from env', argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/tmp/kc' }, expect: { kubeconfig: '/tmp/kc' } },
+  { name: 'kubeconfig flag beats env', argv: ['--kubeconfig', '/tmp/other'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/tmp/kc' }, expect: { kubeconfig: '/tmp/other' } },
+  { name: 'token from a file, trimmed', argv: [], env: { DIGITALOCEAN_TOKEN_FILE: '/var/run/secrets/do/token' }, expect: { token: TOKEN } },
+  { name: 'token trimmed', argv: [], env: { DIGITALOCEAN_TOKEN: ` ${TOKEN}\n` }, expect: { token: TOKEN } },
+  { name: 'API URL kept', argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: 'http://127.0.0.1:4010' }, expect: { apiUrl: 'http://127.0.0.1:4010' } },
+  { name: 'API URL with /v2/ trimmed', argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: 'https://api.digitalocean.com/v2/' }, expect: { apiUrl: 'https://api.digitalocean.com' } },
+];
+
+for (const c of valid) {
+  test(`valid: ${c.name}`, () => {
+    const config = ok(c.argv, c.env);
+    for (const [field, value] of Object.entries(c.expect)) {
+      assert.deepEqual(config[field as keyof ReconcilerConfig], value, field);
+    }
+  });
+}
+
+const invalid: Array<{ argv: string[]; env?: Record<string, string>; message: string }> = [
+  { argv: [], env: {}, message: 'DIGITALOCEAN_TOKEN is not set: create an API token with write scope and set DIGITALOCEAN_TOKEN or DIGITALOCEAN_TOKEN_FILE' },
+  { argv: [], env: { DIGITALOCEAN_TOKEN: '   ' }, message: 'DIGITALOCEAN_TOKEN is not set: create an API token with write scope and set DIGITALOCEAN_TOKEN or DIGITALOCEAN_TOKEN_FILE' },
+  { argv: ['--dry-run'], env: {}, message: 'DIGITALOCEAN_TOKEN is not set: create an API token with write scope and set DIGITALOCEAN_TOKEN or DIGITALOCEAN_TOKEN_FILE' },
+  { argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_TOKEN_FILE: '/var/run/secrets/do/token' }, message: 'set only one of DIGITALOCEAN_TOKEN and DIGITALOCEAN_TOKEN_FILE' },
+  { argv: [], env: { DIGITALOCEAN_TOKEN_FILE: '/missing' }, message: 'DIGITALOCEAN_TOKEN_FILE /missing cannot be read (ENOENT)' },
+  { argv: [], env: { DIGITALOCEAN_TOKEN_FILE: '/empty' }, message: 'DIGITALOCEAN_TOKEN_FILE /empty is empty' },
+  { argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: 'api.digitalocean.com' }, message: 'DIGITALOCEAN_API_URL "api.digitalocean.com" is not a URL (e.g. https://api.digitalocean.com)' },
+  { argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: 'ftp://x' }, message: 'DIGITALOCEAN_API_URL must use http or https (got "ftp://x")' },
+  { argv: ['--bogus'], message: "Unknown option '--bogus'" },
+  { argv: ['--key'], message: "Option '--key <value>' argument missing" },
+  { argv: ['extra'], message: "Unexpected argument 'extra'. This command does not take positional arguments" },
+  { argv: ['--dry-run=yes'], message: "Option '--dry-run' does not take an argument" },
+  { argv: ['--cool-off', '10'], message: '--cool-off must be a positive duration like 500ms, 10s or 5m (got "10")' },
+  { argv: ['--cool-off=-5s'], message: '--cool-off must be a positive duration like 500ms, 10s or 5m (got "-5s")' },
+  { argv: ['--resync-interval', '0s'], message: '--resync-interval must be a positive duration like 500ms, 10s or 5m (got "0s")' },
+  { argv: ['--namespaces', 'Web'], message: '--namespaces: "Web" is not a valid namespace name (lower-case letters, digits and "-", e.g. "default,web")' },
+  { argv: ['--key', 'bad key'], message: '--key "bad key" is not a valid label key (e.g. k8s.haim.dev/floating-ip)' },
+  { argv: ['--key', 'Example.com/ip'], message: '--key "Example.com/ip" is not a valid label key (e.g. k8s.haim.dev/floating-ip)' },
+  { argv: ['--key', 'example.com/'], message: '--key "example.com/" is not a valid label key (e.g. k8s.haim.dev/floating-ip)' },
+  { argv: ['--health-port', '70000'], message: '--health-port must be a port number from 0 to 65535 (got "70000")' },
+  { argv: ['--metrics-port', 'http'], message: '--metrics-port must be a port number from 0 to 65535 (got "http")' },
+  { argv: ['--log-level', 'verbose'], message: '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")' },
+  { argv: ['--lease-duration', '10s'], message: '--lease-duration must be greater than --lease-renew-deadline' },
+  { argv: ['--lease-renew-deadline', '1100ms'], message: '--lease-renew-deadline must be greater than 1.2 × --lease-retry-period' },
+  { argv: ['--lease-name', 'Leader!'], message: '--lease-name "Leader!" is not a valid object name' },
+  { argv: ['--lease-namespace', 'a.b'], message: '--lease-namespace "a.b" is not a valid namespace name' },
+];
+
+for (const c of invalid) {
+  test(`invalid: ${c.message}`, () => {
+    assert.deepEqual(parseConfig(inputs(c.argv, c.env ?? { DIGITALOCEAN_TOKEN: TOKEN })), { kind: 'error', message: c.message });
+  });
+}
+
+test('--help wins over missing token and lists every flag', () => {
+  const result = parseConfig(inputs(['--help'], {}));
+  assert.equal(result.kind, 'help');
+  const text = (result as { text: string }).text;
+  for (const flag of ['--dry-run', '--namespaces', '--key', '--cool-off', '--resync-interval', '--unassign-when-unplaced', '--lease-name', '--lease-namespace', '--lease-duration', '--health-port', '--metrics-port', '--log-level', 'DIGITALOCEAN_TOKEN_FILE', 'DIGITALOCEAN_API_URL', 'KUBECONFIG']) {
+    assert.ok(text.includes(flag), flag);
+  }
+});
+
+test('describeConfig never contains the token', () => {
+  const described = describeConfig(ok(['--namespaces', 'web']));
+  assert.equal(JSON.stringify(described).includes(TOKEN), false);
+  assert.equal(described['tokenSet'], true);
+  assert.equal(described['key'], 'k8s.haim.dev/floating-ip');
+  assert.deepEqual(described['namespaces'], ['web']);
+});
+
+test('parseDuration', () => {
+  assert.equal(parseDuration('x', '250ms'), 250);
+  assert.equal(parseDuration('x', '0.5s'), 500);
+  assert.equal(parseDuration('x', '90m'), 5_400_000);
+  assert.throws(() => parseDuration('x', '1d'), { message: '--x must be a positive duration like 500ms, 10s or 5m (got "1d")' });
+});

@@ -1,0 +1,250 @@
+// The reconciler's configuration: flags and environment parsed once, validated, frozen.
+// Pure: argv, env and file reads come in as arguments, so every message is unit-tested.
+// Nothing else in the reconciler reads process.env or process.argv.
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
+import type { FloatingIpKeys } from '../shared/keys.ts';
+
+export interface LeaseConfig {
+  readonly name: string;
+  readonly namespace: string;
+  readonly durationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+export interface ReconcilerConfig {
+  /** DigitalOcean API token; never logged (see `describeConfig`) */
+  readonly token: string;
+  /** API root without /v2; undefined = the client's default (https://api.digitalocean.com) */
+  readonly apiUrl: string | undefined;
+  /** kubeconfig file; undefined = in-cluster service account */
+  readonly kubeconfig: string | undefined;
+  readonly dryRun: boolean;
+  /** namespaces to watch; empty = all */
+  readonly namespaces: readonly string[];
+  readonly keys: FloatingIpKeys;
+  readonly coolOffMs: number;
+  readonly resyncIntervalMs: number;
+  readonly actionExpiryMs: number;
+  readonly unassignWhenUnplaced: boolean;
+  readonly lease: LeaseConfig;
+  /** this replica's name (POD_NAME, else the host name); the lease identity adds a suffix */
+  readonly podName: string;
+  readonly bindAddress: string;
+  readonly healthPort: number;
+  readonly metricsPort: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LevelWithSilent;
+}
+
+export type ConfigResult =
+  | { readonly kind: 'ok'; readonly config: ReconcilerConfig }
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'error'; readonly message: string };
+
+export interface ConfigInputs {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** reads DIGITALOCEAN_TOKEN_FILE; throws like fs.readFileSync */
+  readonly readFile: (path: string) => string;
+  readonly hostname: string;
+}
+
+export const USAGE = `Usage: node dist/reconciler/main.js [flags]
+
+Moves DigitalOcean reserved IPs to the droplets of ready pods annotated with --key.
+
+Environment:
+  DIGITALOCEAN_TOKEN        API token (required, or DIGITALOCEAN_TOKEN_FILE)
+  DIGITALOCEAN_TOKEN_FILE   file holding the token, e.g. a mounted Secret
+  DIGITALOCEAN_API_URL      API root without /v2 (default https://api.digitalocean.com)
+  KUBECONFIG                kubeconfig file (default: in-cluster service account)
+  POD_NAME, POD_NAMESPACE   set by the Deployment (downward API): lease identity and namespace
+
+Flags:
+  --dry-run                    decide and log "would assign", make no DigitalOcean write calls
+  --namespaces a,b             namespaces to watch (default: all)
+  --key KEY                    annotation and label key (default ${DEFAULT_KEY})
+  --cool-off 10s               minimum time between two moves of one IP
+  --resync-interval 60s        full DigitalOcean resync period (drift repair)
+  --action-expiry 5m           give up waiting for a DigitalOcean action after this long
+  --unassign-when-unplaced     unassign an IP when no eligible pod claims it (default: leave it)
+  --lease-name NAME            leader election Lease (default floatip-reconciler)
+  --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
+  --lease-duration 15s         how long a lease is valid without renewal
+  --lease-renew-deadline 10s   the leader steps down when it cannot renew for this long
+  --lease-retry-period 1s      how often standbys try to acquire and the leader renews
+  --kubeconfig PATH            overrides KUBECONFIG
+  --bind-address ADDR          address of the health and metrics servers (default 127.0.0.1)
+  --health-port 8081           /healthz and /readyz (0 = any free port)
+  --metrics-port 8080          /metrics (may equal --health-port; 0 = any free port)
+  --shutdown-timeout 10s       upper bound for a graceful stop on SIGTERM
+  --log-level info             fatal, error, warn, info, debug, trace or silent
+  --help                       print this text
+`;
+
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+class ConfigError extends Error {}
+
+/** Go-style durations: "500ms", "1.5s", "10m", "1h". A bare number is refused: seconds or ms? */
+export function parseDuration(flag: string, text: string): number {
+  const match = DURATION.exec(text.trim());
+  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? Number.NaN) : Number.NaN;
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new ConfigError(`--${flag} must be a positive duration like 500ms, 10s or 5m (got "${text}")`);
+  }
+  return Math.round(ms);
+}
+
+function parsePort(flag: string, text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`--${flag} must be a port number from 0 to 65535 (got "${text}")`);
+  return port;
+}
+
+function parseNamespaces(text: string): string[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const name of names) {
+    if (name.length > 63 || !DNS_LABEL.test(name)) {
+      throw new ConfigError(`--namespaces: "${name}" is not a valid namespace name (lower-case letters, digits and "-", e.g. "default,web")`);
+    }
+  }
+  return [...new Set(names)];
+}
+
+/** A qualified Kubernetes label key, because the key is used as both annotation and label. */
+function parseKey(text: string): string {
+  const slash = text.lastIndexOf('/');
+  const prefix = slash === -1 ? '' : text.slice(0, slash);
+  const name = slash === -1 ? text : text.slice(slash + 1);
+  const prefixOk = slash === -1 || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
+  if (!prefixOk || name.length > 63 || !LABEL_NAME.test(name)) {
+    throw new ConfigError(`--key "${text}" is not a valid label key (e.g. ${DEFAULT_KEY})`);
+  }
+  return text;
+}
+
+function parseApiUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`DIGITALOCEAN_API_URL "${text}" is not a URL (e.g. https://api.digitalocean.com)`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(`DIGITALOCEAN_API_URL must use http or https (got "${text}")`);
+  }
+  // The client appends /v2 itself; accept a pasted ".../v2" rather than calling /v2/v2.
+  return url.toString().replace(/\/+$/, '').replace(/\/v2$/, '');
+}
+
+function readToken(inputs: ConfigInputs): string {
+  const direct = inputs.env['DIGITALOCEAN_TOKEN'];
+  const file = inputs.env['DIGITALOCEAN_TOKEN_FILE'];
+  if (direct && file) throw new ConfigError('set only one of DIGITALOCEAN_TOKEN and DIGITALOCEAN_TOKEN_FILE');
+  let token = direct?.trim() ?? '';
+  if (file) {
+    try {
+      token = inputs.readFile(file).trim();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'unreadable';
+      throw new ConfigError(`DIGITALOCEAN_TOKEN_FILE ${file} cannot be read (${code})`);
+    }
+    if (token === '') throw new ConfigError(`DIGITALOCEAN_TOKEN_FILE ${file} is empty`);
+  }
+  if (token === '') {
+    throw new ConfigError('DIGITALOCEAN_TOKEN is not set: create an API token with write scope and set DIGITALOCEAN_TOKEN or DIGITALOCEAN_TOKEN_FILE');
+  }
+  return token;
+}
+
+const FLAGS = {
+  'dry-run': { type: 'boolean' },
+  namespaces: { type: 'string' },
+  key: { type: 'string' },
+  'cool-off': { type: 'string' },
+  'resync-interval': { type: 'string' },
+  'action-expiry': { type: 'string' },
+  'unassign-when-unplaced': { type: 'boolean' },
+  'lease-name': { type: 'string' },
+  'lease-namespace': { type: 'string' },
+  'lease-duration': { type: 'string' },
+  'lease-renew-deadline': { type: 'string' },
+  'lease-retry-period': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'bind-address': { type: 'string' },
+  'health-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+export function parseConfig(inputs: ConfigInputs): ConfigResult {
+  try {
+    return parseOrThrow(inputs);
+  } catch (err) {
+    if (err instanceof ConfigError) return { kind: 'error', message: err.message };
+    // parseArgs errors (unknown flag, missing value) read well; their first line is enough.
+    if (err instanceof TypeError) return { kind: 'error', message: err.message.split('\n')[0] ?? err.message };
+    throw err;
+  }
+}
+
+function parseOrThrow(inputs: ConfigInputs): ConfigResult {
+  const { values: v } = parseArgs({ args: [...inputs.argv], options: FLAGS, strict: true, allowPositionals: false });
+  if (v.help) return { kind: 'help', text: USAGE };
+  const env = inputs.env;
+
+  const logLevel = v['log-level'] ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+
+  const lease: LeaseConfig = {
+    name: v['lease-name'] ?? 'floatip-reconciler',
+    namespace: v['lease-namespace'] ?? env['POD_NAMESPACE'] ?? 'floatip-system',
+    durationMs: parseDuration('lease-duration', v['lease-duration'] ?? '15s'),
+    renewDeadlineMs: parseDuration('lease-renew-deadline', v['lease-renew-deadline'] ?? '10s'),
+    // client-go uses 2s; 1s halves the hand-over time after a release (standbys poll the Lease).
+    retryPeriodMs: parseDuration('lease-retry-period', v['lease-retry-period'] ?? '1s'),
+  };
+  if (!DNS_SUBDOMAIN.test(lease.name)) throw new ConfigError(`--lease-name "${lease.name}" is not a valid object name`);
+  if (!DNS_LABEL.test(lease.namespace)) throw new ConfigError(`--lease-namespace "${lease.namespace}" is not a valid namespace name`);
+  // The same safety rules as client-go: the leader must give up before anyone may take over.
+  if (lease.durationMs <= lease.renewDeadlineMs) throw new ConfigError('--lease-duration must be greater than --lease-renew-deadline');
+  if (lease.renewDeadlineMs <= lease.retryPeriodMs * 1.2) throw new ConfigError('--lease-renew-deadline must be greater than 1.2 × --lease-retry-period');
+
+  const config: ReconcilerConfig = {
+    token: readToken(inputs),
+    apiUrl: env['DIGITALOCEAN_API_URL'] ? parseApiUrl(env['DIGITALOCEAN_API_URL']) : undefined,
+    kubeconfig: v.kubeconfig ?? (env['KUBECONFIG'] || undefined),
+    dryRun: v['dry-run'] ?? false,
+    namespaces: v.namespaces === undefined ? [] : parseNamespaces(v.namespaces),
+    keys: floatingIpKeys(parseKey(v.key ?? DEFAULT_KEY)),
+    coolOffMs: parseDuration('cool-off', v['cool-off'] ?? '10s'),
+    resyncIntervalMs: parseDuration('resync-interval', v['resync-interval'] ?? '60s'),
+    actionExpiryMs: parseDuration('action-expiry', v['action-expiry'] ?? '5m'),
+    unassignWhenUnplaced: v['unassign-when-unplaced'] ?? false,
+    lease,
+    podName: env['POD_NAME'] || inputs.hostname,
+    bindAddress: v['bind-address'] ?? '127.0.0.1',
+    healthPort: parsePort('health-port', v['health-port'] ?? '8081'),
+    metricsPort: parsePort('metrics-port', v['metrics-port'] ?? '8080'),
+    shutdownTimeoutMs: parseDuration('shutdown-timeout', v['shutdown-timeout'] ?? '10s'),
+    logLevel: logLevel as LevelWithSilent,
+  };
+  return { kind: 'ok', config: Object.freeze(config) };
+}
+
+/** The config as a log line: everything but the token. */
+export function describeConfig(config: ReconcilerConfig): Record<string, unknown> {
+  const { token: _token, keys, lease, ...rest } = config;
+  return { ...rest, key: keys.annotation, lease: { ...lease }, tokenSet: true };
+}
