@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { floatingIpKeys } from '../shared/keys.ts';
+import { decodeAdmissionReview } from './review.ts';
+import type { AdmissionRequest, Operation } from './review.ts';
+import { describeObject, validate } from './validate.ts';
+import { ALL_KINDS, loadFixture, objectOf, reviewOf } from './fixtures/reviews.ts';
+import type { PodMeta } from './fixtures/reviews.ts';
+
+const keys = floatingIpKeys();
+const KEY = keys.annotation;
+const NOT_IP = 'is not an IPv4 or IPv6 address (expected e.g. 104.248.100.100 or 2604:a880:800:14::1)';
+
+function request(review: Record<string, unknown>): AdmissionRequest {
+  const decoded = decodeAdmissionReview(review);
+  assert.ok(decoded.ok);
+  return decoded.request;
+}
+
+function check(kind: string, operation: Operation, pod: PodMeta, extra: { old?: PodMeta; own?: PodMeta } = {}) {
+  const object = objectOf(kind, 'web', 'prod', pod, extra.own);
+  const oldObject = extra.old ? objectOf(kind, 'web', 'prod', extra.old) : undefined;
+  return validate(request(reviewOf(kind, operation, object, oldObject ? { oldObject } : {})), keys);
+}
+
+test('the recorded bad Deployment is denied with the message users see', () => {
+  assert.deepEqual(validate(request(loadFixture('deployment-create-bad')), keys), {
+    allowed: false,
+    message: `Deployment default/traefik: annotation k8s.haim.dev/floating-ip: "104.248.100" ${NOT_IP}`,
+    warnings: [],
+  });
+});
+
+test('the recorded CronJob update that duplicates an IP is denied', () => {
+  assert.deepEqual(validate(request(loadFixture('cronjob-update')), keys), {
+    allowed: false,
+    message:
+      'CronJob ops/nightly-sync: annotation k8s.haim.dev/floating-ip: "104.248.100.102" is listed twice; list each reserved IP once (expected e.g. 104.248.100.100, 2604:a880:800:14::1)',
+    warnings: [],
+  });
+});
+
+test('a pod with a generated name is named by its prefix', () => {
+  const req = request(loadFixture('pod-create-from-replicaset'));
+  assert.equal(describeObject(req), 'Pod default/traefik-6d8f7b9c4-');
+  assert.deepEqual(validate(req, keys), { allowed: true, warnings: [] });
+});
+
+for (const kind of ALL_KINDS) {
+  for (const operation of ['CREATE', 'UPDATE'] as const) {
+    test(`${kind} ${operation}: good value allowed, bad value denied, no annotation allowed`, () => {
+      assert.deepEqual(check(kind, operation, { annotations: { [KEY]: '104.248.100.100, 2604:a880:800:14::1000' } }), { allowed: true, warnings: [] });
+      assert.deepEqual(check(kind, operation, { annotations: { [KEY]: '104.248.100' } }), {
+        allowed: false,
+        message: `${kind} prod/web: annotation ${KEY}: "104.248.100" ${NOT_IP}`,
+        warnings: [],
+      });
+      assert.deepEqual(check(kind, operation, { annotations: { other: 'x' } }), { allowed: true, warnings: [] });
+    });
+  }
+}
+
+test('DELETE and CONNECT are always allowed; unknown kinds too', () => {
+  const bad = objectOf('Pod', 'web', 'prod', { annotations: { [KEY]: 'nope' } });
+  assert.deepEqual(validate(request(reviewOf('Pod', 'DELETE', bad)), keys), { allowed: true, warnings: [] });
+  const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', annotations: { [KEY]: 'nope' } } };
+  assert.deepEqual(validate(request(reviewOf('Service', 'CREATE', svc)), keys), { allowed: true, warnings: [] });
+});
+
+test('an update that keeps an old bad value is allowed with a warning, so legacy objects stay editable', () => {
+  assert.deepEqual(check('Deployment', 'UPDATE', { annotations: { [KEY]: '10.0.0.1' } }, { old: { annotations: { [KEY]: '10.0.0.1' } } }), {
+    allowed: true,
+    warnings: [
+      'Deployment prod/web: annotation k8s.haim.dev/floating-ip: "10.0.0.1" is a private address (10.0.0.0/8) and can never be a DigitalOcean reserved IP (expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1) (allowed because this update does not change it)',
+    ],
+  });
+  // ...but changing a good value to a bad one is denied
+  const changed = check('Deployment', 'UPDATE', { annotations: { [KEY]: '10.0.0.1' } }, { old: { annotations: { [KEY]: '104.248.100.100' } } });
+  assert.equal(changed.allowed, false);
+});
+
+test('warnings for suspicious but legal input', () => {
+  assert.deepEqual(check('Pod', 'CREATE', { labels: { [KEY]: 'true' } }), {
+    allowed: true,
+    warnings: ['Pod prod/web: label k8s.haim.dev/floating-ip is set without the k8s.haim.dev/floating-ip annotation, so floatip routes no IP to this pod'],
+  });
+  assert.deepEqual(check('StatefulSet', 'CREATE', { labels: { [KEY]: 'true' } }), {
+    allowed: true,
+    warnings: ['StatefulSet prod/web: label k8s.haim.dev/floating-ip is set without the k8s.haim.dev/floating-ip annotation, so floatip routes no IP to these pods'],
+  });
+  assert.deepEqual(check('Deployment', 'CREATE', {}, { own: { annotations: { [KEY]: '104.248.100.100' } } }), {
+    allowed: true,
+    warnings: ['Deployment prod/web: annotation k8s.haim.dev/floating-ip is on the Deployment itself and has no effect; put it in spec.template.metadata.annotations'],
+  });
+  assert.deepEqual(check('CronJob', 'CREATE', {}, { own: { annotations: { [KEY]: '104.248.100.100' } } }).warnings, [
+    'CronJob prod/web: annotation k8s.haim.dev/floating-ip is on the CronJob itself and has no effect; put it in spec.jobTemplate.spec.template.metadata.annotations',
+  ]);
+  assert.deepEqual(check('Job', 'CREATE', { annotations: { [KEY]: '104.248.100.100' }, labels: { [KEY]: 'yes' } }).warnings, [
+    'Job prod/web: label k8s.haim.dev/floating-ip="yes" will be set to "true" on each pod',
+  ]);
+});
+
+test('a custom key is used in the message', () => {
+  const custom = floatingIpKeys('ips.example.org/reserved');
+  const obj = objectOf('DaemonSet', 'edge', 'kube-system', { annotations: { 'ips.example.org/reserved': '' } });
+  assert.deepEqual(validate(request(reviewOf('DaemonSet', 'CREATE', obj)), custom), {
+    allowed: false,
+    message: 'DaemonSet kube-system/edge: annotation ips.example.org/reserved: the value is empty (expected e.g. 104.248.100.100 or 2604:a880:800:14::1)',
+    warnings: [],
+  });
+});
