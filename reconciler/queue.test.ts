@@ -1,0 +1,173 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createWorkQueue } from './queue.ts';
+import type { RunResult } from './queue.ts';
+import { createFakeClock, settle } from './fake-clock.ts';
+
+interface Gate {
+  promise: Promise<void>;
+  open(): void;
+}
+function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** A worker that records runs as "key@time" and lets each test script the outcome. */
+function harness(script: (key: string, n: number) => Promise<RunResult | void> | RunResult | void = () => undefined, concurrency = 4) {
+  const clock = createFakeClock(0);
+  const runs: string[] = [];
+  const active = new Set<string>();
+  let maxParallel = 0;
+  const errors: string[] = [];
+  const depths: number[] = [];
+  const queue = createWorkQueue({
+    concurrency,
+    backoff: { baseMs: 100, capMs: 1000 },
+    setTimer: clock.setTimer,
+    now: clock.now,
+    onDepth: (d) => depths.push(d),
+    onError: (key, err, ms) => errors.push(`${key} ${(err as Error).message} retry ${ms}`),
+    async worker(key) {
+      assert.ok(!active.has(key), `${key} ran concurrently with itself`);
+      active.add(key);
+      maxParallel = Math.max(maxParallel, active.size);
+      runs.push(`${key}@${clock.now()}`);
+      try {
+        return await script(key, runs.filter((r) => r.startsWith(`${key}@`)).length);
+      } finally {
+        active.delete(key);
+      }
+    },
+  });
+  return { clock, queue, runs, errors, depths, maxParallel: () => maxParallel };
+}
+
+test('queue: a key added several times while waiting runs once', async () => {
+  const g = gate();
+  const h = harness((k) => (k === 'x' ? g.promise : undefined), 1);
+  h.queue.add('x');
+  h.queue.add('a');
+  h.queue.add('a');
+  h.queue.add('a');
+  assert.equal(h.queue.depth(), 1);
+  g.open();
+  await settle();
+  await settle();
+  assert.deepEqual(h.runs, ['x@0', 'a@0']);
+  assert.deepEqual(h.depths, [1, 0, 1, 0]);
+});
+
+test('queue: a key added while running re-runs once afterwards, never concurrently', async () => {
+  const g = gate();
+  const h = harness((_k, n) => (n === 1 ? g.promise : undefined));
+  h.queue.add('a');
+  await settle();
+  h.queue.add('a');
+  h.queue.add('a');
+  await settle();
+  assert.deepEqual(h.runs, ['a@0']);
+  g.open();
+  await settle();
+  await settle();
+  assert.deepEqual(h.runs, ['a@0', 'a@0']);
+});
+
+test('queue: different keys run in parallel up to the concurrency', async () => {
+  const g = gate();
+  const h = harness(() => g.promise, 2);
+  for (const k of ['a', 'b', 'c']) h.queue.add(k);
+  await settle();
+  assert.deepEqual(h.runs, ['a@0', 'b@0']);
+  assert.equal(h.queue.depth(), 1);
+  g.open();
+  await settle();
+  await settle();
+  assert.deepEqual(h.runs, ['a@0', 'b@0', 'c@0']);
+  assert.equal(h.maxParallel(), 2);
+});
+
+test('queue: failures back off exponentially per key, capped, and reset on success', async () => {
+  const h = harness((_k, n) => {
+    if (n <= 5) throw new Error(`fail${n}`);
+  });
+  h.queue.add('a');
+  await h.clock.advance(2000);
+  assert.deepEqual(h.runs, ['a@0', 'a@100', 'a@300', 'a@700', 'a@1500']);
+  await h.clock.advance(1000);
+  assert.deepEqual(h.runs.slice(5), ['a@2500']);
+  assert.deepEqual(h.errors, ['a fail1 retry 100', 'a fail2 retry 200', 'a fail3 retry 400', 'a fail4 retry 800', 'a fail5 retry 1000']);
+  assert.equal(h.queue.failures('a'), 0);
+  assert.equal(h.clock.pending(), 0);
+});
+
+test("queue: an error's retryAfterMs is honoured", async () => {
+  const h = harness((_k, n) => {
+    if (n === 1) throw Object.assign(new Error('429'), { retryAfterMs: 5000 });
+  });
+  h.queue.add('a');
+  await h.clock.advance(4999);
+  assert.deepEqual(h.runs, ['a@0']);
+  await h.clock.advance(1);
+  assert.deepEqual(h.runs, ['a@0', 'a@5000']);
+});
+
+test('queue: new events do not bypass the backoff of a failing key', async () => {
+  const h = harness((_k, n) => {
+    if (n === 1) throw new Error('boom');
+  });
+  h.queue.add('a');
+  await h.clock.advance(50);
+  h.queue.add('a');
+  h.queue.add('b');
+  await h.clock.advance(10);
+  assert.deepEqual(h.runs, ['a@0', 'b@50']);
+  await h.clock.advance(40);
+  assert.deepEqual(h.runs, ['a@0', 'b@50', 'a@100']);
+});
+
+test('queue: requeueAfterMs looks again later; a new event does not wait for it', async () => {
+  const h = harness((_k, n) => (n === 1 ? { requeueAfterMs: 1000 } : undefined));
+  h.queue.add('a');
+  await h.clock.advance(200);
+  h.queue.add('a');
+  await h.clock.advance(1000);
+  assert.deepEqual(h.runs, ['a@0', 'a@200', 'a@1000']);
+});
+
+test('queue: addAfter keeps the earliest due time', async () => {
+  const h = harness();
+  h.queue.addAfter('a', 500);
+  h.queue.addAfter('a', 300);
+  h.queue.addAfter('a', 900);
+  await h.clock.advance(1000);
+  assert.deepEqual(h.runs, ['a@300']);
+});
+
+test('queue: shutdown waits for runs in flight, drops waiting keys and timers', async () => {
+  const g = gate();
+  let finished = false;
+  const h = harness(async (k) => {
+    if (k === 'a') {
+      await g.promise;
+      finished = true;
+    }
+  }, 1);
+  h.queue.add('a');
+  h.queue.add('b');
+  h.queue.addAfter('c', 100);
+  await settle();
+  const done = h.queue.shutdown();
+  let resolved = false;
+  void done.then(() => (resolved = true));
+  await settle();
+  assert.equal(resolved, false);
+  g.open();
+  await done;
+  assert.equal(finished, true);
+  h.queue.add('d');
+  await h.clock.advance(1000);
+  assert.deepEqual(h.runs, ['a@0']);
+  assert.equal(h.clock.pending(), 0);
+});

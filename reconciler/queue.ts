@@ -1,0 +1,150 @@
+// Work queue keyed by reserved IP. Informer callbacks only `add()` keys; workers drain them.
+// - dedupe: a key waiting in the queue is queued once;
+// - serial per key: a key added while it runs is marked dirty and runs once more afterwards;
+// - retries: a failed run is retried after the error's `retryAfterMs` or an exponential
+//   per-key backoff (reset by the next success); while a key backs off, `add()` does not
+//   bypass the backoff, so a failing key cannot hot-loop on a stream of events;
+// - a successful run may ask to be looked at again later (`requeueAfterMs`: pending actions,
+//   cool-off), which new evidence does not wait for;
+// - `shutdown()` stops taking work and waits for the runs in flight.
+
+export type SetTimer = (fn: () => void, ms: number) => () => void;
+
+export const realTimer: SetTimer = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  t.unref?.();
+  return () => clearTimeout(t);
+};
+
+export interface RunResult {
+  /** look at this key again after this long, even without new events */
+  readonly requeueAfterMs?: number;
+}
+
+export interface WorkQueueOptions {
+  readonly worker: (key: string) => Promise<RunResult | void>;
+  readonly concurrency?: number;
+  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
+  readonly setTimer?: SetTimer;
+  readonly now?: () => number;
+  /** called whenever the number of keys waiting to run changes */
+  readonly onDepth?: (depth: number) => void;
+  /** called for every failed run, with the delay chosen for the retry */
+  readonly onError?: (key: string, err: unknown, retryInMs: number) => void;
+}
+
+export interface WorkQueue {
+  add(key: string): void;
+  addAfter(key: string, ms: number): void;
+  /** keys waiting to run (not counting running ones) */
+  depth(): number;
+  /** consecutive failures of a key (0 after a success) */
+  failures(key: string): number;
+  shutdown(): Promise<void>;
+}
+
+function retryAfterOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('retryAfterMs' in err)) return undefined;
+  const ms = (err as { retryAfterMs: unknown }).retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
+  const concurrency = opts.concurrency ?? 4;
+  const baseMs = opts.backoff?.baseMs ?? 100;
+  const capMs = opts.backoff?.capMs ?? 60_000;
+  const setTimer = opts.setTimer ?? realTimer;
+  const queue: string[] = [];
+  const queued = new Set<string>();
+  const running = new Map<string, Promise<void>>();
+  const dirty = new Set<string>();
+  const backingOff = new Map<string, () => void>();
+  const later = new Map<string, { due: number; cancel: () => void }>();
+  const failureCount = new Map<string, number>();
+  const now = opts.now ?? Date.now;
+  let stopped = false;
+
+  const depthChanged = () => opts.onDepth?.(queue.length);
+
+  function add(key: string): void {
+    if (stopped || backingOff.has(key)) return;
+    if (running.has(key)) {
+      dirty.add(key);
+      return;
+    }
+    if (queued.has(key)) return;
+    queued.add(key);
+    queue.push(key);
+    depthChanged();
+    pump();
+  }
+
+  function addAfter(key: string, ms: number): void {
+    if (stopped) return;
+    const due = now() + ms;
+    const existing = later.get(key);
+    if (existing && existing.due <= due) return;
+    existing?.cancel();
+    const cancel = setTimer(() => {
+      later.delete(key);
+      add(key);
+    }, ms);
+    later.set(key, { due, cancel });
+  }
+
+  function retry(key: string, err: unknown): void {
+    const n = (failureCount.get(key) ?? 0) + 1;
+    failureCount.set(key, n);
+    const delay = retryAfterOf(err) ?? Math.min(capMs, baseMs * 2 ** (n - 1));
+    opts.onError?.(key, err, delay);
+    if (stopped) return;
+    const cancel = setTimer(() => {
+      backingOff.delete(key);
+      add(key);
+    }, delay);
+    backingOff.set(key, cancel);
+  }
+
+  async function run(key: string): Promise<void> {
+    try {
+      const result = await opts.worker(key);
+      failureCount.delete(key);
+      if (result?.requeueAfterMs !== undefined) addAfter(key, result.requeueAfterMs);
+    } catch (err) {
+      dirty.delete(key); // the retry covers whatever arrived meanwhile
+      retry(key, err);
+    }
+  }
+
+  function pump(): void {
+    while (!stopped && running.size < concurrency && queue.length > 0) {
+      const key = queue.shift() as string;
+      queued.delete(key);
+      depthChanged();
+      const p = run(key).finally(() => {
+        running.delete(key);
+        if (dirty.delete(key)) add(key);
+        pump();
+      });
+      running.set(key, p);
+    }
+  }
+
+  return {
+    add,
+    addAfter,
+    depth: () => queue.length,
+    failures: (key) => failureCount.get(key) ?? 0,
+    async shutdown() {
+      stopped = true;
+      for (const cancel of backingOff.values()) cancel();
+      for (const t of later.values()) t.cancel();
+      backingOff.clear();
+      later.clear();
+      queue.length = 0;
+      queued.clear();
+      depthChanged();
+      while (running.size > 0) await Promise.allSettled([...running.values()]);
+    },
+  };
+}
