@@ -32,15 +32,24 @@ if have_all "$out"; then log "cached in $out"; echo "$out"; exit 0; fi
 
 command -v go >/dev/null || { log "Go is needed to build the Kubernetes test binaries (go not on PATH)"; exit 1; }
 mkdir -p "$out"
+# Two test runs starting cold at once must not build twice: the second waits, then finds
+# everything cached.
+if command -v flock >/dev/null; then
+  exec 9>"$out/.lock"
+  flock 9
+  if have_all "$out"; then log "cached in $out"; echo "$out"; exit 0; fi
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Module resolution is chatty; keep its output and show it only when a step fails.
+quiet() { "$@" >>"$work/go.log" 2>&1 || { log "failed: $*"; tail -n 40 "$work/go.log" >&2; exit 1; }; }
 export GOFLAGS="-mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
 
 # A throwaway module that requires k8s.io/kubernetes. Its go.mod replaces the k8s.io/*
 # staging modules with ./staging paths that do not exist outside its repo, so every such
 # replace is re-pointed at the published staging module of the matching v0.x version.
 cd "$work"
-go mod init floatip.local/k8s-binaries >/dev/null 2>&1
+quiet go mod init floatip.local/k8s-binaries
 k8s_mod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 staging_version="v0.${K8S_VERSION#v1.}"
 replaces=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$k8s_mod")
@@ -63,10 +72,11 @@ import (
 )
 GO
 log "resolving modules for Kubernetes ${K8S_VERSION} (staging ${staging_version})"
-go mod tidy -e >/dev/null 2>&1 || true
+# -e: tools.go imports etcd's main package, which tidy reports but still records.
+go mod tidy -e >>"$work/go.log" 2>&1 || true
 # etcd: whatever version Kubernetes pins (added explicitly in case tidy dropped it).
 etcd_version=$(sed -n 's#^\s*go.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$k8s_mod" | head -1)
-go get "go.etcd.io/etcd/server/v3@${etcd_version}" >/dev/null 2>&1
+quiet go get "go.etcd.io/etcd/server/v3@${etcd_version}"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 for b in kube-apiserver kube-controller-manager kube-scheduler; do
   [ -x "$out/$b" ] && continue

@@ -1,0 +1,130 @@
+// Certificates for a throwaway control plane: one CA signs the API server's serving cert and
+// the client certs of the admin and the system components. Keys come from node:crypto
+// (native, tens of ms); node-forge only builds and signs the X.509 structures, so the tests
+// need no openssl binary.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+
+export interface Pem {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface ControlPlaneCerts {
+  readonly ca: Pem;
+  readonly apiServer: Pem;
+  /** client certs, by user name; all share one key to keep start-up fast */
+  readonly clients: Readonly<Record<ClientName, Pem>>;
+  /** service-account token signing key pair (not a certificate) */
+  readonly serviceAccount: { readonly publicKey: string; readonly privateKey: string };
+}
+
+// Users the bootstrap RBAC policy already knows, so each component runs with its own rights.
+const CLIENTS = {
+  admin: { cn: 'floatip-test-admin', org: 'system:masters' },
+  controllerManager: { cn: 'system:kube-controller-manager', org: undefined },
+  scheduler: { cn: 'system:kube-scheduler', org: undefined },
+} as const;
+export type ClientName = keyof typeof CLIENTS;
+
+function rsaKeyPair(): { publicKey: string; privateKey: string } {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+function newCert(publicKeyPem: string, days: number): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  // Random positive serials: identical serials from one issuer make TLS stacks reject certs.
+  cert.serialNumber = '01' + randomBytes(15).toString('hex');
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - 60_000); // tolerate small clock skew
+  cert.validity.notAfter = new Date(now + days * 86_400_000);
+  return cert;
+}
+
+function sign(cert: forge.pki.Certificate, caKeyPem: string): string {
+  cert.sign(forge.pki.privateKeyFromPem(caKeyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
+export interface CertAuthority {
+  readonly pem: Pem;
+  /** a serving cert for `hosts` (DNS names or IP literals) signed by this CA */
+  serving(commonName: string, hosts: readonly string[], keyPair?: { publicKey: string; privateKey: string }): Pem;
+  /** a client cert for user `cn` in groups `orgs` */
+  client(cn: string, orgs: readonly string[], keyPair?: { publicKey: string; privateKey: string }): Pem;
+}
+
+export function createCertAuthority(commonName = 'floatip-test-ca'): CertAuthority {
+  const caKeys = rsaKeyPair();
+  const caCert = newCert(caKeys.publicKey, 2);
+  const caSubject = [{ name: 'commonName', value: commonName }];
+  caCert.setSubject(caSubject);
+  caCert.setIssuer(caSubject);
+  caCert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  const ca: Pem = { cert: sign(caCert, caKeys.privateKey), key: caKeys.privateKey };
+
+  function leaf(subject: forge.pki.CertificateField[], extensions: object[], keys = rsaKeyPair()): Pem {
+    const cert = newCert(keys.publicKey, 1);
+    cert.setSubject(subject);
+    cert.setIssuer(caCert.subject.attributes);
+    cert.setExtensions([{ name: 'basicConstraints', cA: false }, ...extensions]);
+    return { cert: sign(cert, ca.key), key: keys.privateKey };
+  }
+
+  return {
+    pem: ca,
+    serving(cn, hosts, keyPair) {
+      const altNames = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? { type: 7, ip: h } : { type: 2, value: h }));
+      return leaf(
+        [{ name: 'commonName', value: cn }],
+        [
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+          { name: 'extKeyUsage', serverAuth: true },
+          { name: 'subjectAltName', altNames },
+        ],
+        keyPair,
+      );
+    },
+    client(cn, orgs, keyPair) {
+      const subject: forge.pki.CertificateField[] = [
+        { name: 'commonName', value: cn },
+        ...orgs.map((o) => ({ name: 'organizationName', value: o })),
+      ];
+      return leaf(
+        subject,
+        [
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+          { name: 'extKeyUsage', clientAuth: true },
+        ],
+        keyPair,
+      );
+    },
+  };
+}
+
+export function generateControlPlaneCerts(): ControlPlaneCerts {
+  const ca = createCertAuthority();
+  const apiServer = ca.serving('kube-apiserver', [
+    '127.0.0.1',
+    'localhost',
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    'kubernetes.default.svc.cluster.local',
+    '10.96.0.1',
+  ]);
+  const clientKeys = rsaKeyPair();
+  const clients = Object.fromEntries(
+    Object.entries(CLIENTS).map(([name, { cn, org }]) => [name, ca.client(cn, org ? [org] : [], clientKeys)]),
+  ) as Record<ClientName, Pem>;
+  return { ca: ca.pem, apiServer, clients, serviceAccount: rsaKeyPair() };
+}

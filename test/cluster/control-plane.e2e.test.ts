@@ -1,0 +1,117 @@
+// The harness itself against the real control plane: kwok nodes with the DOKS shape, a
+// Deployment whose pods are scheduled and become Ready, node loss, and RBAC from deploy/
+// actually limiting what a floatip service account may do.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { ApiException, AppsV1Api, AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import { readyStatus, startControlPlane, waitFor } from './harness.ts';
+import type { ControlPlane } from './harness.ts';
+import { REPO_ROOT } from './manifests.ts';
+
+const isReady = (pod: V1Pod) =>
+  pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+async function apiStatus(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiException) return err.code;
+    throw err;
+  }
+}
+
+describe('test control plane', () => {
+  let cp: ControlPlane;
+  let core: CoreV1Api;
+
+  before(async () => {
+    const started = Date.now();
+    cp = await startControlPlane();
+    console.error(`# control plane up in ${Date.now() - started} ms`);
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    await Promise.all([cp.addNode('pool-a-1', { dropletId: 1001 }), cp.addNode('pool-a-2', { dropletId: 1002 })]);
+  });
+  after(() => cp?.stop());
+
+  test('fake nodes look like DOKS workers and are Ready', async () => {
+    const node = await core.readNode({ name: 'pool-a-1' });
+    assert.equal(node.spec?.providerID, 'digitalocean://1001');
+    assert.equal(node.metadata?.labels?.['kubernetes.io/hostname'], 'pool-a-1');
+    assert.equal(node.metadata?.labels?.['doks.digitalocean.com/node-pool'], 'pool-a');
+    assert.equal(node.metadata?.labels?.['topology.kubernetes.io/region'], 'nyc3');
+    assert.equal(node.metadata?.annotations?.['kwok.x-k8s.io/node'], 'fake');
+    assert.equal(node.status?.allocatable?.['pods'], '110');
+    assert.equal(readyStatus(node), 'True');
+  });
+
+  test('a Deployment with 2 replicas ends with 2 pods Running and Ready on kwok nodes', async () => {
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const labels = { app: 'web' };
+    await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: 'web', image: 'nginx:1.29' }] } },
+        },
+      },
+    });
+    const deployment = await waitFor(
+      'deployment web to report 2 ready replicas',
+      async () => {
+        const d = await apps.readNamespacedDeployment({ namespace: 'default', name: 'web' });
+        return d.status?.readyReplicas === 2 ? d : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(deployment.status?.availableReplicas, 2);
+    const pods = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })).items;
+    assert.equal(pods.length, 2);
+    assert.deepEqual(pods.map(isReady), [true, true]);
+    for (const pod of pods) assert.match(pod.spec?.nodeName ?? '', /^pool-a-[12]$/);
+    for (const pod of pods) assert.match(pod.status?.podIP ?? '', /^10\.244\./);
+  });
+
+  test('a node can be made NotReady and Ready again', async () => {
+    await cp.setNodeReady('pool-a-2', false);
+    assert.equal(readyStatus(await core.readNode({ name: 'pool-a-2' })), 'False');
+    // The node lifecycle controller reacts to the condition with the not-ready taint.
+    const taints = await waitFor('the not-ready taint on pool-a-2', async () => {
+      const t = (await core.readNode({ name: 'pool-a-2' })).spec?.taints ?? [];
+      return t.some((x) => x.key === 'node.kubernetes.io/not-ready') ? t : undefined;
+    });
+    assert.deepEqual(taints.map((t) => `${t.key}:${t.effect}`).sort(), [
+      'node.kubernetes.io/not-ready:NoExecute',
+      'node.kubernetes.io/not-ready:NoSchedule',
+    ]);
+    await cp.setNodeReady('pool-a-2', true);
+    assert.equal(readyStatus(await core.readNode({ name: 'pool-a-2' })), 'True');
+  });
+
+  test('a deleted node is gone', async () => {
+    await cp.addNode('pool-a-3', { dropletId: 1003 });
+    await cp.deleteNode('pool-a-3');
+    assert.equal(await apiStatus(core.readNode({ name: 'pool-a-3' })), 404);
+    const names = (await core.listNode()).items.map((n) => n.metadata?.name).sort();
+    assert.deepEqual(names, ['pool-a-1', 'pool-a-2']);
+  });
+
+  const rbacReady = existsSync(`${REPO_ROOT}deploy/manifests/namespace.yaml`) && existsSync(`${REPO_ROOT}deploy/manifests/webhook-rbac.yaml`);
+  test('a service account runs with exactly the RBAC from deploy/', { skip: !rbacReady && 'deploy/manifests not written yet' }, async () => {
+    await cp.applyManifests('deploy/manifests/namespace.yaml');
+    await cp.applyManifests('deploy/manifests/webhook-rbac.yaml');
+    const kc = await cp.kubeConfigForServiceAccount('floatip-system', 'floatip-webhook');
+    const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+    assert.equal(review.status?.userInfo?.username, 'system:serviceaccount:floatip-system:floatip-webhook');
+    const sa = kc.makeApiClient(CoreV1Api);
+    // Outside anything the webhook needs: other namespaces' secrets, and nodes.
+    assert.equal(await apiStatus(sa.listNamespacedSecret({ namespace: 'kube-system' })), 403);
+    assert.equal(await apiStatus(sa.deleteNode({ name: 'pool-a-1' })), 403);
+    assert.equal(await apiStatus(core.readNode({ name: 'pool-a-1' })), 200);
+  });
+});

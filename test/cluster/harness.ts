@@ -1,0 +1,187 @@
+// A real, throwaway Kubernetes control plane for e2e tests: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and kwok (fake kubelets) on loopback ports, with
+// state in a temp dir that stop() deletes. One control plane per test file: start it in
+// `before`, stop it in `after`.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiException, CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { locateBinaries } from './binaries.ts';
+import { generateControlPlaneCerts } from './certs.ts';
+import { kubeConfigFor, kubeConfigYaml } from './kubeconfig.ts';
+import { applyManifests, applyObjects, readManifests, rewriteWebhookConfigurations, WEBHOOK_CONFIGURATIONS } from './manifests.ts';
+import type { ManifestTransform } from './manifests.ts';
+import { nodeOps } from './nodes.ts';
+import type { NodeOptions } from './nodes.ts';
+import { freePort, startComponent, waitUntilUp } from './processes.ts';
+import type { Component } from './processes.ts';
+import { componentArgs } from './component-args.ts';
+import { waitFor } from './wait.ts';
+
+export { waitFor } from './wait.ts';
+export { KWOK_ANNOTATION, readyStatus } from './nodes.ts';
+
+export interface ControlPlane {
+  readonly kubeconfigPath: string;
+  /** admin (system:masters) */
+  readonly kubeConfig: KubeConfig;
+  /** https://127.0.0.1:PORT */
+  readonly server: string;
+  /** PEM of the CA that signed the API server's serving cert */
+  readonly caPem: string;
+  /** a kwok-managed node with a DOKS-like shape; waits until Ready unless ready is false */
+  addNode(name: string, opts: NodeOptions): Promise<void>;
+  deleteNode(name: string): Promise<void>;
+  setNodeReady(name: string, ready: boolean): Promise<void>;
+  /** a kubeconfig authenticating as that service account, with a token from TokenRequest */
+  kubeConfigForServiceAccount(namespace: string, name: string): Promise<KubeConfig>;
+  /** server-side applies a multi-document YAML file (path relative to the repo root) */
+  applyManifests(path: string, transform?: ManifestTransform): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  scheduler?: boolean;
+  controllerManager?: boolean;
+  kwok?: boolean;
+}
+
+const START_TIMEOUT_MS = 60_000;
+
+/** GET `path` on a TLS endpoint; true on HTTP 200. `ca` undefined: any certificate. */
+function httpsOk(url: string, ca?: string, client?: { cert: string; key: string }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { ca, rejectUnauthorized: ca !== undefined, ...client, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const want = { scheduler: true, controllerManager: true, kwok: true, ...opts };
+  const [binaries, dir, ports] = await Promise.all([
+    locateBinaries(),
+    mkdtemp(join(tmpdir(), 'floatip-cluster-')),
+    Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]),
+  ]);
+  const [etcdPort, etcdPeerPort, apiPort, cmPort, schedulerPort] = ports;
+  const components: Component[] = [];
+  const stopAll = async () => {
+    // Reverse start order, all at once: the state is thrown away, so no clean shutdown is owed.
+    await Promise.all(components.reverse().map((c) => c.stop(2_000)));
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const certs = generateControlPlaneCerts();
+    const server = `https://127.0.0.1:${apiPort}`;
+    const file = (name: string) => join(dir, name);
+    await Promise.all([
+      writeFile(file('ca.crt'), certs.ca.cert),
+      writeFile(file('ca.key'), certs.ca.key),
+      writeFile(file('apiserver.crt'), certs.apiServer.cert),
+      writeFile(file('apiserver.key'), certs.apiServer.key),
+      writeFile(file('sa.pub'), certs.serviceAccount.publicKey),
+      writeFile(file('sa.key'), certs.serviceAccount.privateKey),
+      writeFile(file('admin.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.admin })),
+      writeFile(file('controller-manager.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.controllerManager })),
+      writeFile(file('scheduler.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.scheduler })),
+    ]);
+    const args = componentArgs({ dir, etcdPort, etcdPeerPort, apiPort, cmPort, schedulerPort });
+    const start = (name: keyof typeof args, env?: NodeJS.ProcessEnv) => {
+      const c = startComponent({ name, binary: binaries[name], args: args[name], logPath: file(`${name}.log`), env });
+      components.push(c);
+      return c;
+    };
+
+    // etcd and the API server start together: the API server retries etcd while it boots.
+    const etcd = start('etcd');
+    const apiServer = start('kube-apiserver');
+    await waitUntilUp(etcd, () => fetch(`http://127.0.0.1:${etcdPort}/health`).then((r) => r.ok), START_TIMEOUT_MS);
+    await waitUntilUp(apiServer, () => httpsOk(`${server}/readyz`, certs.ca.cert, certs.clients.admin), START_TIMEOUT_MS);
+
+    const kubeConfig = kubeConfigFor(server, certs.ca.cert, { clientCert: certs.clients.admin });
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const waits: Promise<unknown>[] = [];
+    if (want.controllerManager) {
+      const cm = start('kube-controller-manager');
+      waits.push(
+        waitUntilUp(cm, () => httpsOk(`https://127.0.0.1:${cmPort}/healthz`), START_TIMEOUT_MS).then(() =>
+          // Pods are rejected by the ServiceAccount admission plugin until this exists.
+          waitFor('the default service account (controller-manager running)', () =>
+            core.readNamespacedServiceAccount({ namespace: 'default', name: 'default' }),
+          { timeoutMs: START_TIMEOUT_MS }),
+        ),
+      );
+    } else {
+      waits.push(createDefaultServiceAccount(core));
+    }
+    if (want.scheduler) {
+      const scheduler = start('kube-scheduler');
+      waits.push(waitUntilUp(scheduler, () => httpsOk(`https://127.0.0.1:${schedulerPort}/healthz`), START_TIMEOUT_MS));
+    }
+    if (want.kwok) {
+      // HOME points into the temp dir so kwok cannot pick up a developer's ~/.kwok/kwok.yaml.
+      start('kwok', { ...process.env, HOME: dir });
+    }
+    await Promise.all(waits);
+
+    const nodes = nodeOps(kubeConfig, { kwok: want.kwok });
+    return {
+      kubeconfigPath: file('admin.kubeconfig'),
+      kubeConfig,
+      server,
+      caPem: certs.ca.cert,
+      addNode: nodes.addNode,
+      deleteNode: nodes.deleteNode,
+      setNodeReady: nodes.setNodeReady,
+      async kubeConfigForServiceAccount(namespace, name) {
+        const response = await core.createNamespacedServiceAccountToken({
+          namespace,
+          name,
+          body: { spec: { audiences: [], expirationSeconds: 3600 } },
+        });
+        const token = response.status?.token;
+        if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
+        return kubeConfigFor(server, certs.ca.cert, { token });
+      },
+      applyManifests: (path, transform) => applyManifests(kubeConfig, path, transform),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function createDefaultServiceAccount(core: CoreV1Api): Promise<void> {
+  try {
+    await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: 'default' } } });
+  } catch (err) {
+    if (!(err instanceof ApiException && err.code === 409)) throw err;
+  }
+}
+
+/**
+ * Registers the webhook configurations from deploy/ against a webhook served at `url`
+ * (https://127.0.0.1:PORT) whose serving cert chains to `caBundlePem`.
+ */
+export async function registerWebhooks(
+  cp: ControlPlane,
+  opts: { url: string; caBundlePem: string; failurePolicy?: 'Fail' | 'Ignore' },
+): Promise<void> {
+  const manifests = await waitFor(
+    `${WEBHOOK_CONFIGURATIONS} to exist`,
+    () => readManifests(WEBHOOK_CONFIGURATIONS).catch(() => undefined),
+    { timeoutMs: 1_000 },
+  );
+  const objects = rewriteWebhookConfigurations(manifests, opts);
+  if (objects.length === 0) throw new Error(`${WEBHOOK_CONFIGURATIONS} holds no webhook configurations`);
+  await applyObjects(cp.kubeConfig, objects);
+}
