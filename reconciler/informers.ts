@@ -1,0 +1,179 @@
+// Supervised informers on labeled pods and on nodes. client-node's ListWatch stops for good
+// on any error but a 410 ("does not auto-restart after an error" is its tested contract), so
+// each informer here is restarted with jittered exponential backoff and counted. The caches
+// are the reconciler's view of the cluster (WorldSource); callbacks only forward.
+import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../shared/logger.ts';
+import type { ReconcilerMetrics } from './metrics.ts';
+
+/** The part of a client-node informer the supervisor uses (ListWatch implements it). */
+export interface InformerLike<T> {
+  on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void;
+  on(verb: 'error', cb: (err?: unknown) => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  list(): readonly T[];
+}
+
+export interface InformerFactory {
+  pods(namespace: string | undefined): InformerLike<V1Pod>;
+  nodes(): InformerLike<V1Node>;
+}
+
+/** An object change; `obj` undefined means deleted, `old` is the last version seen (if any). */
+export type ChangeHandler<T> = (obj: T | undefined, old?: T) => void;
+
+export interface Informers {
+  listPods(): readonly V1Pod[];
+  listNodes(): readonly V1Node[];
+  /** true once every informer has listed, false while any of them is down */
+  synced(): boolean;
+  /** resolves the first time synced() turns true (or when stopped) */
+  whenSynced(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface InformerDeps {
+  factory: InformerFactory;
+  /** empty = one pod informer over all namespaces */
+  namespaces: readonly string[];
+  onPod: ChangeHandler<V1Pod>;
+  onNode: ChangeHandler<V1Node>;
+  metrics: ReconcilerMetrics;
+  logger: Logger;
+  delay?: (ms: number) => Promise<void>;
+  random?: () => number;
+  backoff?: { baseMs?: number; capMs?: number };
+}
+
+/** client-node informers: label-selected pods (per namespace or all) and all nodes. */
+export function kubeInformerFactory(kc: KubeConfig, labelSelector: string, delayFn?: (ms: number) => Promise<void>): InformerFactory {
+  const core = kc.makeApiClient(CoreV1Api);
+  const watch = new Watch(kc);
+  const make = <T extends KubernetesObject>(path: string, list: () => Promise<KubernetesListObject<T>>, selector?: string) =>
+    new ListWatch<T>(path, watch, list, false, selector, undefined, delayFn ? { delayFn } : undefined);
+  return {
+    pods: (namespace) =>
+      namespace === undefined
+        ? make<V1Pod>('/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector }), labelSelector)
+        : make<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector),
+    nodes: () => make<V1Node>('/api/v1/nodes', () => core.listNode()),
+  };
+}
+
+const keyOf = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+
+/** "Equal jitter": half fixed, half random, so replicas spread out but never retry at 0 ms. */
+export function restartDelayMs(attempt: number, random: number, baseMs: number, capMs: number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
+  return Math.round(ceiling / 2 + (ceiling / 2) * random);
+}
+
+interface Supervised {
+  readonly name: string;
+  readonly resource: 'pods' | 'nodes';
+  readonly informer: InformerLike<KubernetesObject>;
+  up: boolean;
+  attempt: number;
+}
+
+export function createInformers(deps: InformerDeps): Informers {
+  const delay = deps.delay ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
+  const random = deps.random ?? Math.random;
+  const baseMs = deps.backoff?.baseMs ?? 500;
+  const capMs = deps.backoff?.capMs ?? 30_000;
+  let stopped = false;
+  let started = false;
+  let resolveSynced: () => void = () => {};
+  const syncedOnce = new Promise<void>((resolve) => (resolveSynced = resolve));
+
+  const podInformers = (deps.namespaces.length === 0 ? [undefined] : deps.namespaces).map((ns) => ({
+    name: ns === undefined ? 'pods' : `pods/${ns}`,
+    informer: deps.factory.pods(ns),
+  }));
+  const nodeInformer = deps.factory.nodes();
+  const all: Supervised[] = [
+    ...podInformers.map((p) => ({ name: p.name, resource: 'pods' as const, informer: p.informer as InformerLike<KubernetesObject>, up: false, attempt: 0 })),
+    { name: 'nodes', resource: 'nodes', informer: nodeInformer as InformerLike<KubernetesObject>, up: false, attempt: 0 },
+  ];
+
+  const synced = () => all.every((s) => s.up);
+
+  function forward<T extends KubernetesObject>(informer: InformerLike<T>, handler: ChangeHandler<T>): void {
+    // ListWatch reports updates without the previous object; remember the last version seen so
+    // the controller can also re-check IPs an edited annotation no longer names.
+    const last = new Map<string, T>();
+    informer.on('add', (obj) => {
+      last.set(keyOf(obj), obj);
+      handler(obj);
+    });
+    informer.on('update', (obj) => {
+      const old = last.get(keyOf(obj));
+      last.set(keyOf(obj), obj);
+      handler(obj, old);
+    });
+    informer.on('delete', (obj) => {
+      last.delete(keyOf(obj));
+      handler(undefined, obj);
+    });
+  }
+
+  async function run(s: Supervised): Promise<void> {
+    let failed = false;
+    s.informer.on('error', (err) => {
+      if (stopped) return; // stop() aborts the watch, which reports an AbortError
+      failed = true;
+      s.up = false;
+      const wait = restartDelayMs(s.attempt, random(), baseMs, capMs);
+      deps.logger.warn({ err, informer: s.name, attempt: s.attempt + 1, retryInMs: wait }, 'informer stopped on an error; restarting');
+      s.attempt += 1;
+      void delay(wait).then(() => {
+        if (stopped) return;
+        deps.metrics.informerRestarts.inc({ resource: s.resource });
+        void start(s);
+      });
+    });
+    await start(s);
+
+    async function start(sv: Supervised): Promise<void> {
+      failed = false;
+      try {
+        // ListWatch.start() resolves once it has listed and opened the watch, or after it
+        // reported an error through the 'error' callback.
+        await sv.informer.start();
+      } catch (err) {
+        // not expected from ListWatch, but a factory may throw: treat it like an error event
+        deps.logger.warn({ err, informer: sv.name }, 'informer failed to start');
+        failed = true;
+      }
+      if (failed || stopped) return;
+      if (!sv.up && sv.attempt > 0) deps.logger.info({ informer: sv.name, attempts: sv.attempt }, 'informer recovered');
+      sv.up = true;
+      sv.attempt = 0;
+      if (synced()) resolveSynced();
+    }
+  }
+
+  forward(nodeInformer, deps.onNode);
+  for (const p of podInformers) forward(p.informer, deps.onPod);
+
+  return {
+    listPods: () => podInformers.flatMap((p) => p.informer.list()),
+    listNodes: () => nodeInformer.list(),
+    synced: () => !stopped && synced(),
+    whenSynced: () => syncedOnce,
+    start() {
+      if (started) return;
+      started = true;
+      for (const s of all) void run(s);
+    },
+    async stop() {
+      stopped = true;
+      for (const s of all) s.up = false;
+      resolveSynced();
+      await Promise.all(all.map((s) => s.informer.stop()));
+    },
+  };
+}
