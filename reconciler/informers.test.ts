@@ -6,7 +6,7 @@ import { createReconcilerMetrics } from './metrics.ts';
 import { createInformers, restartDelayMs } from './informers.ts';
 import type { InformerFactory, InformerLike } from './informers.ts';
 
-type Callback = (obj?: unknown) => void;
+type Callback = (obj: never) => void;
 
 /** A hand-written informer: the test decides when start() fails and fires events. */
 class FakeInformer<T extends KubernetesObject> implements InformerLike<T> {
@@ -17,11 +17,13 @@ class FakeInformer<T extends KubernetesObject> implements InformerLike<T> {
   /** outcomes of the next start() calls: 'ok' or an error reported through 'error' */
   script: Array<'ok' | Error> = [];
 
+  on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void;
+  on(verb: 'error', cb: (err?: unknown) => void): void;
   on(verb: string, cb: Callback): void {
     this.callbacks.set(verb, [...(this.callbacks.get(verb) ?? []), cb]);
   }
   emit(verb: string, obj?: unknown): void {
-    for (const cb of this.callbacks.get(verb) ?? []) cb(obj);
+    for (const cb of this.callbacks.get(verb) ?? []) cb(obj as never);
   }
   async start(): Promise<void> {
     this.starts += 1;
