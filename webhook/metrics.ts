@@ -1,0 +1,57 @@
+// Prometheus metrics of the webhook. One registry per server (tests make their own).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type ReviewResult = 'allowed' | 'denied' | 'patched' | 'errored';
+
+export interface WebhookMetrics {
+  readonly registry: Registry;
+  /** answered AdmissionReviews (labels: webhook = mutate|validate, kind, operation, result) */
+  readonly reviews: Counter<'webhook' | 'kind' | 'operation' | 'result'>;
+  /** seconds from body received to answer written (label: webhook) */
+  readonly latency: Histogram<'webhook'>;
+  /** requests refused before review: bad content type, size, JSON (labels: webhook, code) */
+  readonly badRequests: Counter<'webhook' | 'code'>;
+  /** notAfter of the serving certificate in use, as a Unix time */
+  readonly certExpiry: Gauge;
+  /** serving certificate (re)loads (label: source = file|secret|initial) */
+  readonly certReloads: Counter<'source'>;
+}
+
+export function createWebhookMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    reviews: new Counter({
+      name: 'floatip_webhook_reviews_total',
+      help: 'AdmissionReviews answered, by webhook, kind, operation and result',
+      labelNames: ['webhook', 'kind', 'operation', 'result'],
+      registers,
+    }),
+    latency: new Histogram({
+      name: 'floatip_webhook_review_duration_seconds',
+      help: 'Time to answer one AdmissionReview',
+      labelNames: ['webhook'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    badRequests: new Counter({
+      name: 'floatip_webhook_bad_requests_total',
+      help: 'Requests refused before review (content type, size, malformed JSON, not an AdmissionReview)',
+      labelNames: ['webhook', 'code'],
+      registers,
+    }),
+    certExpiry: new Gauge({
+      name: 'floatip_webhook_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the serving certificate in use (Unix time)',
+      registers,
+    }),
+    certReloads: new Counter({
+      name: 'floatip_webhook_certificate_loads_total',
+      help: 'Serving certificate loads, by source',
+      labelNames: ['source'],
+      registers,
+    }),
+  };
+}
