@@ -1,0 +1,98 @@
+// Pure retry policy of the DigitalOcean client: which class a response belongs to, how long
+// to back off, how long a 429 asks us to wait. No I/O, no clock reads: `now` and `random`
+// are passed in so every number here is testable.
+import type { DoErrorClass } from './port.ts';
+
+export interface Classified {
+  readonly errorClass: DoErrorClass;
+  /** DigitalOcean's error id and message from the `{id, message, request_id}` body */
+  readonly doId: string | undefined;
+  readonly doMessage: string | undefined;
+  readonly requestId: string | undefined;
+  /** only for 429: how long the API asked us to wait */
+  readonly retryAfterMs: number | undefined;
+}
+
+export type HeaderBag = Readonly<Record<string, unknown>>;
+
+/**
+ * Decide the class of a failed response once, where it is read. `status` undefined means
+ * no response at all (connection refused/reset, timeout): always Transient.
+ * A 422 is classified InProgress here (the API refused *for now*); the client never retries
+ * it blindly but re-reads the IP to tell "already done", "locked" and "conflict" apart.
+ */
+export function classify(status: number | undefined, body: unknown, headers: HeaderBag, nowMs: number): Classified {
+  const err = errorBody(body);
+  const base = { doId: err.id, doMessage: err.message, requestId: err.requestId ?? headerString(headers, 'x-request-id'), retryAfterMs: undefined };
+  if (status === undefined) return { ...base, errorClass: 'Transient' };
+  if (status === 429) return { ...base, errorClass: 'RateLimited', retryAfterMs: rateLimitWaitMs(headers, nowMs) };
+  if (status >= 500 || status === 408) return { ...base, errorClass: 'Transient' };
+  if (status === 404) return { ...base, errorClass: 'NotFound' };
+  if (status === 422) return { ...base, errorClass: 'InProgress' };
+  return { ...base, errorClass: 'Terminal' };
+}
+
+/** Classes the client retries inside one call; the others go straight to the caller. */
+export function isRetriedInCall(errorClass: DoErrorClass): boolean {
+  return errorClass === 'Transient' || errorClass === 'RateLimited';
+}
+
+/**
+ * Capped exponential backoff with full jitter (AWS "Exponential Backoff and Jitter"):
+ * uniformly random in [0, min(cap, base * 2^retry)). `retry` counts from 0 for the first retry.
+ * Full jitter spreads the callers that failed together, so they do not retry together.
+ */
+export function backoffMs(retry: number, opts: { baseMs: number; capMs: number }, random: () => number): number {
+  const ceiling = Math.min(opts.capMs, opts.baseMs * 2 ** Math.max(0, retry));
+  return Math.floor(random() * ceiling);
+}
+
+/** Deterministic doubling used for action polling: initial, 2x, 4x … capped at `maxMs`. */
+export function pollDelayMs(poll: number, opts: { initialMs: number; maxMs: number }): number {
+  return Math.min(opts.maxMs, opts.initialMs * 2 ** Math.max(0, poll));
+}
+
+/**
+ * How long a 429 asks us to wait: `retry-after` (seconds or an HTTP date) first, else
+ * `ratelimit-reset` (Unix epoch seconds). Falls back to one second when neither parses, so a
+ * 429 without headers still slows us down instead of spinning.
+ */
+export function rateLimitWaitMs(headers: HeaderBag, nowMs: number): number {
+  const retryAfter = headerString(headers, 'retry-after');
+  if (retryAfter !== undefined) {
+    const seconds = Number(retryAfter);
+    if (retryAfter.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds * 1000));
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return Math.max(0, date - nowMs);
+  }
+  const reset = headerNumber(headers, 'ratelimit-reset');
+  if (reset !== undefined) return Math.max(0, reset * 1000 - nowMs);
+  return 1000;
+}
+
+/** `ratelimit-remaining` as a number, when the response carried it. */
+export function rateLimitRemaining(headers: HeaderBag): number | undefined {
+  return headerNumber(headers, 'ratelimit-remaining');
+}
+
+export function headerString(headers: HeaderBag, name: string): string | undefined {
+  const value = headers[name] ?? headers[name.toLowerCase()];
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+export function headerNumber(headers: HeaderBag, name: string): number | undefined {
+  const text = headerString(headers, name);
+  if (text === undefined || text.trim() === '') return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function errorBody(body: unknown): { id?: string; message?: string; requestId?: string } {
+  if (typeof body !== 'object' || body === null) return {};
+  const b = body as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { id: str(b.id), message: str(b.message), requestId: str(b.request_id) };
+}
