@@ -42,8 +42,12 @@ const pointerSegment = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1')
 export interface SpecValidator {
   /** Errors for this response; empty when it conforms. `path` may be concrete or a template, with or without a query. */
   validateResponse(method: string, path: string, status: number, body: unknown, headers?: Headers | Record<string, string>): string[];
+  /** Errors of `value` against `components/schemas/<name>`, e.g. `error` for paths outside the spec. */
+  validateSchema(name: string, value: unknown): string[];
   /** The spec's path template for a concrete path, e.g. `/v2/reserved_ips/{reserved_ip}`. */
   templateFor(path: string): string | undefined;
+  /** Every `METHOD template` the spec defines. */
+  operations(): string[];
 }
 
 export function createSpecValidator(specPath = defaultSpecPath()): SpecValidator {
@@ -107,13 +111,31 @@ export function createSpecValidator(specPath = defaultSpecPath()): SpecValidator
     return errors;
   }
 
-  return { validateResponse, templateFor };
+  function validateSchema(name: string, value: unknown): string[] {
+    const validate = validatorFor(`#/components/schemas/${pointerSegment(name)}`);
+    if (validate(value)) return [];
+    return (validate.errors ?? []).map((e) => `schema ${name}: ${e.instancePath || '/'} ${e.message ?? 'invalid'}`);
+  }
+
+  function operations(): string[] {
+    const methods = ['get', 'put', 'post', 'delete', 'patch'];
+    return Object.entries(spec.paths).flatMap(([template, item]) =>
+      Object.keys(item as Json).filter((m) => methods.includes(m)).map((m) => `${m.toUpperCase()} ${template}`),
+    );
+  }
+
+  return { validateResponse, validateSchema, templateFor, operations };
 }
 
 let shared: SpecValidator | undefined;
 
-/** Convenience over one lazily created validator for the default spec path. */
-export function validateResponse(method: string, path: string, status: number, body: unknown, headers?: Headers | Record<string, string>): string[] {
+/** The validator of the default spec, created once (compiling the spec takes a moment). */
+export function specValidator(): SpecValidator {
   shared ??= createSpecValidator();
-  return shared.validateResponse(method, path, status, body, headers);
+  return shared;
+}
+
+/** Convenience over the shared validator; empty when the response conforms. */
+export function validateResponse(method: string, path: string, status: number, body: unknown, headers?: Headers | Record<string, string>): string[] {
+  return specValidator().validateResponse(method, path, status, body, headers);
 }

@@ -1,0 +1,57 @@
+// Test helpers: call the emulator's API and admin endpoints. Every /v2 response that passes
+// through `api()` is checked against the OpenAPI spec, so each test doubles as a
+// conformance check; a response outside the spec's paths must at least be a DO error.
+import assert from 'node:assert/strict';
+import { specValidator } from './spec-validator.ts';
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  // Tests read into bodies freely; their shape is what the spec validation checks.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly body: any;
+}
+
+async function call(url: string, method: string, path: string, body: unknown, headers: Record<string, string>): Promise<ApiResponse> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+}
+
+/** Asserts the response conforms to the spec (body and rate-limit headers). */
+export function assertConforms(method: string, path: string, res: ApiResponse): void {
+  const v = specValidator();
+  const errors = v.templateFor(path) === undefined
+    ? v.validateSchema('error', res.body)
+    : v.validateResponse(method, path, res.status, res.body, res.headers);
+  assert.deepEqual(errors, [], `${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+  for (const h of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) {
+    assert.match(res.headers.get(h) ?? '', /^\d+$/, `${method} ${path}: header ${h}`);
+  }
+}
+
+export type Api = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
+
+/** An API caller with a bearer token (null: none), validating every response. */
+export function apiClient(url: string, token: string | null = 'test-token', onResponse?: (method: string, path: string, res: ApiResponse) => void): Api {
+  return async (method, path, body) => {
+    const res = await call(url, method, path, body, token === null ? {} : { authorization: `Bearer ${token}` });
+    assertConforms(method, path, res);
+    onResponse?.(method, path, res);
+    return res;
+  };
+}
+
+/** The admin API: answers JSON, asserts a 2xx unless `expect` says otherwise. */
+export function adminClient(url: string) {
+  return async (method: string, path: string, body?: unknown, expect?: number): Promise<ApiResponse> => {
+    const res = await call(url, method, `/_emulator${path}`, body, {});
+    if (expect === undefined) assert.ok(res.status >= 200 && res.status < 300, `${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+    else assert.equal(res.status, expect, JSON.stringify(res.body));
+    return res;
+  };
+}
