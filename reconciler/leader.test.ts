@@ -1,0 +1,222 @@
+// Leader election against an in-memory Lease store with the API server's rules
+// (resourceVersion checks, 404/409) and virtual time. The real API server is in leader.e2e.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Lease } from '@kubernetes/client-node';
+import { createLogger } from '../shared/logger.ts';
+import { createLeaderElector, leaseAvailable } from './leader.ts';
+import type { LeaseApi, LeaderElector } from './leader.ts';
+
+const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
+
+/** Stores the lease as JSON, like etcd: times come back as strings. */
+class LeaseStore {
+  lease: V1Lease | undefined;
+  rv = 0;
+  writes: string[] = [];
+  read(): V1Lease {
+    if (!this.lease) throw apiError(404);
+    return JSON.parse(JSON.stringify(this.lease)) as V1Lease;
+  }
+  write(body: V1Lease, create: boolean): V1Lease {
+    if (create && this.lease) throw apiError(409);
+    if (!create && body.metadata?.resourceVersion !== String(this.rv)) throw apiError(409);
+    this.rv += 1;
+    this.lease = JSON.parse(JSON.stringify({ ...body, metadata: { ...body.metadata, resourceVersion: String(this.rv) } })) as V1Lease;
+    this.writes.push(this.lease.spec?.holderIdentity ?? '');
+    return this.read();
+  }
+  /** the client of one replica; `fault` can fail or hang its calls */
+  api(fault: { mode?: 'ok' | 'fail' | 'hang' } = {}): LeaseApi {
+    const call = <T>(fn: () => T): Promise<T> =>
+      fault.mode === 'hang' ? new Promise<T>(() => {}) : fault.mode === 'fail' ? Promise.reject(apiError(503)) : Promise.resolve().then(fn);
+    return {
+      readNamespacedLease: () => call(() => this.read()),
+      createNamespacedLease: ({ body }) => call(() => this.write(body, true)),
+      replaceNamespacedLease: ({ body }) => call(() => this.write(body, false)),
+    };
+  }
+}
+
+/** Virtual time: sleeps resolve when advance() passes them. */
+class VirtualTime {
+  t = 1_000_000;
+  private timers: Array<{ at: number; resolve: () => void }> = [];
+  now = () => this.t;
+  sleep = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const timer = { at: this.t + ms, resolve };
+      this.timers.push(timer);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.resolve();
+    }
+    this.t = end;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: { mode?: 'ok' | 'fail' | 'hang' } = {}) {
+  const log: string[] = [];
+  const elector: LeaderElector = createLeaderElector({
+    api: store.api(fault),
+    name: 'floatip-reconciler',
+    namespace: 'floatip-system',
+    identity,
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 1000,
+    onStartedLeading: () => log.push(`started@${time.t}`),
+    onStoppedLeading: () => {
+      log.push(`stopped@${time.t}`);
+    },
+    logger: createLogger({ level: 'silent' }),
+    now: time.now,
+    sleep: time.sleep,
+    random: () => 0,
+  });
+  return { elector, log, fault };
+}
+
+const T0 = 1_000_000;
+
+test('leaseAvailable: empty holder, own lease, expiry', () => {
+  const lease = (holder: string | undefined, renew: string | undefined): V1Lease => ({
+    spec: { holderIdentity: holder, leaseDurationSeconds: 15, renewTime: renew as unknown as Date },
+  });
+  const at = Date.parse('2026-11-25T12:00:00.000Z');
+  assert.equal(leaseAvailable(lease('', '2026-11-25T12:00:00.000000Z'), at, 'me'), true);
+  assert.equal(leaseAvailable(lease('me', '2026-11-25T12:00:00.000000Z'), at, 'me'), true);
+  assert.equal(leaseAvailable(lease('other', '2026-11-25T12:00:00.000000Z'), at + 15_000, 'me'), false, 'expires only after the full duration');
+  assert.equal(leaseAvailable(lease('other', '2026-11-25T12:00:00.000000Z'), at + 15_001, 'me'), true);
+  assert.equal(leaseAvailable(lease('other', undefined), at, 'me'), true);
+});
+
+test('two replicas: the first creates the lease and leads, the second stays standby', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  const b = replica(store, time, 'b');
+  a.elector.start();
+  await time.advance(0);
+  b.elector.start();
+  await time.advance(20_000);
+  assert.deepEqual(a.log, [`started@${T0}`]);
+  assert.deepEqual(b.log, []);
+  assert.equal(a.elector.isLeader(), true);
+  assert.equal(b.elector.observedLeader(), 'a');
+  assert.equal(store.lease?.spec?.holderIdentity, 'a');
+  assert.equal(store.lease?.spec?.leaseDurationSeconds, 15);
+  assert.equal(store.lease?.spec?.leaseTransitions, 0);
+  // one create, then one renew per retry period with no GET and no conflict
+  assert.equal(store.writes.length, 21);
+  await a.elector.stop();
+  await b.elector.stop();
+});
+
+test('release on stop: the standby takes over within one retry period', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  const b = replica(store, time, 'b');
+  a.elector.start();
+  await time.advance(0);
+  b.elector.start();
+  await time.advance(5000);
+  await a.elector.stop();
+  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 5000}`]);
+  assert.equal(store.lease?.spec?.holderIdentity, '');
+  assert.equal(store.lease?.spec?.leaseDurationSeconds, 1);
+  await time.advance(1000);
+  assert.deepEqual(b.log, [`started@${T0 + 6000}`]);
+  assert.equal(store.lease?.spec?.holderIdentity, 'b');
+  assert.equal(store.lease?.spec?.leaseTransitions, 1);
+  await b.elector.stop();
+});
+
+test('a killed leader: the standby waits for expiry; the cut-off leader steps down at its renew deadline', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  const b = replica(store, time, 'b');
+  a.elector.start();
+  await time.advance(0);
+  b.elector.start();
+  await time.advance(3000); // last renew of a at T0 + 3000
+  a.fault.mode = 'fail'; // a loses the API server (partition): it cannot renew any more
+  await time.advance(15_000);
+  assert.deepEqual(b.log, [], 'the lease is valid until renewTime + 15 s');
+  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 13_000}`]);
+  await time.advance(1000);
+  assert.deepEqual(b.log, [`started@${T0 + 19_000}`], 'first retry after T0 + 18 s');
+  assert.equal(store.lease?.spec?.leaseTransitions, 1);
+  await a.elector.stop();
+  await b.elector.stop();
+});
+
+test('a renew call that hangs cannot keep a leader past its renew deadline', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  a.elector.start();
+  await time.advance(2000); // renews at +1000 and +2000
+  a.fault.mode = 'hang';
+  await time.advance(12_000);
+  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 12_000}`]);
+  assert.equal(a.elector.isLeader(), false);
+  await a.elector.stop();
+});
+
+test('a conflict on renew re-reads the lease and keeps leading', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  a.elector.start();
+  await time.advance(0);
+  // someone (kubectl annotate, say) writes the lease: our cached resourceVersion is stale
+  store.write({ ...store.read(), metadata: { ...store.read().metadata, annotations: { touched: 'yes' } } }, false);
+  await time.advance(1000);
+  assert.equal(a.elector.isLeader(), true);
+  assert.equal(store.lease?.spec?.holderIdentity, 'a');
+  assert.equal(store.lease?.metadata?.annotations?.['touched'], 'yes');
+  assert.deepEqual(a.log, [`started@${T0}`]);
+  await a.elector.stop();
+});
+
+test('a leader that finds another valid holder steps down at once', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  a.elector.start();
+  await time.advance(0);
+  const current = store.read();
+  store.write({ ...current, spec: { ...current.spec, holderIdentity: 'intruder', renewTime: new Date(time.t).toISOString() as unknown as Date } }, false);
+  await time.advance(1000);
+  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 1000}`]);
+  assert.equal(a.elector.observedLeader(), 'intruder');
+  await a.elector.stop();
+  assert.equal(store.lease?.spec?.holderIdentity, 'intruder', 'stop does not release a lease it does not hold');
+});
+
+test('two replicas starting together: exactly one wins the create', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  const b = replica(store, time, 'b');
+  a.elector.start();
+  b.elector.start();
+  await time.advance(10_000);
+  assert.equal([a.elector.isLeader(), b.elector.isLeader()].filter(Boolean).length, 1);
+  assert.equal(a.log.length + b.log.length, 1);
+  await a.elector.stop();
+  await b.elector.stop();
+});

@@ -1,0 +1,234 @@
+// Leader election on a coordination.k8s.io/v1 Lease, the protocol of client-go's
+// leaderelection package: every write carries the resourceVersion it read (optimistic
+// concurrency, a 409 means someone else wrote first); a lease whose renewTime +
+// leaseDurationSeconds has passed, or whose holderIdentity is empty, may be taken; the
+// leader renews every retry period and steps down if it could not renew for renewDeadline.
+// On stop the leader empties holderIdentity (client-go's ReleaseOnCancel), so a standby
+// polling every retry period takes over within about one period instead of a lease duration.
+//
+// Expiry is judged from the lease's renewTime against the local clock, so replicas assume
+// NTP-synced clocks with skew well below the lease duration (15 s by default).
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { V1MicroTime } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
+import type { Logger } from '../shared/logger.ts';
+
+/** The three Lease calls used; CoordinationV1Api satisfies it. Errors carry `code` (ApiException). */
+export interface LeaseApi {
+  readNamespacedLease(p: { name: string; namespace: string }): Promise<V1Lease>;
+  createNamespacedLease(p: { namespace: string; body: V1Lease }): Promise<V1Lease>;
+  replaceNamespacedLease(p: { name: string; namespace: string; body: V1Lease }): Promise<V1Lease>;
+}
+
+export interface LeaderElectorOptions {
+  api: LeaseApi;
+  name: string;
+  namespace: string;
+  /** unique per process: pod name + random suffix */
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  onStartedLeading: () => void;
+  /** awaited before the lease is released, so the old leader is quiet before a new one acts */
+  onStoppedLeading: () => Promise<void> | void;
+  logger: Logger;
+  now?: () => number;
+  /** resolves after `ms` or as soon as `signal` aborts */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+  /** bound for one API call; default renewDeadline / 2 like kube-controller-manager */
+  callTimeoutMs?: number;
+}
+
+export interface LeaderElector {
+  /** runs the acquire/renew loop in the background */
+  start(): void;
+  isLeader(): boolean;
+  /** the holder last observed on the Lease, if any */
+  observedLeader(): string | undefined;
+  /** stops the loop; a leader calls onStoppedLeading, then releases the lease */
+  stop(): Promise<void>;
+}
+
+const statusOf = (err: unknown): number | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+};
+
+/** The client does not deserialize MicroTime: it arrives as a string (or a Date if set locally). */
+const timeMs = (t: unknown): number | undefined => {
+  if (t === undefined || t === null) return undefined;
+  const ms = new Date(t as string | Date).getTime();
+  return Number.isNaN(ms) ? undefined : ms;
+};
+
+/** A lease may be taken when nobody holds it or its holder let it run out. */
+export function leaseAvailable(lease: V1Lease, nowMs: number, identity: string): boolean {
+  const spec = lease.spec ?? {};
+  if (!spec.holderIdentity || spec.holderIdentity === identity) return true;
+  const renewed = timeMs(spec.renewTime) ?? timeMs(spec.acquireTime);
+  if (renewed === undefined) return true;
+  return renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < nowMs;
+}
+
+class CallTimeout extends Error {}
+
+export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
+  const now = opts.now ?? Date.now;
+  const random = opts.random ?? Math.random;
+  const sleep = opts.sleep ?? ((ms, signal) => sleepFor(ms, undefined, { signal }).catch(() => undefined));
+  const callTimeoutMs = opts.callTimeoutMs ?? opts.renewDeadlineMs / 2;
+  const durationSeconds = Math.max(1, Math.ceil(opts.leaseDurationMs / 1000));
+  const { name, namespace, identity, api } = opts;
+  const log = opts.logger.child({ lease: `${namespace}/${name}`, identity });
+  const abort = new AbortController();
+  let leading = false;
+  let lastRenewMs = 0;
+  /** the lease as last written or read by us: the renew fast path skips the GET */
+  let cached: V1Lease | undefined;
+  let observed: string | undefined;
+  let loop: Promise<void> | undefined;
+
+  /** Resolves with the call, or rejects after `ms` or on stop; the call itself is not cancelled. */
+  function bounded<T>(call: Promise<T>, ms: number, cancel: AbortSignal = abort.signal): Promise<T> {
+    const timer = new AbortController();
+    const stop = AbortSignal.any([timer.signal, cancel]);
+    const expiry = sleep(Math.max(0, ms), stop).then(() => {
+      throw new CallTimeout(`lease call took longer than ${Math.round(ms)} ms`);
+    });
+    return Promise.race([call, expiry]).finally(() => timer.abort());
+  }
+
+  function observe(lease: V1Lease): void {
+    const holder = lease.spec?.holderIdentity || undefined;
+    if (holder !== observed) {
+      observed = holder;
+      log.info({ leader: holder ?? null }, holder ? 'new leader observed' : 'lease released, no leader');
+    }
+  }
+
+  function claim(lease: V1Lease | undefined, t: number): V1Lease {
+    const prev = lease?.spec ?? {};
+    const renewing = prev.holderIdentity === identity;
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: lease?.metadata ?? { name, namespace },
+      spec: {
+        holderIdentity: identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime: renewing && prev.acquireTime ? prev.acquireTime : new V1MicroTime(t),
+        renewTime: new V1MicroTime(t),
+        leaseTransitions: (prev.leaseTransitions ?? 0) + (lease && !renewing ? 1 : 0),
+      },
+    };
+  }
+
+  async function write(lease: V1Lease | undefined, t: number, timeoutMs: number): Promise<'held' | 'conflict' | 'failed'> {
+    const body = claim(lease, t);
+    try {
+      cached = lease
+        ? await bounded(api.replaceNamespacedLease({ name, namespace, body }), timeoutMs)
+        : await bounded(api.createNamespacedLease({ namespace, body }), timeoutMs);
+      observe(cached);
+      return 'held';
+    } catch (err) {
+      cached = undefined;
+      // 409: another replica wrote since we read (or created it first).
+      if (statusOf(err) === 409) return 'conflict';
+      log.warn({ err }, lease ? 'lease update failed' : 'lease create failed');
+      return 'failed';
+    }
+  }
+
+  /** One round: true when this process holds the lease afterwards. */
+  async function tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
+    if (leading && cached) {
+      // Renew from our own copy; only a conflict needs the GET to see who wrote.
+      const outcome = await write(cached, now(), timeoutMs);
+      if (outcome !== 'conflict') return outcome === 'held';
+    }
+    return tryFromRead(now(), timeoutMs);
+  }
+
+  async function tryFromRead(t: number, timeoutMs: number): Promise<boolean> {
+    let lease: V1Lease;
+    try {
+      lease = await bounded(api.readNamespacedLease({ name, namespace }), timeoutMs);
+    } catch (err) {
+      if (statusOf(err) === 404) return (await write(undefined, t, timeoutMs)) === 'held';
+      log.warn({ err }, 'lease read failed');
+      return false;
+    }
+    observe(lease);
+    if (!leaseAvailable(lease, t, identity)) return false;
+    return (await write(lease, t, timeoutMs)) === 'held';
+  }
+
+  async function stepDown(why: string): Promise<void> {
+    leading = false;
+    log.warn({ reason: why }, 'stopped leading');
+    await opts.onStoppedLeading();
+  }
+
+  async function run(): Promise<void> {
+    while (!abort.signal.aborted) {
+      const sinceRenew = now() - lastRenewMs;
+      // A leader must not block past its renew deadline on a hanging call.
+      const timeoutMs = leading ? Math.min(callTimeoutMs, opts.renewDeadlineMs - sinceRenew) : callTimeoutMs;
+      const held = await tryAcquireOrRenew(timeoutMs);
+      if (abort.signal.aborted) break;
+      if (held) {
+        lastRenewMs = now();
+        if (!leading) {
+          leading = true;
+          log.info('started leading');
+          opts.onStartedLeading();
+        }
+      } else if (leading && (observed !== undefined && observed !== identity)) {
+        await stepDown(`lease taken by ${observed}`);
+      } else if (leading && now() - lastRenewMs >= opts.renewDeadlineMs) {
+        await stepDown(`could not renew for ${opts.renewDeadlineMs} ms`);
+      }
+      // Standbys jitter (up to +20%) so several of them do not poll in lock-step.
+      const wait = leading ? opts.retryPeriodMs : opts.retryPeriodMs * (1 + 0.2 * random());
+      await sleep(wait, abort.signal);
+    }
+  }
+
+  async function release(): Promise<void> {
+    const body = (lease: V1Lease): V1Lease => ({
+      ...lease,
+      spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(now()), acquireTime: new V1MicroTime(now()) },
+    });
+    const never = new AbortController().signal; // the loop's signal is already aborted
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const lease = cached ?? (await bounded(api.readNamespacedLease({ name, namespace }), callTimeoutMs, never));
+        if (lease.spec?.holderIdentity !== identity) return; // someone else holds it already
+        await bounded(api.replaceNamespacedLease({ name, namespace, body: body(lease) }), callTimeoutMs, never);
+        log.info('lease released');
+        return;
+      } catch (err) {
+        cached = undefined; // a 409 means our copy is stale (e.g. a renew landed late): re-read once
+        if (statusOf(err) !== 409 || attempt === 1) log.warn({ err }, 'lease release failed; standbys take over after it expires');
+      }
+    }
+  }
+
+  return {
+    start() {
+      loop ??= run().catch((err: unknown) => log.error({ err }, 'leader election loop failed'));
+    },
+    isLeader: () => leading,
+    observedLeader: () => observed,
+    async stop() {
+      abort.abort();
+      await loop;
+      if (!leading) return;
+      await stepDown('shutting down');
+      await release();
+    },
+  };
+}
