@@ -1,0 +1,207 @@
+// The webhook's configuration: flags, then environment, then defaults; parsed once,
+// validated, frozen. Pure (argv and env come in), so every message is unit-tested.
+// Nothing else in the webhook reads process.env or process.argv.
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
+import type { FloatingIpKeys } from '../shared/keys.ts';
+
+export type TlsConfig =
+  | { readonly mode: 'files'; readonly certPath: string; readonly keyPath: string; readonly pollMs: number }
+  | {
+      readonly mode: 'self-signed';
+      readonly namespace: string;
+      readonly service: string;
+      readonly secret: string;
+      readonly mutatingConfiguration: string;
+      readonly validatingConfiguration: string;
+      readonly clusterDomain: string;
+      /** how often the Secret and caBundle are re-checked (renewal, other replicas) */
+      readonly checkIntervalMs: number;
+    };
+
+export interface WebhookConfig {
+  readonly bindAddress: string;
+  readonly port: number;
+  readonly tls: TlsConfig;
+  readonly keys: FloatingIpKeys;
+  readonly kubeconfig: string | undefined;
+  /** on SIGTERM: report not-ready this long before closing, so endpoints drop the pod first */
+  readonly shutdownDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LevelWithSilent;
+}
+
+export type ConfigResult =
+  | { readonly kind: 'ok'; readonly config: WebhookConfig }
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'error'; readonly message: string };
+
+export const USAGE = `Usage: node dist/webhook/main.js [flags]
+
+Admission webhook of floatip: rejects invalid ${DEFAULT_KEY} annotations on Pods and
+workload templates, and labels annotated Pods for the reconciler.
+
+Flags (environment variable in brackets; a flag wins over its variable):
+  --port 8443                    HTTPS port (0 = any free port) [FLOATIP_WEBHOOK_PORT]
+  --bind-address 127.0.0.1       listen address; 0.0.0.0 or :: in a pod [FLOATIP_WEBHOOK_BIND_ADDRESS]
+  --tls-cert FILE                serving certificate (PEM), reloaded when it changes [FLOATIP_WEBHOOK_TLS_CERT]
+  --tls-key FILE                 its private key (PEM) [FLOATIP_WEBHOOK_TLS_KEY]
+  --tls-poll-interval 10s        re-read the files this often, besides file-change events
+  --self-signed-tls              instead of files: keep a CA and serving cert in a Secret and
+                                 patch the caBundle of both webhook configurations [FLOATIP_WEBHOOK_SELF_SIGNED_TLS=true]
+  --namespace NS                 namespace of the Service and Secret (default POD_NAMESPACE or floatip-system)
+  --service NAME                 Service in front of the webhook (default floatip-webhook)
+  --tls-secret NAME              Secret holding the CA and cert (default floatip-webhook-tls)
+  --mutating-configuration NAME  MutatingWebhookConfiguration to patch (default floatip)
+  --validating-configuration NAME  ValidatingWebhookConfiguration to patch (default floatip)
+  --cluster-domain DOMAIN        cluster DNS domain for the certificate (default cluster.local)
+  --tls-check-interval 10m       re-check the Secret and caBundle this often (self-signed mode)
+  --key KEY                      annotation and label key (default ${DEFAULT_KEY}) [FLOATIP_KEY]
+  --kubeconfig PATH              kubeconfig for self-signed mode (default KUBECONFIG or in-cluster)
+  --shutdown-delay 2s            on SIGTERM, answer /readyz 503 this long before closing
+  --shutdown-timeout 10s         then wait at most this long for in-flight reviews
+  --log-level info               fatal, error, warn, info, debug, trace or silent [FLOATIP_LOG_LEVEL]
+  --help                         print this text
+
+Exactly one of --tls-cert/--tls-key and --self-signed-tls is required.
+`;
+
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+class ConfigError extends Error {}
+
+/** Go-style durations: "500ms", "1.5s", "10m", "1h". A bare number is refused: seconds or ms? */
+export function parseDuration(flag: string, text: string, allowZero = false): number {
+  const match = DURATION.exec(text.trim());
+  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? Number.NaN) : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0 || (ms === 0 && !allowZero)) {
+    throw new ConfigError(`--${flag} must be a ${allowZero ? '' : 'positive '}duration like 500ms, 10s or 5m (got "${text}")`);
+  }
+  return Math.round(ms);
+}
+
+function parsePort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`--port must be a port number from 0 to 65535 (got "${text}")`);
+  return port;
+}
+
+function dnsName(flag: string, text: string, pattern: RegExp, max: number): string {
+  if (text.length > max || !pattern.test(text)) {
+    throw new ConfigError(`--${flag} "${text}" is not a valid Kubernetes name (lower-case letters, digits and "-")`);
+  }
+  return text;
+}
+
+/** A qualified label key, because the key is used as both annotation and label. */
+function parseKey(text: string): string {
+  const slash = text.lastIndexOf('/');
+  const prefix = slash === -1 ? '' : text.slice(0, slash);
+  const name = slash === -1 ? text : text.slice(slash + 1);
+  const prefixOk = slash === -1 || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
+  if (!prefixOk || name.length > 63 || !LABEL_NAME.test(name)) {
+    throw new ConfigError(`--key "${text}" is not a valid label key (e.g. ${DEFAULT_KEY})`);
+  }
+  return text;
+}
+
+function parseBool(name: string, text: string | undefined): boolean {
+  if (text === undefined || text === '' || text === 'false' || text === '0') return false;
+  if (text === 'true' || text === '1') return true;
+  throw new ConfigError(`${name} must be true or false (got "${text}")`);
+}
+
+const FLAGS = {
+  port: { type: 'string' },
+  'bind-address': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-poll-interval': { type: 'string' },
+  'self-signed-tls': { type: 'boolean' },
+  namespace: { type: 'string' },
+  service: { type: 'string' },
+  'tls-secret': { type: 'string' },
+  'mutating-configuration': { type: 'string' },
+  'validating-configuration': { type: 'string' },
+  'cluster-domain': { type: 'string' },
+  'tls-check-interval': { type: 'string' },
+  key: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'shutdown-delay': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigResult {
+  try {
+    return parseOrThrow(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return { kind: 'error', message: err.message };
+    // parseArgs errors (unknown flag, missing value) read well; their first line is enough.
+    if (err instanceof TypeError) return { kind: 'error', message: err.message.split('\n')[0] ?? err.message };
+    throw err;
+  }
+}
+
+function parseOrThrow(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigResult {
+  const { values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+  if (values.help) return { kind: 'help', text: USAGE };
+  if (positionals.length > 0) throw new ConfigError(`unexpected argument "${positionals[0]}" (see --help)`);
+  const pick = (flag: keyof typeof FLAGS, envName?: string): string | undefined => {
+    const v = values[flag];
+    if (typeof v === 'string') return v;
+    const e = envName ? env[envName] : undefined;
+    return e === undefined || e === '' ? undefined : e;
+  };
+
+  const certPath = pick('tls-cert', 'FLOATIP_WEBHOOK_TLS_CERT');
+  const keyPath = pick('tls-key', 'FLOATIP_WEBHOOK_TLS_KEY');
+  const selfSigned = values['self-signed-tls'] === true || parseBool('FLOATIP_WEBHOOK_SELF_SIGNED_TLS', env['FLOATIP_WEBHOOK_SELF_SIGNED_TLS']);
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new ConfigError(certPath === undefined ? '--tls-key needs --tls-cert as well' : '--tls-cert needs --tls-key as well');
+  }
+  if (selfSigned && certPath !== undefined) throw new ConfigError('use either --tls-cert/--tls-key or --self-signed-tls, not both');
+  if (!selfSigned && certPath === undefined) {
+    throw new ConfigError('no TLS configured: pass --tls-cert FILE --tls-key FILE, or --self-signed-tls (see --help)');
+  }
+
+  let tls: TlsConfig;
+  if (certPath !== undefined && keyPath !== undefined) {
+    tls = { mode: 'files', certPath, keyPath, pollMs: parseDuration('tls-poll-interval', pick('tls-poll-interval') ?? '10s') };
+  } else {
+    const name = (flag: keyof typeof FLAGS, fallback: string) => dnsName(flag, pick(flag) ?? fallback, DNS_SUBDOMAIN, 253);
+    tls = {
+      mode: 'self-signed',
+      namespace: dnsName('namespace', pick('namespace', 'POD_NAMESPACE') ?? 'floatip-system', DNS_LABEL, 63),
+      service: dnsName('service', pick('service') ?? 'floatip-webhook', DNS_LABEL, 63),
+      secret: name('tls-secret', 'floatip-webhook-tls'),
+      mutatingConfiguration: name('mutating-configuration', 'floatip'),
+      validatingConfiguration: name('validating-configuration', 'floatip'),
+      clusterDomain: name('cluster-domain', 'cluster.local'),
+      checkIntervalMs: parseDuration('tls-check-interval', pick('tls-check-interval') ?? '10m'),
+    };
+  }
+
+  const logLevel = pick('log-level', 'FLOATIP_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  const bindAddress = pick('bind-address', 'FLOATIP_WEBHOOK_BIND_ADDRESS') ?? '127.0.0.1';
+
+  const config: WebhookConfig = {
+    bindAddress,
+    port: parsePort(pick('port', 'FLOATIP_WEBHOOK_PORT') ?? '8443'),
+    tls,
+    keys: floatingIpKeys(parseKey(pick('key', 'FLOATIP_KEY') ?? DEFAULT_KEY)),
+    kubeconfig: pick('kubeconfig', 'KUBECONFIG'),
+    shutdownDelayMs: parseDuration('shutdown-delay', pick('shutdown-delay') ?? '2s', true),
+    shutdownTimeoutMs: parseDuration('shutdown-timeout', pick('shutdown-timeout') ?? '10s'),
+    logLevel: logLevel as LevelWithSilent,
+  };
+  return { kind: 'ok', config: Object.freeze(config) };
+}
