@@ -31,6 +31,8 @@ export interface EmulatorCore {
   readonly limiter: RateLimiter;
   readonly clock: EmulatorClock;
   readonly requests: LoggedRequest[];
+  /** seq of the last logged request; restarts on reset, not when the log is cleared */
+  lastSeq: number;
   /** load a seed (or the default world) and clear faults, the request log and the budget */
   reset(seed?: EmulatorSeed): void;
 }
@@ -103,6 +105,13 @@ export function adminRoutes(core: EmulatorCore): Route[] {
       if (dropletId !== null && !Number.isSafeInteger(dropletId)) throw badRequest('body must be {"droplet_id": number|null}');
       state.setHolder(ip, dropletId as number | null);
       return ok({ ip, droplet_id: dropletId });
+    }),
+    // Not in the shared contract: lets a test make actions stay in-progress (e.g. 1 hour).
+    route('PUT', '/_emulator/action-delay', (ctx) => {
+      const ms = (ctx.body as { ms?: unknown } | null)?.ms;
+      if (!Number.isSafeInteger(ms) || (ms as number) < 0) throw badRequest('body must be {"ms": non-negative integer}');
+      state.actionDelayMs = ms as number;
+      return ok({ ms });
     }),
     route('PUT', '/_emulator/ratelimit', (ctx) => {
       const b = (ctx.body ?? {}) as { perMinute?: unknown; perHour?: unknown };

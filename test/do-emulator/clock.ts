@@ -10,7 +10,8 @@ export interface EmulatorClock {
 export const systemClock: EmulatorClock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
-    const timer = setTimeout(fn, ms);
+    // Node fires delays above 2^31-1 ms immediately; clamp (24.8 days is "never" for tests).
+    const timer = setTimeout(fn, Math.min(ms, 0x7fffffff));
     timer.unref();
     return () => clearTimeout(timer);
   },

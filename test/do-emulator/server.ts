@@ -94,8 +94,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     limiter,
     clock,
     requests: [],
+    lastSeq: 0,
     reset(seed = defaultWorld()) {
+      this.lastSeq = 0;
       state.load(seed);
+      state.actionDelayMs = opts.actionDelayMs ?? 300;
       this.faults.clear();
       this.requests.length = 0;
       limiter.reset({ ...DEFAULT_LIMITS, ...seed.rateLimit });
@@ -103,7 +106,6 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   };
   core.reset(opts.state);
   const admin = adminRoutes(core);
-  let seq = 0;
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
@@ -111,7 +113,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     const body = await readBody(req);
     const log = (status: number) => {
       const entry: LoggedRequest = {
-        seq: ++seq, time: new Date(clock.now()).toISOString(), method, path: url.pathname,
+        seq: ++core.lastSeq, time: new Date(clock.now()).toISOString(), method, path: url.pathname,
         query: url.search.slice(1), status, body: body.ok ? body.value : null,
       };
       core.requests.push(entry);

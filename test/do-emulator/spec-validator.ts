@@ -46,6 +46,8 @@ export interface SpecValidator {
   validateSchema(name: string, value: unknown): string[];
   /** The spec's path template for a concrete path, e.g. `/v2/reserved_ips/{reserved_ip}`. */
   templateFor(path: string): string | undefined;
+  /** `METHOD template` of the spec operation serving this request, if the spec has one. */
+  operationFor(method: string, path: string): string | undefined;
   /** Every `METHOD template` the spec defines. */
   operations(): string[];
 }
@@ -117,6 +119,12 @@ export function createSpecValidator(specPath = defaultSpecPath()): SpecValidator
     return (validate.errors ?? []).map((e) => `schema ${name}: ${e.instancePath || '/'} ${e.message ?? 'invalid'}`);
   }
 
+  function operationFor(method: string, path: string): string | undefined {
+    const template = templateFor(path);
+    if (template === undefined || !(method.toLowerCase() in (spec.paths[template] as Json))) return undefined;
+    return `${method.toUpperCase()} ${template}`;
+  }
+
   function operations(): string[] {
     const methods = ['get', 'put', 'post', 'delete', 'patch'];
     return Object.entries(spec.paths).flatMap(([template, item]) =>
@@ -124,7 +132,7 @@ export function createSpecValidator(specPath = defaultSpecPath()): SpecValidator
     );
   }
 
-  return { validateResponse, validateSchema, templateFor, operations };
+  return { validateResponse, validateSchema, templateFor, operationFor, operations };
 }
 
 let shared: SpecValidator | undefined;

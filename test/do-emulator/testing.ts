@@ -25,7 +25,7 @@ async function call(url: string, method: string, path: string, body: unknown, he
 /** Asserts the response conforms to the spec (body and rate-limit headers). */
 export function assertConforms(method: string, path: string, res: ApiResponse): void {
   const v = specValidator();
-  const errors = v.templateFor(path) === undefined
+  const errors = v.operationFor(method, path) === undefined
     ? v.validateSchema('error', res.body)
     : v.validateResponse(method, path, res.status, res.body, res.headers);
   assert.deepEqual(errors, [], `${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
