@@ -1,0 +1,177 @@
+// The controller against the real DigitalOcean client and the emulator, with the Kubernetes
+// side given as plain arrays of V1Pod/V1Node (what the informer caches hold).
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { createDoClient } from '../shared/digitalocean/client.ts';
+import { floatingIpKeys } from '../shared/keys.ts';
+import { createLogger } from '../shared/logger.ts';
+import { startEmulator } from '../test/do-emulator/server.ts';
+import { createController } from './controller.ts';
+import type { ControllerConfig, EventSink } from './controller.ts';
+import type { EventRecord } from './events.ts';
+import { createReconcilerMetrics } from './metrics.ts';
+
+const KEYS = floatingIpKeys();
+const IP = '104.248.100.100';
+
+function node(name: string, droplet: number, ready = true): V1Node {
+  return {
+    metadata: { name, uid: `uid-${name}` },
+    spec: { providerID: `digitalocean://${droplet}` },
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  };
+}
+
+function pod(name: string, nodeName: string, opts: { ip?: string; ready?: boolean; ageS?: number } = {}): V1Pod {
+  return {
+    metadata: {
+      name,
+      namespace: 'shop',
+      uid: `uid-${name}`,
+      creationTimestamp: new Date(Date.UTC(2026, 0, 1) - (opts.ageS ?? 0) * 1000),
+      labels: { [KEYS.label]: 'true', 'pod-template-hash': 'abc12' },
+      annotations: { [KEYS.annotation]: opts.ip ?? IP },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc12', uid: 'rs-1', controller: true }],
+    },
+    spec: { nodeName, containers: [] },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }] },
+  };
+}
+
+async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function setup(t: TestContext, config: Partial<ControllerConfig> = {}) {
+  const emu = await startEmulator({ actionDelayMs: 20 });
+  const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${emu.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return res.status === 204 ? undefined : res.json();
+  };
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'info' }, { write: (s: string) => logs.push(JSON.parse(s) as Record<string, unknown>) });
+  const port = createDoClient({ token: 'test-token', baseUrl: emu.url, retry: { maxAttempts: 1 }, actionWait: { initialMs: 10, maxMs: 40, totalMs: 3000 } });
+  const events: EventRecord[] = [];
+  const sink: EventSink = { record: async (e) => void events.push(e) };
+  const world = { pods: [] as V1Pod[], nodes: [node('n1', 1001), node('n2', 1002), node('n3', 1003)] };
+  const metrics = createReconcilerMetrics();
+  const controller = createController({
+    port,
+    world: { listPods: () => world.pods, listNodes: () => world.nodes },
+    events: sink,
+    logger,
+    metrics,
+    config: { keys: KEYS, dryRun: false, coolOffMs: 30_000, unassignWhenUnplaced: false, resyncIntervalMs: 60_000, actionExpiryMs: 60_000, ...config },
+  });
+  t.after(async () => {
+    await controller.stop();
+    await emu.close();
+  });
+  const holders = async () => (await admin('GET', '/holders')) as Record<string, number | null>;
+  const writes = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).filter((r) => r.method !== 'GET');
+  const metric = async (name: string) => (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
+  /** the moves metric once `n` moves completed (the holder flips in the emulator a little earlier) */
+  const moves = (n: number) =>
+    waitUntil(`${n} moves`, async () => {
+      const values = (await metric('floatip_ip_moves_total')).map((v) => [v.labels.reason, v.value]);
+      return values.reduce((sum, [, v]) => sum + Number(v), 0) >= n && values;
+    });
+  return { emu, admin, logs, events, world, controller, metrics, holders, writes, metric, moves };
+}
+
+test('controller: assigns the IP to the droplet of a Ready pod, with Event, log line and metrics', async (t) => {
+  const h = await setup(t);
+  h.world.pods.push(pod('web-1', 'n2'));
+  h.controller.start();
+  await waitUntil('IP on droplet 1002', async () => (await h.holders())[IP] === 1002);
+  await waitUntil('event', async () => h.events.length === 1);
+  assert.deepEqual(
+    h.events.map((e) => [e.pod.metadata?.name, e.type, e.reason, e.message]),
+    [['web-1', 'Normal', 'FloatingIPAssigned', `Reserved IP ${IP} assigned to droplet 1002 (node n2): the IP has no holder`]],
+  );
+  const line = h.logs.find((l) => l.msg === 'Floating IP attached to droplet');
+  assert.deepEqual([line?.ip, line?.droplet, line?.pod, line?.node, line?.reason], [IP, 1002, 'shop/web-1', 'n2', 'unassigned']);
+  assert.deepEqual((await h.metric('floatip_ip_moves_total')).map((v) => [v.labels, v.value]), [[{ ip: IP, reason: 'unassigned' }, 1]]);
+  const holderGauge = (await h.metric('floatip_ip_holder')).filter((v) => v.labels.ip === IP);
+  assert.deepEqual(holderGauge.map((v) => [v.labels.droplet, v.value]), [['1002', 1]]);
+  assert.deepEqual((await h.writes()).map((r) => `${r.method} ${r.path}`), [`POST /v2/reserved_ips/${IP}/actions`]);
+});
+
+test('controller: fails over when the holder node goes NotReady, and measures it', async (t) => {
+  const h = await setup(t);
+  h.world.pods.push(pod('web-1', 'n1', { ageS: 60 }), pod('web-2', 'n2'));
+  h.controller.start();
+  await h.moves(1);
+  assert.equal((await h.holders())[IP], 1001);
+  const old = h.world.nodes[0] as V1Node;
+  h.world.nodes[0] = node('n1', 1001, false);
+  h.controller.nodeChanged(h.world.nodes[0], old);
+  assert.deepEqual(await h.moves(2), [['unassigned', 1], ['holder-not-eligible', 1]]);
+  assert.equal((await h.holders())[IP], 1002);
+  const failover = await h.metrics.failoverSeconds.get();
+  const count = failover.values.find((v) => (v as { metricName?: string }).metricName === 'floatip_failover_duration_seconds_count');
+  assert.deepEqual([count?.labels, count?.value], [{ family: '4' }, 1]);
+  await waitUntil('second event', async () => h.events.length === 2);
+  assert.equal(h.events[1]?.message, `Reserved IP ${IP} assigned to droplet 1002 (node n2): droplet 1001 cannot serve: node n1 is NotReady`);
+});
+
+test('controller: DigitalOcean 5xx on the assign is retried through the queue until it converges', async (t) => {
+  const h = await setup(t);
+  await h.admin('POST', '/faults', { method: 'POST', path: '/actions$', status: 503, count: 3 });
+  h.world.pods.push(pod('web-1', 'n3'));
+  h.controller.start();
+  await h.moves(1);
+  assert.equal((await h.holders())[IP], 1003);
+  const errors = (await h.metric('floatip_reconcile_errors_total')).map((v) => [v.labels.class, v.value]);
+  assert.deepEqual(errors, [['Transient', 3]]);
+  assert.deepEqual((await h.writes()).map((r) => r.status), [503, 503, 503, 201]);
+  const warnings = h.events.filter((e) => e.type === 'Warning').map((e) => e.reason);
+  assert.deepEqual(warnings, ['FloatingIPAssignFailed', 'FloatingIPAssignFailed', 'FloatingIPAssignFailed']);
+});
+
+test('controller: dry-run decides and logs "would assign" without any write call', async (t) => {
+  const h = await setup(t, { dryRun: true });
+  h.world.pods.push(pod('web-1', 'n1'));
+  h.controller.start();
+  const line = await waitUntil('would assign', async () => h.logs.find((l) => l.msg === 'would assign'));
+  assert.deepEqual([line.ip, line.droplet, line.pod, line.node], [IP, 1001, 'shop/web-1', 'n1']);
+  await h.controller.resyncNow();
+  assert.deepEqual(await h.writes(), []);
+  assert.equal((await h.holders())[IP], null);
+});
+
+test('controller: the resync repairs an IP moved by hand outside the cluster', async (t) => {
+  const h = await setup(t);
+  h.world.pods.push(pod('web-1', 'n1'));
+  h.controller.start();
+  await h.moves(1);
+  await h.admin('POST', '/droplets', { id: 4242, name: 'not-a-node' });
+  await h.admin('PUT', `/holders/${IP}`, { droplet_id: 4242 });
+  await h.controller.resyncNow();
+  assert.deepEqual(await h.moves(2), [['unassigned', 1], ['holder-outside-cluster', 1]]);
+  assert.equal((await h.holders())[IP], 1001);
+});
+
+test('controller: no eligible pod leaves the IP in place and reports it once', async (t) => {
+  const h = await setup(t);
+  h.world.pods.push(pod('web-1', 'n1', { ready: false }));
+  h.controller.start();
+  await waitUntil('unplaced event', async () => h.events.length === 1);
+  await h.controller.resyncNow();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(
+    h.events.map((e) => [e.type, e.reason, e.message]),
+    [['Warning', 'FloatingIPUnplaced', `Reserved IP ${IP}: no eligible pod (pod shop/web-1 is not Ready)`]],
+  );
+  assert.deepEqual(await h.writes(), []);
+  const unplaced = (await h.metric('floatip_ip_unplaced')).map((v) => [v.labels.ip, v.value]);
+  assert.deepEqual(unplaced, [[IP, 1]]);
+});
