@@ -107,7 +107,9 @@ async function explain422(deps: MoveDeps, addr: ReservedAddress, target: number 
   if (/region/i.test(reason)) {
     throw new DoApiError('Terminal', `reserved IP ${addr.text} cannot be ${verb(target)}ed as asked (422): ${reason}`, details);
   }
-  throw new DoApiError('InProgress', `droplet ${target ?? holderText(ip.dropletId)} is busy, try again later (422): ${reason}`, details);
+  // A busy droplet (pending event) or, for IPv6 which has no `locked` field, a busy IP.
+  const what = target === null ? `unassign of ${addr.text}` : `assign of ${addr.text} to droplet ${target}`;
+  throw new DoApiError('InProgress', `${what} refused for now, try again later (422): ${reason}`, details);
 }
 
 function verb(target: number | null): 'assign' | 'unassign' {
