@@ -5,11 +5,12 @@ import type { ConfigInputs, ReconcilerConfig } from './config.ts';
 
 const TOKEN = 'dop_v1_0123456789abcdef';
 
+// Every case runs "in a pod" unless it sets KUBERNETES_SERVICE_HOST to '' itself.
 function inputs(argv: string[], env: Record<string, string> = { DIGITALOCEAN_TOKEN: TOKEN }): ConfigInputs {
   const files: Record<string, string> = { '/var/run/secrets/do/token': `${TOKEN}\n`, '/empty': '  \n' };
   return {
     argv,
-    env,
+    env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', ...env },
     hostname: 'host-1',
     readFile: (path) => {
       const text = files[path];
@@ -73,6 +74,7 @@ const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>;
   },
   { name: 'ports, 0 = free port', argv: ['--health-port', '0', '--metrics-port', '9090', '--bind-address', '::1'], expect: { healthPort: 0, metricsPort: 9090, bindAddress: '::1' } },
   { name: 'log level', argv: ['--log-level', 'debug'], expect: { logLevel: 'debug' } },
+  { name: 'kubeconfig outside a pod', argv: ['--kubeconfig', '/tmp/kc'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBERNETES_SERVICE_HOST: '' }, expect: { kubeconfig: '/tmp/kc' } },
   { name: 'kubeconfig from env', argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/tmp/kc' }, expect: { kubeconfig: '/tmp/kc' } },
   { name: 'kubeconfig flag beats env', argv: ['--kubeconfig', '/tmp/other'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/tmp/kc' }, expect: { kubeconfig: '/tmp/other' } },
   { name: 'token from a file, trimmed', argv: [], env: { DIGITALOCEAN_TOKEN_FILE: '/var/run/secrets/do/token' }, expect: { token: TOKEN } },
@@ -99,6 +101,11 @@ const invalid: Array<{ argv: string[]; env?: Record<string, string>; message: st
   { argv: [], env: { DIGITALOCEAN_TOKEN_FILE: '/empty' }, message: 'DIGITALOCEAN_TOKEN_FILE /empty is empty' },
   { argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: 'api.digitalocean.com' }, message: 'DIGITALOCEAN_API_URL "api.digitalocean.com" is not a URL (e.g. https://api.digitalocean.com)' },
   { argv: [], env: { DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: 'ftp://x' }, message: 'DIGITALOCEAN_API_URL must use http or https (got "ftp://x")' },
+  {
+    argv: [],
+    env: { DIGITALOCEAN_TOKEN: TOKEN, KUBERNETES_SERVICE_HOST: '' },
+    message: 'KUBECONFIG is not set and this is not a pod (no KUBERNETES_SERVICE_HOST): set KUBECONFIG or --kubeconfig',
+  },
   { argv: ['--bogus'], message: "Unknown option '--bogus'" },
   { argv: ['--key'], message: "Option '--key <value>' argument missing" },
   { argv: ['extra'], message: "Unexpected argument 'extra'. This command does not take positional arguments" },

@@ -221,10 +221,15 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
   if (lease.durationMs <= lease.renewDeadlineMs) throw new ConfigError('--lease-duration must be greater than --lease-renew-deadline');
   if (lease.renewDeadlineMs <= lease.retryPeriodMs * 1.2) throw new ConfigError('--lease-renew-deadline must be greater than 1.2 × --lease-retry-period');
 
+  const kubeconfig = v.kubeconfig ?? (env['KUBECONFIG'] || undefined);
+  if (kubeconfig === undefined && !env['KUBERNETES_SERVICE_HOST']) {
+    throw new ConfigError('KUBECONFIG is not set and this is not a pod (no KUBERNETES_SERVICE_HOST): set KUBECONFIG or --kubeconfig');
+  }
+
   const config: ReconcilerConfig = {
     token: readToken(inputs),
     apiUrl: env['DIGITALOCEAN_API_URL'] ? parseApiUrl(env['DIGITALOCEAN_API_URL']) : undefined,
-    kubeconfig: v.kubeconfig ?? (env['KUBECONFIG'] || undefined),
+    kubeconfig,
     dryRun: v['dry-run'] ?? false,
     namespaces: v.namespaces === undefined ? [] : parseNamespaces(v.namespaces),
     keys: floatingIpKeys(parseKey(v.key ?? DEFAULT_KEY)),

@@ -1,0 +1,258 @@
+// The reconciler process: config → start-up checks → informers (on every replica, so standbys
+// have warm caches) → leader election → the controller runs only while leading. SIGTERM and
+// SIGINT stop the controller, release the Lease (a standby takes over in about a second),
+// stop the informers and close the HTTP servers, bounded by --shutdown-timeout.
+//   node dist/reconciler/main.js --help
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { createDoClient } from '../shared/digitalocean/client.ts';
+import { DoApiError } from '../shared/digitalocean/port.ts';
+import type { ReservedIpPort } from '../shared/digitalocean/port.ts';
+import { createLogger } from '../shared/logger.ts';
+import type { Logger } from '../shared/logger.ts';
+import { describeConfig, parseConfig } from './config.ts';
+import type { ReconcilerConfig } from './config.ts';
+import { createController } from './controller.ts';
+import type { Controller, WorldSource } from './controller.ts';
+import { createKubernetesEventSink } from './events.ts';
+import type { EventSink } from './events.ts';
+import { createInformers, kubeInformerFactory } from './informers.ts';
+import type { InformerFactory } from './informers.ts';
+import { createLeaderElector } from './leader.ts';
+import { createReconcilerMetrics } from './metrics.ts';
+import type { ReconcilerMetrics } from './metrics.ts';
+import { startHttpServer } from './server.ts';
+import type { RunningServer } from './server.ts';
+
+/** A start-up problem a person must fix; main() logs the message and exits 1. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+export interface ReconcilerDeps {
+  logger?: Logger;
+  metrics?: ReconcilerMetrics;
+  /** default: from config.kubeconfig, or the in-cluster service account */
+  kubeConfig?: KubeConfig;
+  /** default: the DigitalOcean HTTP client for config.token / config.apiUrl */
+  port?: ReservedIpPort;
+  events?: EventSink;
+  informerFactory?: InformerFactory;
+  /** suffix of the lease identity; default 6 random hex digits */
+  identitySuffix?: string;
+}
+
+export interface RunningReconciler {
+  /** lease identity: pod name + random suffix */
+  readonly identity: string;
+  readonly metrics: ReconcilerMetrics;
+  readonly controller: Controller;
+  /** base URLs of the servers, e.g. http://127.0.0.1:8081 (equal when one server serves all) */
+  readonly healthUrl: string;
+  readonly metricsUrl: string;
+  isLeader(): boolean;
+  synced(): boolean;
+  /** graceful stop; idempotent */
+  stop(): Promise<void>;
+}
+
+/** GET /v2/account once, turning the usual failures into one clear sentence. */
+export async function checkDigitalOcean(port: ReservedIpPort, apiUrl: string): Promise<{ uuid: string; status: string }> {
+  try {
+    const account = await port.getAccount();
+    return { uuid: account.uuid, status: account.status };
+  } catch (err) {
+    if (err instanceof DoApiError && err.status === 401) {
+      throw new StartupError(`DigitalOcean token invalid: ${apiUrl} answered 401 to GET /v2/account; check DIGITALOCEAN_TOKEN`, { cause: err });
+    }
+    if (err instanceof DoApiError && err.status === 403) {
+      throw new StartupError(`DigitalOcean token not allowed to read the account (403): ${err.message}`, { cause: err });
+    }
+    if (err instanceof DoApiError && err.errorClass === 'Transient' && err.status === undefined) {
+      throw new StartupError(`DigitalOcean API unreachable at ${apiUrl}: ${err.message}`, { cause: err });
+    }
+    throw new StartupError(`DigitalOcean account check failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function loadKubeConfig(config: ReconcilerConfig): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+    else kc.loadFromCluster();
+  } catch (err) {
+    const source = config.kubeconfig ? `kubeconfig ${config.kubeconfig}` : 'in-cluster service account';
+    throw new StartupError(`cannot load the ${source}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!kc.getCurrentCluster()) throw new StartupError('the kubeconfig has no current cluster');
+  return kc;
+}
+
+/** Resolves with the promise, or with `undefined` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(ms, undefined, { signal: timer.signal }).then(() => undefined)]);
+  } finally {
+    timer.abort();
+  }
+}
+
+export async function startReconciler(config: ReconcilerConfig, deps: ReconcilerDeps = {}): Promise<RunningReconciler> {
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, name: 'floatip-reconciler' });
+  const metrics = deps.metrics ?? createReconcilerMetrics({ defaultMetrics: true });
+  logger.info({ config: describeConfig(config) }, 'starting');
+
+  const apiUrl = config.apiUrl ?? 'https://api.digitalocean.com';
+  const port =
+    deps.port ??
+    createDoClient({
+      token: config.token,
+      ...(config.apiUrl === undefined ? {} : { baseUrl: config.apiUrl }),
+      logger,
+      onResponse: (r) => {
+        metrics.doCalls.inc({ method: r.method, route: r.route, code: r.code });
+        if (r.rateLimitRemaining !== undefined) metrics.rateBudgetRemaining.set(r.rateLimitRemaining);
+      },
+    });
+  const account = await checkDigitalOcean(port, apiUrl);
+  logger.info({ account: account.uuid, status: account.status }, 'DigitalOcean token accepted');
+
+  const kc = deps.kubeConfig ?? loadKubeConfig(config);
+  const identity = `${config.podName}-${deps.identitySuffix ?? randomBytes(3).toString('hex')}`;
+  const events = deps.events ?? createKubernetesEventSink({ api: kc.makeApiClient(CoreV1Api), logger, instance: config.podName });
+
+  // The controller reads the informer caches only once it runs (on leading), by then they exist.
+  const world: WorldSource = { listPods: () => informers.listPods(), listNodes: () => informers.listNodes() };
+  const ctl = createController({
+    port,
+    world,
+    events,
+    logger,
+    metrics,
+    config: {
+      keys: config.keys,
+      dryRun: config.dryRun,
+      coolOffMs: config.coolOffMs,
+      unassignWhenUnplaced: config.unassignWhenUnplaced,
+      resyncIntervalMs: config.resyncIntervalMs,
+      actionExpiryMs: config.actionExpiryMs,
+    },
+  });
+  const informers = createInformers({
+    factory: deps.informerFactory ?? kubeInformerFactory(kc, config.keys.selector),
+    namespaces: config.namespaces,
+    onPod: (pod, old) => ctl.podChanged(pod, old),
+    onNode: (node, old) => ctl.nodeChanged(node, old),
+    metrics,
+    logger,
+  });
+
+  const elector = createLeaderElector({
+    api: kc.makeApiClient(CoordinationV1Api),
+    name: config.lease.name,
+    namespace: config.lease.namespace,
+    identity,
+    leaseDurationMs: config.lease.durationMs,
+    renewDeadlineMs: config.lease.renewDeadlineMs,
+    retryPeriodMs: config.lease.retryPeriodMs,
+    logger,
+    onStartedLeading: () => {
+      metrics.isLeader.set(1);
+      ctl.start();
+    },
+    onStoppedLeading: async () => {
+      metrics.isLeader.set(0);
+      // In-flight DigitalOcean work may finish, but not hold up the hand-over for long.
+      const done = await within(ctl.stop().then(() => true), config.shutdownTimeoutMs / 2);
+      if (!done) logger.warn('controller still busy after half the shutdown timeout; handing over anyway');
+    },
+  });
+
+  const servers: RunningServer[] = [];
+  const closeServers = () => Promise.all(servers.map((s) => s.close()));
+  try {
+    const ready = () => informers.synced();
+    if (config.healthPort === config.metricsPort) {
+      servers.push(await startHttpServer({ host: config.bindAddress, port: config.healthPort, endpoints: { ready, registry: metrics.registry } }));
+    } else {
+      servers.push(await startHttpServer({ host: config.bindAddress, port: config.healthPort, endpoints: { ready } }));
+      servers.push(await startHttpServer({ host: config.bindAddress, port: config.metricsPort, endpoints: { registry: metrics.registry } }));
+    }
+  } catch (err) {
+    await closeServers();
+    throw new StartupError(`cannot listen on ${config.bindAddress}: ${(err as Error).message}`, { cause: err });
+  }
+
+  let stopping: Promise<void> | undefined;
+  informers.start();
+  // Only a replica with a complete view may lead: an empty cache would look like "no pods".
+  void informers.whenSynced().then(() => {
+    if (stopping) return;
+    logger.info({ identity, lease: `${config.lease.namespace}/${config.lease.name}` }, 'informer caches synced; joining leader election');
+    elector.start();
+  });
+
+  const health = servers[0] as RunningServer;
+  const scrape = servers[1] ?? health;
+  logger.info({ health: health.url, metrics: scrape.url }, 'serving /healthz, /readyz and /metrics');
+
+  return {
+    identity,
+    metrics,
+    controller: ctl,
+    healthUrl: health.url,
+    metricsUrl: scrape.url,
+    isLeader: () => elector.isLeader(),
+    synced: () => informers.synced(),
+    stop: () =>
+      (stopping ??= (async () => {
+        await elector.stop(); // stops the controller first if leading, then releases the Lease
+        await informers.stop();
+        await closeServers();
+        logger.info('stopped');
+      })()),
+  };
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = parseConfig({ argv, env, readFile: (path) => readFileSync(path, 'utf8'), hostname: hostname() });
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text);
+    return 0;
+  }
+  if (parsed.kind === 'error') {
+    process.stderr.write(`floatip-reconciler: ${parsed.message}\nRun with --help for the flags.\n`);
+    return 2;
+  }
+  const config = parsed.config;
+  const logger = createLogger({ level: config.logLevel, name: 'floatip-reconciler' });
+  let running: RunningReconciler;
+  try {
+    running = await startReconciler(config, { logger });
+  } catch (err) {
+    if (err instanceof StartupError) logger.fatal({ err: err.cause ?? err }, err.message);
+    else logger.fatal({ err }, 'start-up failed');
+    return 1;
+  }
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+  const stopped = await within(running.stop().then(() => true), config.shutdownTimeoutMs);
+  if (!stopped) {
+    logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown timed out');
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+  // Open sockets (keep-alive agents, a hung watch) must not keep a stopped process alive.
+  process.exit();
+}
