@@ -52,6 +52,18 @@ test('after a 429 nobody is let through before the block ends', () => {
   assert.deepEqual(reserveN(b, 4), [0, 0, 0, 1000]);
 });
 
+test('a refunded reservation frees its place in the queue', () => {
+  const c = clock();
+  const b = createRateBudget({ perMinute: 60, now: c.now });
+  reserveN(b, 60);
+  assert.equal(b.reserve(), 1000);
+  b.refund();
+  assert.equal(b.reserve(), 1000);
+  c.advance(10 * 60_000);
+  b.refund();
+  assert.equal(b.available(), 60, 'never above capacity');
+});
+
 test('perMinute must be positive', () => {
   assert.throws(() => createRateBudget({ perMinute: 0 }), RangeError);
 });

@@ -6,6 +6,8 @@
 export interface RateBudget {
   /** Take one request from the budget; returns the ms to wait before sending it (0 = now). */
   reserve(): number;
+  /** Give back a reservation that was not used (the caller gave up instead of waiting). */
+  refund(): void;
   /**
    * Learn from DigitalOcean's headers. `ratelimit-remaining` below what the bucket holds
    * lowers the bucket, so another process sharing the token (or a person's script) counts too.
@@ -45,6 +47,10 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
       tokens -= 1;
       const waitForToken = tokens >= 0 ? 0 : Math.ceil(-tokens / perMs);
       return Math.max(waitForToken, blockedUntil - t);
+    },
+    refund() {
+      refill();
+      tokens = Math.min(capacity, tokens + 1);
     },
     observe(remaining) {
       if (remaining === undefined || !Number.isFinite(remaining)) return;

@@ -43,6 +43,8 @@ export interface Operation {
   readonly subject: string;
   /** DigitalOcean token scopes the call needs, e.g. "reserved_ip:update and droplet:read" */
   readonly scopes: string;
+  /** what a 404 means when it is not just `subject`: an assign also names the droplet */
+  readonly notFound?: string;
 }
 
 /** What the endpoint factories resolve to (dots-wrapper's IResponse, loosely typed). */
@@ -66,6 +68,8 @@ export async function callDo<T>(deps: CallDeps, op: Operation, send: () => Promi
   for (let attempt = 1; ; attempt++) {
     const wait = deps.budget.reserve();
     if (wait > policy.maxRateLimitWaitMs) {
+      // Failing fast must not hold a place in the queue, or a long block would grow it.
+      deps.budget.refund();
       throw new DoApiError('RateLimited', `${describe(op)}: rate budget spent; next request allowed in ${wait} ms`, { retryAfterMs: wait });
     }
     if (wait > 0) await deps.sleep(wait);
@@ -123,7 +127,7 @@ function toError(op: Operation, c: Classified, status: number | undefined, netwo
     case 403:
       return new DoApiError('Terminal', `${describe(op)}: the API token is not allowed to do this (403). It needs ${scopeHint(op)}`, details);
     case 'NotFound':
-      return new DoApiError('NotFound', `${op.subject} is not in this DigitalOcean account (404 on ${op.method} ${op.route})${said}`, details);
+      return new DoApiError('NotFound', `${op.notFound ?? op.subject} is not in this DigitalOcean account (404 on ${op.method} ${op.route})${said}`, details);
     case 'RateLimited':
       return new DoApiError('RateLimited', `${describe(op)}: rate limited by DigitalOcean (429)${tries}; retry in ${c.retryAfterMs} ms`, details);
     case 'Transient':

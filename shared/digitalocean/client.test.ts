@@ -260,6 +260,28 @@ test('422 for a droplet in another region is Terminal', async () => {
   assert.match(err.message, /same region/);
 });
 
+test('404 on assign: NotFound naming the IP and the droplet', async () => {
+  const { client } = setup();
+  const err = await rejection(client.assign(V4, 4242));
+  assert.equal(err.errorClass, 'NotFound');
+  assert.match(err.message, /^reserved IP 104\.248\.100\.100 or droplet 4242 is not in this DigitalOcean account \(404 on POST \/v2\/reserved_ips\/\{reserved_ip\}\/actions\): Droplet 4242 could not be found/);
+  assert.deepEqual(await calls(), [`POST /v2/reserved_ips/${V4}/actions 404`]);
+});
+
+test('after a long 429 block, callers fail fast as RateLimited without queueing', async () => {
+  await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': '600' }, count: 1 });
+  const { createRateBudget } = await import('./budget.ts');
+  const budget = createRateBudget({ perMinute: 60, now: clock.now });
+  const { client, waits } = setup({ budget });
+  const errors = [];
+  for (let i = 0; i < 5; i++) errors.push(await rejection(client.getReservedIp(V4)));
+  assert.deepEqual(errors.map((e) => [e.errorClass, e.retryAfterMs]), [['RateLimited', 600_000], ...Array(4).fill(['RateLimited', 600_000])]);
+  assert.equal((await calls()).length, 1, 'only the first call reached the API');
+  assert.deepEqual(waits, []);
+  clock.advance(600_000);
+  assert.equal((await client.getReservedIp(V4)).ip, V4);
+});
+
 test('401: Terminal, one call, message names the scopes and the classic alternative', async () => {
   const { client, waits } = setup({ token: 'dop_v1_wrong' });
   const account = await rejection(client.getAccount());

@@ -25,7 +25,7 @@ export interface DoClientOptions {
   token: string;
   /** default https://api.digitalocean.com — the client appends /v2 */
   baseUrl?: string;
-  /** per request; default 15 s */
+  /** per request; default 10 s */
   timeoutMs?: number;
   /** default floatip/<version> */
   userAgent?: string;
@@ -55,7 +55,7 @@ export function createDoClient(opts: DoClientOptions): ReservedIpPort {
   const baseUrl = (opts.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
   const http = axios.create({
     baseURL: `${baseUrl}/v2`,
-    timeout: opts.timeoutMs ?? 15_000,
+    timeout: opts.timeoutMs ?? 10_000,
     headers: {
       Authorization: `Bearer ${opts.token}`,
       'User-Agent': opts.userAgent ?? defaultUserAgent(),

@@ -89,7 +89,10 @@ export function createOperations(ctx: IContext, deps: CallDeps, pageSize: number
     },
 
     async postAction(addr, body) {
-      const op = ipOp(addr, 'POST', ROUTES.ipv4Actions, ROUTES.ipv6Actions, UPDATE);
+      const op: Operation = {
+        ...ipOp(addr, 'POST', ROUTES.ipv4Actions, ROUTES.ipv6Actions, UPDATE),
+        ...(body.type === 'assign' ? { notFound: `reserved IP ${addr.text} or droplet ${body.droplet_id}` } : {}),
+      };
       const send = () => (addr.family === 4 ? v4.post({ ip: addr.text, body }) : v6.post({ ip: addr.text, body }));
       return (await callDo(deps, op, send)).data.action ?? {};
     },
