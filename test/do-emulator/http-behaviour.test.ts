@@ -141,6 +141,15 @@ describe('pagination, filters and error shapes', () => {
     assert.deepEqual((await api('GET', '/v2/reserved_ips')).body.links, {});
   });
 
+  test('/v2/actions lists every action, newest first', async () => {
+    const first = (await api('POST', '/v2/reserved_ips/104.248.100.100/actions', { type: 'assign', droplet_id: 1001 })).body.action;
+    const second = (await api('POST', '/v2/reserved_ipv6/2604:a880:800:14::1000/actions', { type: 'assign', droplet_id: 1002 })).body.action;
+    const list = await api('GET', '/v2/actions?per_page=1');
+    assert.deepEqual(list.body.actions.map((a: { id: number }) => a.id), [second.id]);
+    assert.equal(list.body.meta.total, 2);
+    assert.equal(second.id, first.id + 1);
+  });
+
   test('droplets filtered by tag_name, sorted by id', async () => {
     await admin('POST', '/droplets', { id: 2000, name: 'other', tags: ['db'] });
     const workers = await api('GET', '/v2/droplets?tag_name=k8s-worker');
