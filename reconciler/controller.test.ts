@@ -50,7 +50,7 @@ async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | fals
   }
 }
 
-async function setup(t: TestContext, config: Partial<ControllerConfig> = {}) {
+async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, clientTimeoutMs = 15_000) {
   const emu = await startEmulator({ actionDelayMs: 20 });
   const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(`${emu.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -58,7 +58,7 @@ async function setup(t: TestContext, config: Partial<ControllerConfig> = {}) {
   };
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info' }, { write: (s: string) => logs.push(JSON.parse(s) as Record<string, unknown>) });
-  const port = createDoClient({ token: 'test-token', baseUrl: emu.url, retry: { maxAttempts: 1 }, actionWait: { initialMs: 10, maxMs: 40, totalMs: 3000 } });
+  const port = createDoClient({ token: 'test-token', baseUrl: emu.url, retry: { maxAttempts: 1 }, timeoutMs: clientTimeoutMs, actionWait: { initialMs: 10, maxMs: 40, totalMs: 3000 } });
   const events: EventRecord[] = [];
   const sink: EventSink = { record: async (e) => void events.push(e) };
   const world = { pods: [] as V1Pod[], nodes: [node('n1', 1001), node('n2', 1002), node('n3', 1003)] };
@@ -69,6 +69,7 @@ async function setup(t: TestContext, config: Partial<ControllerConfig> = {}) {
     events: sink,
     logger,
     metrics,
+    backoff: { baseMs: 20 },
     config: { keys: KEYS, dryRun: false, coolOffMs: 30_000, unassignWhenUnplaced: false, resyncIntervalMs: 60_000, actionExpiryMs: 60_000, ...config },
   });
   t.after(async () => {
@@ -79,11 +80,15 @@ async function setup(t: TestContext, config: Partial<ControllerConfig> = {}) {
   const writes = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).filter((r) => r.method !== 'GET');
   const metric = async (name: string) => (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
   /** the moves metric once `n` moves completed (the holder flips in the emulator a little earlier) */
-  const moves = (n: number) =>
-    waitUntil(`${n} moves`, async () => {
-      const values = (await metric('floatip_ip_moves_total')).map((v) => [v.labels.reason, v.value]);
-      return values.reduce((sum, [, v]) => sum + Number(v), 0) >= n && values;
-    });
+  const moves = (n: number, timeoutMs?: number) =>
+    waitUntil(
+      `${n} moves`,
+      async () => {
+        const values = (await metric('floatip_ip_moves_total')).map((v) => [v.labels.reason, v.value]);
+        return values.reduce((sum, [, v]) => sum + Number(v), 0) >= n && values;
+      },
+      timeoutMs,
+    );
   return { emu, admin, logs, events, world, controller, metrics, holders, writes, metric, moves };
 }
 
@@ -174,4 +179,49 @@ test('controller: no eligible pod leaves the IP in place and reports it once', a
   assert.deepEqual(await h.writes(), []);
   const unplaced = (await h.metric('floatip_ip_unplaced')).map((v) => [v.labels.ip, v.value]);
   assert.deepEqual(unplaced, [[IP, 1]]);
+});
+
+test('controller: a failover through 429, 503, a reset connection and a timeout still converges', async (t) => {
+  const h = await setup(t, {}, 300);
+  h.world.pods.push(pod('web-1', 'n1', { ageS: 60 }), pod('web-2', 'n2'));
+  h.controller.start();
+  await h.moves(1);
+  for (const fault of [{ status: 429 }, { status: 503 }, { reset: true }, { hang: true }]) {
+    await h.admin('POST', '/faults', { method: 'POST', path: '/actions$', ...fault });
+  }
+  const old = h.world.nodes[0] as V1Node;
+  h.world.nodes[0] = node('n1', 1001, false);
+  h.controller.nodeChanged(h.world.nodes[0], old);
+  assert.deepEqual(await h.moves(2, 10_000), [['unassigned', 1], ['holder-not-eligible', 1]]);
+  assert.equal((await h.holders())[IP], 1002);
+  const errors = (await h.metric('floatip_reconcile_errors_total')).map((v) => [v.labels.class, v.value]);
+  assert.deepEqual(errors, [['RateLimited', 1], ['Transient', 3]]);
+  assert.deepEqual((await h.writes()).map((r) => r.status), [201, 429, 503, 0, 0, 201]);
+});
+
+test('controller: a stale holder cache (422 Conflict) refreshes from DigitalOcean and re-plans', async (t) => {
+  const h = await setup(t);
+  h.controller.start();
+  await h.controller.resyncNow();
+  await h.admin('PUT', '/holders/104.248.100.102', { droplet_id: 1002 }); // by hand, unseen by the cache
+  h.world.pods.push(pod('web-1', 'n2', { ageS: 60 }), pod('web-2', 'n3'));
+  for (const p of h.world.pods) h.controller.podChanged(p);
+  assert.deepEqual(await h.moves(1), [['unassigned', 1]]);
+  assert.equal((await h.holders())[IP], 1003);
+  const errors = (await h.metric('floatip_reconcile_errors_total')).map((v) => [v.labels.class, v.value]);
+  assert.deepEqual(errors, [['Conflict', 1]]);
+});
+
+test('controller: a pool spreads over droplets and only the lost IP moves', async (t) => {
+  const h = await setup(t);
+  const POOL = `${IP}, 104.248.100.101`;
+  h.world.pods.push(pod('web-1', 'n1', { ip: POOL, ageS: 60 }), pod('web-2', 'n2', { ip: POOL, ageS: 30 }), pod('web-3', 'n3', { ip: POOL }));
+  h.controller.start();
+  await h.moves(2);
+  assert.deepEqual(await h.holders(), { [IP]: 1001, '104.248.100.101': 1002, '104.248.100.102': null, '2604:a880:800:14::1000': null, '2604:a880:800:14::1001': null });
+  const old = h.world.nodes[1] as V1Node;
+  h.world.nodes[1] = { ...old, spec: { ...old.spec, unschedulable: true } };
+  h.controller.nodeChanged(h.world.nodes[1], old);
+  await h.moves(3);
+  assert.deepEqual([(await h.holders())[IP], (await h.holders())['104.248.100.101']], [1001, 1003]);
 });

@@ -57,6 +57,8 @@ export interface ControllerDeps {
   setTimer?: SetTimer;
   /** parallel IPs in flight (default 4) */
   concurrency?: number;
+  /** per-IP retry backoff for errors without a class delay (default 100 ms doubling to 60 s) */
+  backoff?: { baseMs?: number; capMs?: number };
 }
 
 /** How long to wait before looking again at an IP whose plan said "waiting". */
@@ -259,6 +261,7 @@ export function createController(deps: ControllerDeps): Controller {
       queue = createWorkQueue({
         worker: reconcile,
         concurrency: deps.concurrency ?? 4,
+        backoff: deps.backoff,
         setTimer,
         now,
         onDepth: (d) => metrics.queueDepth.set(d),
