@@ -73,7 +73,8 @@ export class EmulatorState {
   actionDelayMs: number;
   private readonly clock: EmulatorClock;
   private nextActionId = 70_000_001;
-  private cancelTimers: (() => void)[] = [];
+  /** cancel functions of the completion timers of in-progress actions */
+  private readonly timers = new Map<number, () => void>();
 
   constructor(clock: EmulatorClock, actionDelayMs: number) {
     this.clock = clock;
@@ -82,8 +83,8 @@ export class EmulatorState {
   }
 
   load(seed: EmulatorSeed): void {
-    for (const cancel of this.cancelTimers) cancel();
-    this.cancelTimers = [];
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
     this.droplets.clear();
     this.addresses.clear();
     this.actions.clear();
@@ -213,12 +214,13 @@ export class EmulatorState {
     };
     this.actions.set(action.id, action);
     addr.actionId = action.id;
-    this.cancelTimers.push(this.clock.setTimer(() => this.complete(action), this.actionDelayMs));
+    this.timers.set(action.id, this.clock.setTimer(() => this.complete(action), this.actionDelayMs));
     return action;
   }
 
   /** The holder changes only when the action completes; until then GET shows the old holder, locked. */
   private complete(action: Action): void {
+    this.timers.delete(action.id);
     const addr = this.addresses.get(action.ip);
     action.completedAt = this.clock.now();
     if (addr === undefined || (action.toDropletId !== null && !this.droplets.has(action.toDropletId))) {
