@@ -153,6 +153,8 @@ export function createController(deps: ControllerDeps): Controller {
         state.holders.delete(ip); // not in this account: the assign will say so
       }
     }
+    const mem = state.memory.get(ip);
+    if (mem?.pending && mem.pending.expiresMs <= now()) state.memory.set(ip, { ...mem, pending: undefined });
     const pending = state.memory.get(ip)?.pending;
     const holder = state.holders.get(ip);
     if (pending && holder && !holder.locked && holder.dropletId === pending.dropletId) {
