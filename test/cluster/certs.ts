@@ -1,8 +1,9 @@
 // Certificates for a throwaway control plane: one CA signs the API server's serving cert and
 // the client certs of the admin and the system components. Keys come from node:crypto
-// (native, tens of ms); node-forge only builds and signs the X.509 structures, so the tests
-// need no openssl binary.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+// (native, generated in parallel on the libuv pool) and sign with node:crypto too; node-forge
+// only builds the X.509 structures (its pure-JS RSA would add ~1 s per start-up). No openssl.
+import { generateKeyPair, randomBytes, sign as rsaSign } from 'node:crypto';
+import { promisify } from 'node:util';
 import forge from 'node-forge';
 
 export interface Pem {
@@ -27,8 +28,14 @@ const CLIENTS = {
 } as const;
 export type ClientName = keyof typeof CLIENTS;
 
-function rsaKeyPair(): { publicKey: string; privateKey: string } {
-  return generateKeyPairSync('rsa', {
+export interface KeyPair {
+  readonly publicKey: string;
+  readonly privateKey: string;
+}
+
+const generateRsa = promisify(generateKeyPair);
+export function rsaKeyPair(): Promise<KeyPair> {
+  return generateRsa('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -46,21 +53,30 @@ function newCert(publicKeyPem: string, days: number): forge.pki.Certificate {
   return cert;
 }
 
+// What forge's cert.sign() does, with the RSA signature computed natively.
 function sign(cert: forge.pki.Certificate, caKeyPem: string): string {
-  cert.sign(forge.pki.privateKeyFromPem(caKeyPem), forge.md.sha256.create());
+  const oid = forge.pki.oids['sha256WithRSAEncryption'] as string;
+  cert.signatureOid = oid;
+  cert.siginfo.algorithmOid = oid;
+  // getTBSCertificate is public in node-forge but missing from its type definitions.
+  const pki = forge.pki as typeof forge.pki & { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 };
+  const tbs = pki.getTBSCertificate(cert);
+  (cert as forge.pki.Certificate & { tbsCertificate: forge.asn1.Asn1 }).tbsCertificate = tbs;
+  const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
+  cert.signature = rsaSign('sha256', der, caKeyPem).toString('binary');
   return forge.pki.certificateToPem(cert);
 }
 
 export interface CertAuthority {
   readonly pem: Pem;
   /** a serving cert for `hosts` (DNS names or IP literals) signed by this CA */
-  serving(commonName: string, hosts: readonly string[], keyPair?: { publicKey: string; privateKey: string }): Pem;
+  serving(commonName: string, hosts: readonly string[], keyPair: KeyPair): Pem;
   /** a client cert for user `cn` in groups `orgs` */
-  client(cn: string, orgs: readonly string[], keyPair?: { publicKey: string; privateKey: string }): Pem;
+  client(cn: string, orgs: readonly string[], keyPair: KeyPair): Pem;
 }
 
-export function createCertAuthority(commonName = 'floatip-test-ca'): CertAuthority {
-  const caKeys = rsaKeyPair();
+export async function createCertAuthority(commonName = 'floatip-test-ca', caKeys?: KeyPair): Promise<CertAuthority> {
+  caKeys ??= await rsaKeyPair();
   const caCert = newCert(caKeys.publicKey, 2);
   const caSubject = [{ name: 'commonName', value: commonName }];
   caCert.setSubject(caSubject);
@@ -72,7 +88,7 @@ export function createCertAuthority(commonName = 'floatip-test-ca'): CertAuthori
   ]);
   const ca: Pem = { cert: sign(caCert, caKeys.privateKey), key: caKeys.privateKey };
 
-  function leaf(subject: forge.pki.CertificateField[], extensions: object[], keys = rsaKeyPair()): Pem {
+  function leaf(subject: forge.pki.CertificateField[], extensions: object[], keys: KeyPair): Pem {
     const cert = newCert(keys.publicKey, 1);
     cert.setSubject(subject);
     cert.setIssuer(caCert.subject.attributes);
@@ -111,8 +127,14 @@ export function createCertAuthority(commonName = 'floatip-test-ca'): CertAuthori
   };
 }
 
-export function generateControlPlaneCerts(): ControlPlaneCerts {
-  const ca = createCertAuthority();
+export async function generateControlPlaneCerts(): Promise<ControlPlaneCerts> {
+  const [caKeys, servingKeys, clientKeys, serviceAccount] = await Promise.all([
+    rsaKeyPair(),
+    rsaKeyPair(),
+    rsaKeyPair(),
+    rsaKeyPair(),
+  ]);
+  const ca = await createCertAuthority('floatip-test-ca', caKeys);
   const apiServer = ca.serving('kube-apiserver', [
     '127.0.0.1',
     'localhost',
@@ -121,10 +143,9 @@ export function generateControlPlaneCerts(): ControlPlaneCerts {
     'kubernetes.default.svc',
     'kubernetes.default.svc.cluster.local',
     '10.96.0.1',
-  ]);
-  const clientKeys = rsaKeyPair();
+  ], servingKeys);
   const clients = Object.fromEntries(
     Object.entries(CLIENTS).map(([name, { cn, org }]) => [name, ca.client(cn, org ? [org] : [], clientKeys)]),
   ) as Record<ClientName, Pem>;
-  return { ca: ca.pem, apiServer, clients, serviceAccount: rsaKeyPair() };
+  return { ca: ca.pem, apiServer, clients, serviceAccount };
 }

@@ -46,6 +46,8 @@ export function componentArgs(l: Layout): Record<'etcd' | 'kube-apiserver' | 'ku
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
+      // The kubernetes Service's endpoints may not be loopback, and nothing here needs them.
+      '--endpoint-reconciler-type=none',
       `--secure-port=${l.apiPort}`,
       `--cert-dir=${f('apiserver-certs')}`,
       `--tls-cert-file=${f('apiserver.crt')}`,

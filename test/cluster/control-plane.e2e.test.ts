@@ -28,9 +28,8 @@ describe('test control plane', () => {
   let core: CoreV1Api;
 
   before(async () => {
-    const started = Date.now();
     cp = await startControlPlane();
-    console.error(`# control plane up in ${Date.now() - started} ms`);
+    console.error(`# control plane up in ${cp.startup.totalMs} ms (API server ready after ${cp.startup.apiServerReadyMs} ms)`);
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
     await Promise.all([cp.addNode('pool-a-1', { dropletId: 1001 }), cp.addNode('pool-a-2', { dropletId: 1002 })]);
   });
@@ -80,10 +79,10 @@ describe('test control plane', () => {
   test('a node can be made NotReady and Ready again', async () => {
     await cp.setNodeReady('pool-a-2', false);
     assert.equal(readyStatus(await core.readNode({ name: 'pool-a-2' })), 'False');
-    // The node lifecycle controller reacts to the condition with the not-ready taint.
-    const taints = await waitFor('the not-ready taint on pool-a-2', async () => {
+    // The API server (TaintNodesByCondition) adds NoSchedule, the node lifecycle controller NoExecute.
+    const taints = await waitFor('both not-ready taints on pool-a-2', async () => {
       const t = (await core.readNode({ name: 'pool-a-2' })).spec?.taints ?? [];
-      return t.some((x) => x.key === 'node.kubernetes.io/not-ready') ? t : undefined;
+      return t.filter((x) => x.key === 'node.kubernetes.io/not-ready').length === 2 ? t : undefined;
     });
     assert.deepEqual(taints.map((t) => `${t.key}:${t.effect}`).sort(), [
       'node.kubernetes.io/not-ready:NoExecute',

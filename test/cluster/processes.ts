@@ -4,7 +4,7 @@
 // interrupted, so a crashed test never leaves an etcd behind.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Component {
@@ -20,6 +20,16 @@ export interface Component {
 }
 
 const live = new Set<Component>();
+const dirsToRemove = new Set<string>();
+
+/** Deletes `dir` when the process exits, unless forgetDir() was called (after a clean stop). */
+export function removeOnExit(dir: string): void {
+  installExitHooks();
+  dirsToRemove.add(dir);
+}
+export function forgetDir(dir: string): void {
+  dirsToRemove.delete(dir);
+}
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -35,12 +45,14 @@ function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
   // 'exit' handlers must be synchronous: SIGKILL is the only thing that is certain to work.
-  process.on('exit', () => {
+  const cleanUp = () => {
     for (const c of live) killGroup(c.child, 'SIGKILL');
-  });
+    for (const dir of dirsToRemove) rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', cleanUp);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      for (const c of live) killGroup(c.child, 'SIGKILL');
+      cleanUp();
       process.kill(process.pid, signal); // re-raise: default handling after cleanup
     });
   }
@@ -80,6 +92,7 @@ export function startComponent(opts: {
     child,
     exited,
     async stop(graceMs = 5_000) {
+      child.ref(); // keep the event loop alive until the exit event arrives
       killGroup(child, 'SIGTERM');
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
       await exited;
