@@ -103,7 +103,7 @@ export async function callDo<T>(deps: CallDeps, op: Operation, send: () => Promi
     const c = classify(status, body, headers, deps.now());
     if (c.errorClass === 'RateLimited') deps.budget.blockUntil(deps.now() + (c.retryAfterMs ?? 0));
     const tooLong = (c.retryAfterMs ?? 0) > policy.maxRateLimitWaitMs;
-    if (isRetriedInCall(c.errorClass) && status !== 422 && attempt < policy.maxAttempts && !tooLong) {
+    if (isRetriedInCall(c.errorClass) && attempt < policy.maxAttempts && !tooLong) {
       // 429: the budget is now blocked until the API's reset, so the next reserve() waits.
       const delay = c.errorClass === 'RateLimited' ? 0 : backoffMs(attempt - 1, policy, deps.random);
       deps.logger?.warn(

@@ -10,7 +10,7 @@ import { createDoClient, defaultUserAgent } from './client.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-test('requests go to <baseUrl>/v2 with bearer token, JSON and the floatip User-Agent', async () => {
+test('requests go to <baseUrl>/v2 (given with or without /v2) with bearer token, JSON and the floatip User-Agent', async () => {
   const seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -24,7 +24,7 @@ test('requests go to <baseUrl>/v2 with bearer token, JSON and the floatip User-A
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;
-    const client = createDoClient({ token: 'tok', baseUrl: `http://127.0.0.1:${port}/` });
+    const client = createDoClient({ token: 'tok', baseUrl: `http://127.0.0.1:${port}/v2/` });
     assert.deepEqual(await client.getAccount(), { uuid: 'u-1', email: 'sammy@example.com', status: 'active' });
     assert.deepEqual(await client.assign('2604:A880:800:14:0::1000', 1001), { actionId: 7, status: 'completed', dropletId: 1001 });
     assert.deepEqual(

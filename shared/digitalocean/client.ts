@@ -52,7 +52,8 @@ export interface DoClientOptions {
 export function createDoClient(opts: DoClientOptions): ReservedIpPort {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const baseUrl = (opts.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+  // Tolerate the API root written with /v2 (as DigitalOcean's docs show it): we append it.
+  const baseUrl = (opts.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '').replace(/\/v2$/, '');
   const http = axios.create({
     baseURL: `${baseUrl}/v2`,
     timeout: opts.timeoutMs ?? 10_000,
