@@ -1,0 +1,183 @@
+// The webhook behind a real kube-apiserver: registered from deploy/ (Service reference
+// rewritten to a loopback URL), so admission chaining, the exact denial text, matchConditions
+// and failurePolicy are Kubernetes' own behaviour, not a fake's.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { registerWebhooks, startControlPlane, waitFor } from './cluster/harness.ts';
+import type { ControlPlane } from './cluster/harness.ts';
+import { REPO_ROOT } from './cluster/manifests.ts';
+import { createLogger } from '../shared/logger.ts';
+import { startWebhookServer } from '../webhook/server.ts';
+import type { RunningWebhookServer } from '../webhook/server.ts';
+import { createCertificateAuthority, generateLoopbackTls, issueServingCertificate } from '../webhook/tls/certs.ts';
+import { DEFAULT_POLICY } from '../webhook/tls/rotation.ts';
+import { startSelfManagedTls } from '../webhook/tls/self-managed.ts';
+import { kubeCaBundleTarget, kubeSecretStore } from '../webhook/tls/kube.ts';
+
+const KEY = 'k8s.haim.dev/floating-ip';
+const BAD_IP_MESSAGE =
+  'annotation k8s.haim.dev/floating-ip: "104.248.100" is not an IPv4 or IPv6 address (expected e.g. 104.248.100.100 or 2604:a880:800:14::1)';
+
+function deployment(name: string, annotation: string): V1Deployment {
+  const labels = { app: name };
+  return {
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels, annotations: { [KEY]: annotation } },
+        spec: { containers: [{ name: 'app', image: 'nginx:1.29' }] },
+      },
+    },
+  };
+}
+
+function pod(name: string, annotations?: Record<string, string>): V1Pod {
+  return { metadata: { name, annotations }, spec: { containers: [{ name: 'app', image: 'nginx:1.29' }] } };
+}
+
+/** The HTTP status and Status message of a failed API call (throws if it succeeded). */
+async function rejection(call: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await call;
+  } catch (err) {
+    if (!(err instanceof ApiException)) throw err;
+    const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+    return { code: err.code, message: (body as { message?: string }).message ?? '' };
+  }
+  throw new Error('the request was admitted');
+}
+
+describe('webhook behind the real API server', () => {
+  let cp: ControlPlane;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  const tls = generateLoopbackTls();
+  let webhook: RunningWebhookServer;
+
+  before(async () => {
+    // Admission needs neither scheduling nor kubelets: the API server alone is enough.
+    [cp, webhook] = await Promise.all([
+      startControlPlane({ controllerManager: false, scheduler: false, kwok: false }),
+      startWebhookServer({ tls: { cert: tls.certPem, key: tls.keyPem } }),
+    ]);
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem });
+    // The API server picks up webhook configurations asynchronously; a dry run shows when.
+    await waitFor('the validating webhook to be active', async () => {
+      const r = await rejection(
+        apps.createNamespacedDeployment({ namespace: 'default', body: deployment('probe', '104.248.100'), dryRun: 'All' }),
+      ).catch(() => undefined);
+      return r?.code === 403;
+    });
+  });
+  after(async () => {
+    await webhook?.close({ graceMs: 0 });
+    await cp?.stop();
+  });
+
+  test('a Deployment with a bad address is rejected with the exact message', async () => {
+    const r = await rejection(
+      apps.createNamespacedDeployment({ namespace: 'default', body: deployment('traefik', '104.248.100') }),
+    );
+    assert.deepEqual(r, {
+      code: 403,
+      message: `admission webhook "validate.floatip.k8s.haim.dev" denied the request: Deployment default/traefik: ${BAD_IP_MESSAGE}`,
+    });
+    assert.equal((await core.listNamespacedPod({ namespace: 'default' })).items.length, 0);
+  });
+
+  test('a valid Deployment is admitted unchanged', async () => {
+    const created = await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: deployment('edge', '104.248.100.100, 2604:a880:800:14::1000'),
+    });
+    assert.equal(created.spec?.template.metadata?.annotations?.[KEY], '104.248.100.100, 2604:a880:800:14::1000');
+    assert.equal(created.spec?.template.metadata?.labels?.[KEY], undefined);
+  });
+
+  test('an annotated Pod created through the API server gets the label', async () => {
+    const created = await core.createNamespacedPod({ namespace: 'default', body: pod('edge-0', { [KEY]: '104.248.100.101' }) });
+    assert.deepEqual(created.metadata?.labels, { [KEY]: 'true' });
+    const read = await core.readNamespacedPod({ namespace: 'default', name: 'edge-0' });
+    assert.deepEqual(read.metadata?.labels, { [KEY]: 'true' });
+  });
+
+  const rbacReady = existsSync(`${REPO_ROOT}deploy/manifests/webhook-rbac.yaml`);
+  test(
+    'self-managed TLS: as floatip-webhook with the deploy/ RBAC it writes the Secret and the caBundle the API server then trusts',
+    { skip: !rbacReady && 'deploy/manifests/webhook-rbac.yaml not written yet' },
+    async () => {
+      await cp.applyManifests('deploy/manifests/namespace.yaml');
+      await cp.applyManifests('deploy/manifests/webhook-rbac.yaml');
+      const kc = await cp.kubeConfigForServiceAccount('floatip-system', 'floatip-webhook');
+      // Starts out with a stranger's CA and certificate. After the sync the caBundle holds
+      // exactly the CA from the Secret (asserted) and the server serves the cert it signed,
+      // so an admitted review proves the API server trusts what the webhook manages itself.
+      const stranger = generateLoopbackTls();
+      const server = await startWebhookServer({ tls: { cert: stranger.certPem, key: stranger.keyPem } });
+      try {
+        await registerWebhooks(cp, { url: server.url, caBundlePem: stranger.caPem });
+        const managed = await startSelfManagedTls({
+          store: kubeSecretStore(kc, 'floatip-system', 'floatip-webhook-tls'),
+          bundle: kubeCaBundleTarget(kc, 'floatip', 'floatip'),
+          hosts: ['127.0.0.1'],
+          policy: DEFAULT_POLICY,
+          factory: {
+            newCa: (now) => createCertificateAuthority({ now, validityMs: DEFAULT_POLICY.caValidityMs }),
+            issue: (ca, now, hosts) => issueServingCertificate(ca, { now, validityMs: DEFAULT_POLICY.certValidityMs, hosts }),
+          },
+          logger: createLogger({ level: 'silent' }),
+          intervalMs: 60_000,
+          onChange: (m) => server.setTls(m),
+        });
+        managed.stop();
+        server.setTls(managed.initial);
+
+        const secret = await core.readNamespacedSecret({ namespace: 'floatip-system', name: 'floatip-webhook-tls' });
+        const caCert = Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString();
+        assert.match(caCert, /^-----BEGIN CERTIFICATE-----/);
+        const admission = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+        const mutating = await admission.readMutatingWebhookConfiguration({ name: 'floatip' });
+        const validating = await admission.readValidatingWebhookConfiguration({ name: 'floatip' });
+        const bundles = [...(mutating.webhooks ?? []), ...(validating.webhooks ?? [])].map((w) => w.clientConfig.caBundle);
+        assert.equal(bundles.length, 2);
+        for (const b of bundles) assert.equal(Buffer.from(b ?? '', 'base64').toString(), `${caCert.trim()}\n`);
+
+        const r = await waitFor('the API server to trust the self-managed certificate', async () => {
+          const result = await rejection(
+            apps.createNamespacedDeployment({ namespace: 'default', body: deployment('probe', '104.248.100'), dryRun: 'All' }),
+          );
+          return result.code === 403 ? result : undefined;
+        });
+        assert.equal(r.message, `admission webhook "validate.floatip.k8s.haim.dev" denied the request: Deployment default/probe: ${BAD_IP_MESSAGE}`);
+      } finally {
+        await server.close({ graceMs: 0 });
+        // Back to the main server for the tests that follow.
+        await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem });
+      }
+    },
+  );
+
+  test('with the webhook down and failurePolicy Fail, unannotated Pods never reach it', async () => {
+    await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem, failurePolicy: 'Fail' });
+    await webhook.close({ graceMs: 0 });
+    // An annotated Pod must reach the webhook, so it fails: proof the webhook is really down.
+    let attempt = 0;
+    const failed = await waitFor('annotated Pods to fail while the webhook is down', async () => {
+      // A fresh name each try: an attempt admitted before the Fail policy took effect must not turn into a 409.
+      const body = pod(`edge-${++attempt}`, { [KEY]: '104.248.100.102' });
+      const r = await rejection(core.createNamespacedPod({ namespace: 'default', body })).catch(() => undefined);
+      return r && r.code >= 500 ? r : undefined;
+    });
+    assert.match(failed.message, /^Internal error occurred: failed calling webhook "mutate\.floatip\.k8s\.haim\.dev"/);
+    const plain = await core.createNamespacedPod({ namespace: 'default', body: pod('plain') });
+    assert.equal(plain.metadata?.name, 'plain');
+    assert.equal(plain.metadata?.labels, undefined);
+  });
+});
