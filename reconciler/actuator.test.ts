@@ -52,6 +52,7 @@ function setup(port: ReservedIpPort, opts: { dryRun?: boolean; t?: number } = {}
     metrics,
     dryRun: opts.dryRun ?? false,
     actionExpiryMs: 60_000,
+    pendingPollMs: 2_000,
     now: () => clock.t,
     state,
     pod: (uid) => (uid === 'u1' ? POD : undefined),
@@ -110,14 +111,18 @@ test('actuator: a completed assign updates holder, memory, metrics, Event and th
 test('actuator: an action still in progress becomes pending state with an expiry', async () => {
   const port = fakePort({ assign: async (): Promise<ActionOutcome> => ({ actionId: 8, status: 'in-progress', dropletId: 1001 }) });
   const h = setup(port);
-  assert.deepEqual(await h.actuator.execute(ASSIGN), { requeueAfterMs: 5_000 });
-  assert.deepEqual(h.state.memory.get(IP), { pending: { dropletId: 1002, expiresMs: 70_000 } });
+  assert.deepEqual(await h.actuator.execute(ASSIGN), { requeueAfterMs: 2_000 });
+  assert.deepEqual(h.state.memory.get(IP), { pending: { dropletId: 1002, expiresMs: 70_000, reason: 'holder-not-eligible' } });
   assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: 1001, locked: true });
   assert.deepEqual((await h.metrics.moves.get()).values, []);
+  assert.equal(h.events.length, 0);
   h.clock.t = 12_000;
-  h.actuator.completed(IP, 1002, 'completed-later');
+  await h.actuator.pendingCompleted(IP);
   assert.deepEqual(h.state.memory.get(IP), { lastMoveMs: 12_000 });
-  assert.deepEqual((await h.metrics.moves.get()).values.map((v) => [v.labels, v.value]), [[{ ip: IP, reason: 'completed-later' }, 1]]);
+  assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: 1002, locked: false });
+  assert.deepEqual(h.events.map((e) => e.reason), ['FloatingIPAssigned']);
+  assert.deepEqual(h.logs.map((l) => l.msg), ['DigitalOcean action still in progress; waiting for it', 'Floating IP attached to droplet']);
+  assert.deepEqual((await h.metrics.moves.get()).values.map((v) => [v.labels, v.value]), [[{ ip: IP, reason: 'holder-not-eligible' }, 1]]);
 });
 
 test('actuator: an errored action is retried and the real holder kept', async () => {

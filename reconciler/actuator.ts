@@ -47,6 +47,8 @@ export interface ActuatorDeps {
   readonly metrics: ReconcilerMetrics;
   readonly dryRun: boolean;
   readonly actionExpiryMs: number;
+  /** how soon to look again at an IP whose action is still in progress */
+  readonly pendingPollMs: number;
   readonly now: () => number;
   readonly state: ActuatorState;
   /** the pod object behind a PodRef uid, for Events */
@@ -60,8 +62,8 @@ export interface ActResult {
 
 export interface Actuator {
   execute(action: Action): Promise<ActResult>;
-  /** record a move DigitalOcean finished after we stopped waiting (seen by a later read) */
-  completed(ip: string, dropletId: number | null, reason: string): void;
+  /** DigitalOcean finished a pending action after we stopped waiting (seen by a later read) */
+  pendingCompleted(ip: string): Promise<void>;
   /** forget the reports of an IP so a new problem is reported again */
   clearReports(ip: string): void;
 }
@@ -71,6 +73,7 @@ const REPORT_EVENTS = { conflict: 'FloatingIPConflict', unplaced: 'FloatingIPUnp
 export function createActuator(deps: ActuatorDeps): Actuator {
   const { state, metrics } = deps;
   const reported = new Map<string, string>(); // ip → reason/pod/detail last reported
+  const pendingActions = new Map<string, Action>(); // ip → the action DigitalOcean is still running
 
   function remember(ip: string, patch: Partial<IpMemory>): void {
     const next: IpMemory = { ...state.memory.get(ip), ...patch };
@@ -129,15 +132,22 @@ export function createActuator(deps: ActuatorDeps): Actuator {
       return failed(action, err);
     }
     if (outcome.status === 'in-progress') {
-      remember(action.ip, { pending: { dropletId: target, expiresMs: deps.now() + deps.actionExpiryMs } });
+      remember(action.ip, { pending: { dropletId: target, expiresMs: deps.now() + deps.actionExpiryMs, reason: action.reason } });
+      pendingActions.set(action.ip, action);
       setHolder(action.ip, outcome.dropletId, true);
       deps.logger.info({ ...fields, actionId: outcome.actionId }, 'DigitalOcean action still in progress; waiting for it');
-      return { requeueAfterMs: Math.min(deps.actionExpiryMs, 5_000) };
+      return { requeueAfterMs: Math.min(deps.actionExpiryMs, deps.pendingPollMs) };
     }
     if (outcome.status === 'errored') {
       setHolder(action.ip, outcome.dropletId, false);
       return failed(action, new DoApiError('Transient', `DigitalOcean action ${outcome.actionId} errored; the IP is on droplet ${outcome.dropletId ?? 'none'}`));
     }
+    return finish(action, target);
+  }
+
+  async function finish(action: Action, target: number | null): Promise<ActResult> {
+    const fields = { ip: action.ip, droplet: target, pod: action.pod && `${action.pod.namespace}/${action.pod.name}`, node: action.node, reason: action.reason };
+    pendingActions.delete(action.ip);
     completed(action.ip, target, action.reason);
     if (target === null) {
       deps.logger.info(fields, 'Floating IP unassigned');
@@ -160,7 +170,12 @@ export function createActuator(deps: ActuatorDeps): Actuator {
 
   return {
     execute: (action) => (action.type === 'report' ? report(action) : move(action)),
-    completed,
+    async pendingCompleted(ip) {
+      const pending = state.memory.get(ip)?.pending;
+      const action = pendingActions.get(ip);
+      if (action) await finish(action, pending?.dropletId ?? action.dropletId ?? null);
+      else if (pending) completed(ip, pending.dropletId, pending.reason ?? 'completed-later');
+    },
     clearReports(ip) {
       for (const key of reported.keys()) if (key.startsWith(`${ip}\n`)) reported.delete(key);
     },

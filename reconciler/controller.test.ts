@@ -50,7 +50,7 @@ async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | fals
   }
 }
 
-async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, clientTimeoutMs = 15_000) {
+async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, client: { timeoutMs?: number; actionWaitMs?: number } = {}) {
   const emu = await startEmulator({ actionDelayMs: 20 });
   const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(`${emu.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -58,7 +58,7 @@ async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, cli
   };
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info' }, { write: (s: string) => logs.push(JSON.parse(s) as Record<string, unknown>) });
-  const port = createDoClient({ token: 'test-token', baseUrl: emu.url, retry: { maxAttempts: 1 }, timeoutMs: clientTimeoutMs, actionWait: { initialMs: 10, maxMs: 40, totalMs: 3000 } });
+  const port = createDoClient({ token: 'test-token', baseUrl: emu.url, retry: { maxAttempts: 1 }, timeoutMs: client.timeoutMs ?? 15_000, actionWait: { initialMs: 10, maxMs: 40, totalMs: client.actionWaitMs ?? 3000 } });
   const events: EventRecord[] = [];
   const sink: EventSink = { record: async (e) => void events.push(e) };
   const world = { pods: [] as V1Pod[], nodes: [node('n1', 1001), node('n2', 1002), node('n3', 1003)] };
@@ -70,6 +70,7 @@ async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, cli
     logger,
     metrics,
     backoff: { baseMs: 20 },
+    pendingPollMs: 50,
     config: { keys: KEYS, dryRun: false, coolOffMs: 30_000, unassignWhenUnplaced: false, resyncIntervalMs: 60_000, actionExpiryMs: 60_000, ...config },
   });
   t.after(async () => {
@@ -182,7 +183,7 @@ test('controller: no eligible pod leaves the IP in place and reports it once', a
 });
 
 test('controller: a failover through 429, 503, a reset connection and a timeout still converges', async (t) => {
-  const h = await setup(t, {}, 300);
+  const h = await setup(t, {}, { timeoutMs: 300 });
   h.world.pods.push(pod('web-1', 'n1', { ageS: 60 }), pod('web-2', 'n2'));
   h.controller.start();
   await h.moves(1);
@@ -224,4 +225,20 @@ test('controller: a pool spreads over droplets and only the lost IP moves', asyn
   h.controller.nodeChanged(h.world.nodes[1], old);
   await h.moves(3);
   assert.deepEqual([(await h.holders())[IP], (await h.holders())['104.248.100.101']], [1001, 1003]);
+});
+
+test('controller: an action still running after the bounded wait is kept as pending state, then completed', async (t) => {
+  const h = await setup(t, {}, { actionWaitMs: 30 });
+  await h.admin('PUT', '/action-delay', { ms: 400 });
+  h.world.pods.push(pod('web-1', 'n1'));
+  h.controller.start();
+  await waitUntil('pending log', async () => h.logs.some((l) => l.msg === 'DigitalOcean action still in progress; waiting for it'));
+  assert.deepEqual((await h.writes()).map((r) => `${r.method} ${r.status}`), ['POST 201']);
+  assert.deepEqual(await h.moves(1), [['unassigned', 1]]);
+  assert.equal((await h.holders())[IP], 1001);
+  const line = await waitUntil('log line', async () => h.logs.find((l) => l.msg === 'Floating IP attached to droplet'));
+  assert.deepEqual([line.ip, line.droplet, line.pod, line.node], [IP, 1001, 'shop/web-1', 'n1']);
+  assert.deepEqual(h.events.map((e) => e.reason), ['FloatingIPAssigned']);
+  // waiting never sent a second action
+  assert.deepEqual((await h.writes()).map((r) => `${r.method} ${r.status}`), ['POST 201']);
 });

@@ -57,18 +57,18 @@ export interface ControllerDeps {
   setTimer?: SetTimer;
   /** parallel IPs in flight (default 4) */
   concurrency?: number;
+  /** how often to re-read an IP whose DigitalOcean action is still in progress (default 2 s) */
+  pendingPollMs?: number;
   /** per-IP retry backoff for errors without a class delay (default 100 ms doubling to 60 s) */
   backoff?: { baseMs?: number; capMs?: number };
 }
-
-/** How long to wait before looking again at an IP whose plan said "waiting". */
-const POLL_PENDING_MS = 2_000;
 
 export function createController(deps: ControllerDeps): Controller {
   const { config, metrics, world } = deps;
   const now = deps.now ?? Date.now;
   const setTimer = deps.setTimer ?? realTimer;
   const log = deps.logger;
+  const pendingPollMs = deps.pendingPollMs ?? 2_000;
   const state: ActuatorState = { holders: new Map(), memory: new Map() };
   const evidence = new Map<string, number>(); // ip → first event time since its last run
   const unplaced = new Set<string>();
@@ -86,6 +86,7 @@ export function createController(deps: ControllerDeps): Controller {
     metrics,
     dryRun: config.dryRun,
     actionExpiryMs: config.actionExpiryMs,
+    pendingPollMs,
     now,
     state,
     pod: (uid) => podsByUid.get(uid),
@@ -158,8 +159,7 @@ export function createController(deps: ControllerDeps): Controller {
     const pending = state.memory.get(ip)?.pending;
     const holder = state.holders.get(ip);
     if (pending && holder && !holder.locked && holder.dropletId === pending.dropletId) {
-      actuator.completed(ip, pending.dropletId, 'completed-later');
-      log.info({ ip, droplet: pending.dropletId }, 'pending DigitalOcean action completed');
+      await actuator.pendingCompleted(ip);
     }
   }
 
@@ -183,9 +183,9 @@ export function createController(deps: ControllerDeps): Controller {
     if (status.state !== 'waiting') return undefined;
     const mem = state.memory.get(status.ip);
     const t = now();
-    if (mem?.pending && mem.pending.expiresMs > t) return Math.min(POLL_PENDING_MS, mem.pending.expiresMs - t);
+    if (mem?.pending && mem.pending.expiresMs > t) return Math.min(pendingPollMs, mem.pending.expiresMs - t);
     if (mem?.lastMoveMs !== undefined && mem.lastMoveMs + config.coolOffMs > t) return mem.lastMoveMs + config.coolOffMs - t;
-    return POLL_PENDING_MS; // locked by DigitalOcean
+    return pendingPollMs; // locked by DigitalOcean
   }
 
   async function reconcile(ip: string): Promise<RunResult> {

@@ -61,7 +61,7 @@ export interface IpMemory {
   /** when the last assign/unassign of this IP completed (cool-off starts here) */
   readonly lastMoveMs?: number;
   /** an action DigitalOcean reported in progress; we wait for it until `expiresMs` */
-  readonly pending?: { readonly dropletId: number | null; readonly expiresMs: number };
+  readonly pending?: { readonly dropletId: number | null; readonly expiresMs: number; readonly reason?: string };
   /** first evidence that the holder stopped being eligible (failover metric start) */
   readonly holderLostMs?: number;
 }
