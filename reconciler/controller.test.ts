@@ -242,3 +242,21 @@ test('controller: an action still running after the bounded wait is kept as pend
   // waiting never sent a second action
   assert.deepEqual((await h.writes()).map((r) => `${r.method} ${r.status}`), ['POST 201']);
 });
+
+test('controller: a terminating holder pod hands the IP over before it is gone, then its deletion changes nothing', async (t) => {
+  const h = await setup(t);
+  h.world.pods.push(pod('web-1', 'n1', { ageS: 60 }), pod('web-2', 'n3'));
+  h.controller.start();
+  await h.moves(1);
+  const old = h.world.pods[0] as V1Pod;
+  const terminating: V1Pod = { ...old, metadata: { ...old.metadata, deletionTimestamp: new Date() } };
+  h.world.pods[0] = terminating;
+  h.controller.podChanged(terminating, old);
+  assert.deepEqual(await h.moves(2), [['unassigned', 1], ['holder-not-eligible', 1]]);
+  assert.equal((await h.holders())[IP], 1003);
+  h.world.pods.shift();
+  h.controller.podChanged(undefined, terminating);
+  await h.controller.resyncNow();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await h.writes()).length, 2);
+});
