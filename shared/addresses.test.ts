@@ -106,6 +106,7 @@ const table: ReadonlyArray<readonly [string, readonly string[] | string]> = [
   ['0.1.2.3', `"0.1.2.3" is a "this network" address (0.0.0.0/8) ${NEVER}`],
   ['255.255.255.255', `"255.255.255.255" is the broadcast address ${NEVER}`],
   ['240.0.0.1', `"240.0.0.1" is a reserved address (240.0.0.0/4) ${NEVER}`],
+  ['192.0.0.9', `"192.0.0.9" is an IETF protocol assignment address (192.0.0.0/24) ${NEVER}`],
   ['192.0.2.1', `"192.0.2.1" is a documentation address (192.0.2.0/24) ${NEVER}`],
   ['198.51.100.7', `"198.51.100.7" is a documentation address (198.51.100.0/24) ${NEVER}`],
   ['203.0.113.9', `"203.0.113.9" is a documentation address (203.0.113.0/24) ${NEVER}`],

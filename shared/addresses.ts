@@ -158,6 +158,7 @@ const NON_RESERVABLE: readonly Range[] = [
   range('127.0.0.0/8', 'a loopback address'),
   range('169.254.0.0/16', 'a link-local address'),
   range('172.16.0.0/12', 'a private address'),
+  range('192.0.0.0/24', 'an IETF protocol assignment address'),
   range('192.0.2.0/24', 'a documentation address'),
   range('192.168.0.0/16', 'a private address'),
   range('198.18.0.0/15', 'a benchmarking address'),

@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { createCertificateAuthority, issueServingCertificate } from './certs.ts';
 import { caBundleOf } from './rotation.ts';
 import type { CertFactory, StoredTls } from './rotation.ts';
-import { syncTls } from './self-managed.ts';
+import { startSelfManagedTls, syncTls } from './self-managed.ts';
 import type { CaBundleTarget, TlsSecretStore } from './self-managed.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -110,4 +110,38 @@ test('constant conflicts end in a clear error', async () => {
   await assert.rejects(syncTls({ store, bundle: bundleRecorder().target, hosts: ['svc'], policy, factory, logger }), {
     message: 'could not settle the webhook TLS Secret after 5 attempts (constant write conflicts)',
   });
+});
+
+async function until(what: string, fn: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('startSelfManagedTls serves at once, retries a missing configuration, and follows a cert written by another replica', async () => {
+  const mem = memoryStore();
+  const rec = bundleRecorder();
+  let missing = 2; // the webhook configurations appear after two attempts
+  const bundle: CaBundleTarget = {
+    ensure: async (pem) => {
+      if (missing-- > 0) throw new Error('mutatingwebhookconfigurations "floatip" not found');
+      return rec.target.ensure(pem);
+    },
+  };
+  const changes: string[] = [];
+  const deps = { store: mem.store, bundle, hosts: ['svc'], policy, factory, logger };
+  const managed = await startSelfManagedTls({ ...deps, intervalMs: 30, retryMs: 10, onChange: (m) => changes.push(m.cert) });
+  try {
+    assert.equal(managed.initial.cert, mem.current()?.data.tlsCert);
+    await until('the caBundle patch', () => rec.patches.length === 1);
+    assert.deepEqual(rec.patches, [caBundleOf(mem.current()!.data)]);
+    // another replica renews the serving cert (wider names): this one picks it up
+    const other = await syncTls({ ...deps, bundle: rec.target, hosts: ['svc', 'svc.ns'] });
+    await until('the new certificate', () => changes.length === 1);
+    assert.deepEqual(changes, [other.tlsCert]);
+  } finally {
+    managed.stop();
+  }
 });

@@ -33,30 +33,29 @@ export interface SelfManagedDeps {
 
 const MAX_ATTEMPTS = 5;
 
-/** One pass: bring the Secret up to date (or adopt another replica's), then the caBundles. */
-export async function syncTls(deps: SelfManagedDeps): Promise<StoredTls> {
+/** Bring the Secret up to date, or adopt what another replica wrote. */
+export async function settleSecret(deps: SelfManagedDeps): Promise<StoredTls> {
   const now = deps.now ?? (() => new Date());
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const current = await deps.store.read();
     const next = planTls(current?.data ?? null, now(), deps.hosts, deps.policy, deps.factory);
-    let state: StoredTls | undefined;
-    if (next === null && current?.data) {
-      state = current.data;
-    } else if (next !== null) {
-      const won = current ? await deps.store.update(next, current.version) : await deps.store.create(next);
-      if (won) {
-        deps.logger.info({ attempt }, current ? 'updated the webhook TLS Secret' : 'created the webhook TLS Secret');
-        state = next;
-      } else {
-        deps.logger.info({ attempt }, 'another replica wrote the TLS Secret first; re-reading it');
-      }
+    if (next === null && current?.data) return current.data;
+    if (next === null) continue;
+    const won = current ? await deps.store.update(next, current.version) : await deps.store.create(next);
+    if (won) {
+      deps.logger.info({ attempt }, current ? 'updated the webhook TLS Secret' : 'created the webhook TLS Secret');
+      return next;
     }
-    if (state) {
-      if (await deps.bundle.ensure(caBundleOf(state))) deps.logger.info('patched caBundle of the webhook configurations');
-      return state;
-    }
+    deps.logger.info({ attempt }, 'another replica wrote the TLS Secret first; re-reading it');
   }
   throw new Error(`could not settle the webhook TLS Secret after ${MAX_ATTEMPTS} attempts (constant write conflicts)`);
+}
+
+/** One pass: the Secret, then the caBundles. */
+export async function syncTls(deps: SelfManagedDeps): Promise<StoredTls> {
+  const state = await settleSecret(deps);
+  if (await deps.bundle.ensure(caBundleOf(state))) deps.logger.info('patched caBundle of the webhook configurations');
+  return state;
 }
 
 export interface SelfManagedTls {
@@ -66,31 +65,49 @@ export interface SelfManagedTls {
 }
 
 /**
- * Syncs once (throws if that fails: the process must not serve without a trusted cert),
- * then every `intervalMs`; `onChange` gets each new serving pair. Later failures are
- * logged and retried on the next tick — the current cert stays in use.
+ * Settles the Secret once (throws if that fails: there is no certificate to serve), then
+ * syncs every `intervalMs`; `onChange` gets each new serving pair. A failed pass — e.g. the
+ * webhook configurations are not applied yet — is logged and retried after `retryMs`, and
+ * the current certificate stays in use meanwhile.
  */
 export async function startSelfManagedTls(
-  deps: SelfManagedDeps & { intervalMs: number; onChange: (material: TlsMaterial) => void },
+  deps: SelfManagedDeps & { intervalMs: number; retryMs?: number; onChange: (material: TlsMaterial) => void },
 ): Promise<SelfManagedTls> {
-  const first = await syncTls(deps);
+  const first = await settleSecret(deps);
   let served = first.tlsCert;
-  let running = false;
-  const timer = setInterval(async () => {
-    if (running) return;
-    running = true;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const pass = async (): Promise<boolean> => {
     try {
       const state = await syncTls(deps);
       if (state.tlsCert !== served) {
         served = state.tlsCert;
         deps.onChange({ cert: state.tlsCert, key: state.tlsKey });
       }
+      return true;
     } catch (err) {
-      deps.logger.error({ err }, 'TLS sync failed; keeping the current certificate');
-    } finally {
-      running = false;
+      deps.logger.error({ err }, 'TLS sync failed; keeping the current certificate and retrying');
+      return false;
     }
-  }, deps.intervalMs);
-  timer.unref();
-  return { initial: { cert: first.tlsCert, key: first.tlsKey }, stop: () => clearInterval(timer) };
+  };
+  const schedule = (ok: boolean) => {
+    if (stopped) return;
+    timer = setTimeout(async () => schedule(await pass()), ok ? deps.intervalMs : (deps.retryMs ?? 5_000));
+    timer.unref();
+  };
+  // The caBundle half of the first pass runs here, so a missing configuration delays trust, not startup.
+  try {
+    if (await deps.bundle.ensure(caBundleOf(first))) deps.logger.info('patched caBundle of the webhook configurations');
+    schedule(true);
+  } catch (err) {
+    deps.logger.error({ err }, 'cannot patch caBundle yet (are the webhook configurations applied?); retrying');
+    schedule(false);
+  }
+  return {
+    initial: { cert: first.tlsCert, key: first.tlsKey },
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
