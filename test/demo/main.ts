@@ -1,0 +1,196 @@
+// `npm run demo`: floatip end to end on one machine, with no DigitalOcean account.
+// A real kube-apiserver, controller-manager, scheduler and kwok nodes (test/cluster), the
+// DigitalOcean emulator (test/do-emulator), the admission webhook and the reconciler (as its
+// own service account with the RBAC from deploy/). It tells a short story and ends with
+//   demo ok: failover <seconds> s
+// measured from the node deletion to the completed DigitalOcean assign action.
+import { Writable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { registerWebhooks, startControlPlane, waitFor } from '../cluster/harness.ts';
+import type { ControlPlane } from '../cluster/harness.ts';
+import { startEmulator } from '../do-emulator/server.ts';
+import type { RunningEmulator } from '../do-emulator/server.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { startWebhookServer } from '../../webhook/server.ts';
+import type { RunningWebhookServer } from '../../webhook/server.ts';
+import { generateLoopbackTls } from '../../webhook/tls/certs.ts';
+import { parseConfig } from '../../reconciler/config.ts';
+import { startReconciler } from '../../reconciler/main.ts';
+import type { RunningReconciler } from '../../reconciler/main.ts';
+
+const IP = '104.248.100.100';
+const NAMESPACE = 'floatip-system';
+const NODES = [
+  { name: 'pool-a-1', dropletId: 1001 },
+  { name: 'pool-a-2', dropletId: 1002 },
+  { name: 'pool-a-3', dropletId: 1003 },
+];
+const keys = floatingIpKeys();
+const started = performance.now();
+
+const say = (text: string) => console.log(text);
+const detail = (text: string) => console.log(`    ${text}`);
+const elapsed = (from: number) => ((performance.now() - from) / 1000).toFixed(2);
+
+function deployment(name: string, annotation: string): V1Deployment {
+  const labels = { app: name };
+  return {
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels, annotations: { [keys.annotation]: annotation } },
+        spec: {
+          // one replica per node, so losing a node leaves a ready pod elsewhere
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }],
+            },
+          },
+          containers: [{ name: 'gameserver', image: 'registry.invalid/gameserver:1', ports: [{ containerPort: 7777, protocol: 'UDP' }] }],
+        },
+      },
+    },
+  };
+}
+
+/** Captures the reconciler's JSON log lines so the story can quote one. */
+function logCapture(): { stream: Writable; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
+async function holders(emulator: RunningEmulator): Promise<Record<string, number | null>> {
+  return (await (await fetch(`${emulator.url}/_emulator/holders`)).json()) as Record<string, number | null>;
+}
+
+function apiMessage(err: unknown): string {
+  if (!(err instanceof ApiException)) throw err;
+  const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+  return (body as { message?: string }).message ?? String(err.body);
+}
+
+async function run(): Promise<void> {
+  let cp: ControlPlane | undefined;
+  let emulator: RunningEmulator | undefined;
+  let webhook: RunningWebhookServer | undefined;
+  let reconciler: RunningReconciler | undefined;
+  try {
+    say('floatip demo: a real Kubernetes control plane with fake (kwok) nodes and an emulated DigitalOcean API, all on loopback.');
+    say('');
+    say('[1/6] starting kube-apiserver, etcd, controller-manager, scheduler, kwok and the DigitalOcean emulator');
+    const tls = generateLoopbackTls();
+    [cp, emulator, webhook] = await Promise.all([
+      startControlPlane(),
+      startEmulator({ actionDelayMs: 300 }),
+      startWebhookServer({ tls: { cert: tls.certPem, key: tls.keyPem }, logger: createLogger({ level: 'silent' }) }),
+    ]);
+    await Promise.all(NODES.map((n) => cp!.addNode(n.name, { dropletId: n.dropletId })));
+    detail(`up in ${elapsed(started)} s; nodes ${NODES.map((n) => `${n.name} (droplet ${n.dropletId})`).join(', ')}`);
+
+    say('[2/6] registering the admission webhook and starting the reconciler as service account floatip-reconciler');
+    await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem });
+    await cp.applyManifests('deploy/manifests/namespace.yaml');
+    await cp.applyManifests('deploy/manifests/reconciler-rbac.yaml');
+    const parsed = parseConfig({
+      argv: ['--lease-namespace', NAMESPACE, '--health-port', '0', '--metrics-port', '0', '--cool-off', '2s'],
+      // KUBECONFIG satisfies the parser; the service account's kubeconfig below is what is used
+      env: { DIGITALOCEAN_TOKEN: 'demo-token', DIGITALOCEAN_API_URL: emulator.url, KUBECONFIG: cp.kubeconfigPath },
+      readFile: () => '',
+      hostname: 'floatip-reconciler-demo',
+    });
+    if (parsed.kind !== 'ok') throw new Error(`reconciler config: ${parsed.kind === 'error' ? parsed.message : 'help'}`);
+    const logs = logCapture();
+    reconciler = await startReconciler(parsed.config, {
+      kubeConfig: await cp.kubeConfigForServiceAccount(NAMESPACE, 'floatip-reconciler'),
+      logger: createLogger({ level: 'info', name: 'floatip-reconciler' }, logs.stream),
+    });
+    const rec = reconciler;
+    await waitFor('the reconciler to lead', async () => rec.isLeader(), { timeoutMs: 30_000 });
+    detail(`reconciler ${rec.identity} holds the leader Lease`);
+
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    say('[3/6] kubectl apply: Deployment "typo" annotated with a mistyped address');
+    await waitFor('the validating webhook to be active', async () => {
+      try {
+        await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('typo', '104.248.100'), dryRun: 'All' });
+        return false;
+      } catch (err) {
+        return err instanceof ApiException && err.code === 403;
+      }
+    });
+    try {
+      await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('typo', '104.248.100') });
+      throw new Error('the bad Deployment was admitted');
+    } catch (err) {
+      detail(`rejected at once: ${apiMessage(err)}`);
+    }
+
+    say(`[4/6] kubectl apply: Deployment "gameserver", 2 replicas, annotation ${keys.annotation}: "${IP}"`);
+    const applied = performance.now();
+    await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('gameserver', IP) });
+    const holderId = await waitFor(`${IP} to be assigned`, async () => (await holders(emulator!))[IP] ?? undefined, { timeoutMs: 60_000 });
+    const holderNode = NODES.find((n) => n.dropletId === holderId);
+    if (!holderNode) throw new Error(`${IP} went to droplet ${holderId}, which is no node of this cluster`);
+    const pods = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=gameserver' })).items;
+    detail(`pods labeled by the webhook: ${pods.map((p: V1Pod) => `${p.metadata?.name} [${keys.label}=${p.metadata?.labels?.[keys.label]}] on ${p.spec?.nodeName}`).join(', ')}`);
+    detail(`${IP} -> droplet ${holderId} (node ${holderNode.name}) ${elapsed(applied)} s after the apply`);
+    // The reconciler logs once its client has seen the action complete (it polls the action).
+    const attachedLines = (count: number) =>
+      waitFor(`log line ${count} "Floating IP attached to droplet"`, async () => {
+        const found = logs.lines.filter((l) => l.msg === 'Floating IP attached to droplet' && l.ip === IP);
+        return found.length >= count ? found[count - 1] : undefined;
+      });
+    const quote = (l: Record<string, unknown>) =>
+      JSON.stringify({ msg: l.msg, ip: l.ip, droplet: l.droplet, pod: l.pod, node: l.node, reason: l.reason });
+    detail(`kubectl logs: ${quote(await attachedLines(1))}`);
+    const events = await waitFor('the FloatingIPAssigned event', async () => {
+      const list = (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'reason=FloatingIPAssigned' })).items;
+      return list.length > 0 ? list : undefined;
+    });
+    for (const e of events) detail(`kubectl describe pod ${e.involvedObject.name}: ${e.type} ${e.reason} ${e.message}`);
+
+    say(`[5/6] the holder's node ${holderNode.name} goes away (kubectl delete node)`);
+    const deleted = performance.now();
+    await cp.deleteNode(holderNode.name);
+    // The emulator changes the holder exactly when the assign action completes.
+    const newHolder = await waitFor(`${IP} to move`, async () => {
+      const now = (await holders(emulator!))[IP];
+      return now !== holderId && now !== null && now !== undefined ? now : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 10 });
+    const failover = (performance.now() - deleted) / 1000;
+    detail(`${IP} -> droplet ${newHolder} (node ${NODES.find((n) => n.dropletId === newHolder)?.name})`);
+    detail(`kubectl logs: ${quote(await attachedLines(2))}`);
+    detail(`failover took ${failover.toFixed(2)} s from the node deletion to the completed DigitalOcean action (the action itself takes 0.30 s in the emulator)`);
+
+    say('[6/6] tearing down');
+    await reconciler.stop();
+    reconciler = undefined;
+    say(`demo ok: failover ${failover.toFixed(2)} s`);
+  } finally {
+    await reconciler?.stop().catch(() => undefined);
+    await webhook?.close({ graceMs: 0 }).catch(() => undefined);
+    await emulator?.close().catch(() => undefined);
+    await cp?.stop().catch(() => undefined);
+  }
+}
+
+try {
+  await run();
+} catch (err) {
+  console.error(`demo failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+}
