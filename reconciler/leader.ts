@@ -95,7 +95,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
     const timer = new AbortController();
     const stop = AbortSignal.any([timer.signal, cancel]);
     const expiry = sleep(Math.max(0, ms), stop).then(() => {
-      throw new CallTimeout(`lease call took longer than ${Math.round(ms)} ms`);
+      throw new CallTimeout(cancel.aborted ? 'stopped' : `lease call took longer than ${Math.round(ms)} ms`);
     });
     return Promise.race([call, expiry]).finally(() => timer.abort());
   }
@@ -137,7 +137,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       cached = undefined;
       // 409: another replica wrote since we read (or created it first).
       if (statusOf(err) === 409) return 'conflict';
-      log.warn({ err }, lease ? 'lease update failed' : 'lease create failed');
+      if (!abort.signal.aborted) log.warn({ err }, lease ? 'lease update failed' : 'lease create failed');
       return 'failed';
     }
   }
@@ -158,7 +158,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       lease = await bounded(api.readNamespacedLease({ name, namespace }), timeoutMs);
     } catch (err) {
       if (statusOf(err) === 404) return (await write(undefined, t, timeoutMs)) === 'held';
-      log.warn({ err }, 'lease read failed');
+      if (!abort.signal.aborted) log.warn({ err }, 'lease read failed');
       return false;
     }
     observe(lease);
@@ -168,7 +168,8 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
 
   async function stepDown(why: string): Promise<void> {
     leading = false;
-    log.warn({ reason: why }, 'stopped leading');
+    if (abort.signal.aborted) log.info({ reason: why }, 'stopped leading');
+    else log.warn({ reason: why }, 'stopped leading');
     await opts.onStoppedLeading();
   }
 
