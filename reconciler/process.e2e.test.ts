@@ -4,7 +4,13 @@
 // keeps the IP on a live droplet when the holder's node goes away.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, CoreV1Api } from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ApiException, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from '../test/cluster/harness.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
@@ -20,6 +26,7 @@ const NS = 'floatip-system';
 const IP = '104.248.100.100';
 const TOKEN = 'process-e2e-token';
 const keys = floatingIpKeys();
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 /** Pods of one workload: the same controller owner. A ConfigMap stands in for the ReplicaSet
  *  (the garbage collector deletes pods whose owner does not exist; no scheduler runs here). */
@@ -123,5 +130,33 @@ describe('two reconciler replicas', () => {
     await waitFor(`${IP} moved to ${target}`, async () => (await holder()) === target);
     const after = await (await fetch(`${standby.metricsUrl}/metrics`)).text();
     assert.ok(after.includes('floatip_leader 1\n'));
+    await standby.stop();
+  });
+
+  test('the CLI: leads, and on SIGTERM releases the Lease and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floatip-reconciler-'));
+    try {
+      const kubeconfigPath = join(dir, 'kubeconfig');
+      await writeFile(kubeconfigPath, (await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).exportConfig());
+      const child = spawn(process.execPath, [MAIN, '--health-port', '0', '--metrics-port', '0', '--lease-retry-period', '250ms'], {
+        env: { PATH: process.env['PATH'] ?? '', DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: emulator.url, KUBECONFIG: kubeconfigPath, POD_NAME: 'cli-replica', POD_NAMESPACE: NS },
+      });
+      const lines: Array<Record<string, unknown>> = [];
+      createInterface(child.stdout).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await waitFor('the CLI to lead', async () => lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 20_000 });
+      const leases = cp.kubeConfig.makeApiClient(CoordinationV1Api);
+      const lease = await leases.readNamespacedLease({ name: 'floatip-reconciler', namespace: NS });
+      assert.match(lease.spec?.holderIdentity ?? '', /^cli-replica-[0-9a-f]{6}$/);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const released = await leases.readNamespacedLease({ name: 'floatip-reconciler', namespace: NS });
+      assert.equal(released.spec?.holderIdentity, '');
+      const messages = lines.map((l) => l['msg']);
+      assert.deepEqual(messages.slice(messages.indexOf('shutting down')), ['shutting down', 'stopped leading', 'lease released', 'stopped']);
+      assert.equal(JSON.stringify(lines).includes(TOKEN), false, 'the token is never logged');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
