@@ -158,8 +158,12 @@ export function createController(deps: ControllerDeps): Controller {
     if (mem?.pending && mem.pending.expiresMs <= now()) state.memory.set(ip, { ...mem, pending: undefined });
     const pending = state.memory.get(ip)?.pending;
     const holder = state.holders.get(ip);
-    if (pending && holder && !holder.locked && holder.dropletId === pending.dropletId) {
-      await actuator.pendingCompleted(ip);
+    if (pending && holder && !holder.locked) {
+      if (holder.dropletId === pending.dropletId) await actuator.pendingCompleted(ip);
+      else {
+        log.warn({ ip, droplet: pending.dropletId, holder: holder.dropletId }, 'DigitalOcean action ended without moving the IP; planning again');
+        state.memory.set(ip, { ...state.memory.get(ip), pending: undefined });
+      }
     }
   }
 

@@ -84,9 +84,8 @@ function buildWorld(snap: Snapshot, now: number): World {
 function pendingTarget(w: World, ip: string): number | null | undefined {
   const pending = w.snap.memory.get(ip)?.pending;
   if (!pending || w.now >= pending.expiresMs) return undefined;
-  const holder = w.snap.holders.get(ip);
-  // DigitalOcean already shows the result and no lock: the action is done.
-  if (holder && !holder.locked && holder.dropletId === pending.dropletId) return undefined;
+  // DigitalOcean shows no lock: the action is over (done, or errored and the IP stayed).
+  if (w.snap.holders.get(ip)?.locked === false) return undefined;
   return pending.dropletId;
 }
 
