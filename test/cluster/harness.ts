@@ -66,6 +66,17 @@ function httpsOk(url: string, ca?: string, client?: { cert: string; key: string 
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // A port found free can be taken by another test's cluster before our component binds it;
+  // that one race is worth a second try on fresh ports.
+  try {
+    return await startOnce(opts);
+  } catch (err) {
+    if (!(err instanceof Error && /address already in use/.test(err.message))) throw err;
+    return startOnce(opts);
+  }
+}
+
+async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const t0 = Date.now();
   const want = { scheduler: true, controllerManager: true, kwok: true, ...opts };
   const [binaries, dir, ports, certs] = await Promise.all([
