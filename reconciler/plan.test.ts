@@ -186,3 +186,15 @@ test('plan: unplaced detail names the first reason', () => {
   };
   assert.equal(plan(snap, NOW).actions[0]?.detail, 'no eligible pod (pod default/a is not Ready)');
 });
+
+test('plan: an IP blocked by the per-family limit names the IPs in the way', () => {
+  const snap: Snapshot = {
+    targets: [A4],
+    pods: [pod('a', { node: 'n1' }), pod('b', { node: 'n2' })],
+    nodes: NODES,
+    holders: new Map([free(A4), on(B4, 1001), on(C4, 1002), on(A6, 1002)]),
+    memory: new Map(),
+    config: { coolOffMs: COOL, unassignWhenUnplaced: false },
+  };
+  assert.equal(plan(snap, NOW).actions[0]?.detail, "every eligible pod's droplet already holds a reserved IPv4 (104.248.100.101 on 1001, 104.248.100.102 on 1002)");
+});

@@ -160,8 +160,14 @@ function holderProblem(w: World, holder: number | null, groups: readonly Group[]
   return { reason: 'holder-not-eligible', detail: `droplet ${holder} cannot serve: ${because}` };
 }
 
-function unplacedDetail(w: World, group: Group, family: Family): string {
-  if (group.eligible.length > 0) return `every eligible pod's droplet already holds a reserved IPv${family}`;
+function unplacedDetail(w: World, ip: string, group: Group, family: Family): string {
+  if (group.eligible.length > 0) {
+    const droplets = new Set(group.eligible.map((c) => c.dropletId));
+    const blockers = [...w.snap.holders.keys()]
+      .filter((other) => other !== ip && familyOf(w, other) === family && droplets.has(effectiveHolder(w, other) ?? 0))
+      .map((other) => `${other} on ${effectiveHolder(w, other)}`);
+    return `every eligible pod's droplet already holds a reserved IPv${family} (${blockers.join(', ')})`;
+  }
   const first = group.pods[0];
   const e = first && w.why.get(first.uid);
   return `no eligible pod${e && !e.ok ? ` (${e.why})` : ''}`;
@@ -193,7 +199,7 @@ function planIp(w: World, ip: string): { actions: Action[]; status: IpStatus } {
     actions.push({ type: 'assign', ip, reason, detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name });
     return { actions, status: status('moving', target.dropletId, holderLost) };
   }
-  const why = unplacedDetail(w, winner, family);
+  const why = unplacedDetail(w, ip, winner, family);
   if (w.snap.config.unassignWhenUnplaced && holderLost && !coolingOff) {
     actions.push({ type: 'unassign', ip, reason: 'unplaced', detail: `${why}; ${detail}` });
     return { actions, status: status('moving', null, holderLost) };
