@@ -2,7 +2,7 @@
 // floatip-reconciler service account with exactly the RBAC from deploy/manifests.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, CoordinationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from '../test/cluster/harness.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
@@ -145,6 +145,23 @@ describe('reconciler against the real API server', () => {
     assert.equal(afterwards.spec?.leaseTransitions, before.spec?.leaseTransitions);
     assert.notEqual(afterwards.spec?.renewTime, before.spec?.renewTime);
     await a.e.stop();
+  });
+
+  test('deploy/manifests/reconciler.yaml is accepted by the API server as written', async () => {
+    await cp.applyManifests('deploy/manifests/reconciler.yaml');
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const d = await apps.readNamespacedDeployment({ name: 'floatip-reconciler', namespace: NS });
+    const pod = d.spec?.template.spec;
+    const c = pod?.containers[0];
+    assert.equal(d.spec?.replicas, 2);
+    assert.equal(pod?.serviceAccountName, 'floatip-reconciler');
+    assert.equal(pod?.securityContext?.runAsNonRoot, true);
+    assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
+    assert.equal(c?.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(c?.readinessProbe?.httpGet?.path, '/readyz');
+    const secretRef = c?.env?.find((e) => e.name === 'DIGITALOCEAN_TOKEN')?.valueFrom?.secretKeyRef;
+    assert.deepEqual([secretRef?.name, secretRef?.key], ['floatip-digitalocean', 'token']);
+    assert.equal(c?.env?.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
   });
 
   test('informers: synced() turns true, only labeled pods are cached, and a 403 is survived by restarts', async () => {
