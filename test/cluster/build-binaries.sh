@@ -4,7 +4,8 @@
 # etcd (the version Kubernetes itself pins) and kwok. Go is used for this only.
 #
 # Output: a versioned directory under the user's cache dir, printed on stdout's last line.
-# A second run is a no-op. KUBEBUILDER_ASSETS or FLOATIP_K8S_BIN, when set, are used as-is.
+# A second run is a no-op. FLOATIP_K8S_BIN (or a complete KUBEBUILDER_ASSETS) is used as-is.
+# FLOATIP_K8S_VERSION / FLOATIP_KWOK_VERSION pick other releases (each gets its own directory).
 set -euo pipefail
 
 K8S_VERSION="${FLOATIP_K8S_VERSION:-v1.37.2}"
@@ -18,13 +19,17 @@ have_all() {
   for b in "${BINARIES[@]}"; do [ -x "$dir/$b" ] || return 1; done
 }
 
-for var in FLOATIP_K8S_BIN KUBEBUILDER_ASSETS; do
-  dir="${!var:-}"
-  if [ -n "$dir" ]; then
-    if have_all "$dir"; then log "using $var=$dir"; echo "$dir"; exit 0; fi
-    log "$var=$dir lacks one of: ${BINARIES[*]}"; exit 1
-  fi
-done
+# FLOATIP_K8S_BIN is an explicit choice: it must be complete. KUBEBUILDER_ASSETS is often set
+# for controller-runtime's envtest, which ships only etcd and kube-apiserver: use it when it
+# has everything, otherwise fall back to our own cache.
+if [ -n "${FLOATIP_K8S_BIN:-}" ]; then
+  if have_all "$FLOATIP_K8S_BIN"; then log "using FLOATIP_K8S_BIN=$FLOATIP_K8S_BIN"; echo "$FLOATIP_K8S_BIN"; exit 0; fi
+  log "FLOATIP_K8S_BIN=$FLOATIP_K8S_BIN lacks one of: ${BINARIES[*]}"; exit 1
+fi
+if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
+  if have_all "$KUBEBUILDER_ASSETS"; then log "using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"; echo "$KUBEBUILDER_ASSETS"; exit 0; fi
+  log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks one of ${BINARIES[*]}; using floatip's own build"
+fi
 
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/floatip"
 out="$cache_root/k8s-${K8S_VERSION}-kwok-${KWOK_VERSION}"
