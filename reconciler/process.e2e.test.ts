@@ -70,29 +70,47 @@ describe('two reconciler replicas', () => {
     return holders[IP];
   };
 
-  test('leader assigns, hands over on stop, the new leader fails over on node loss', async () => {
-    const config = (podName: string): ReconcilerConfig => ({
-      token: TOKEN,
-      apiUrl: emulator.url,
-      kubeconfig: undefined,
-      dryRun: false,
-      namespaces: [],
-      keys,
-      coolOffMs: 1000,
-      resyncIntervalMs: 60_000,
-      actionExpiryMs: 60_000,
-      unassignWhenUnplaced: false,
-      // a 20 s lease: a hand-over within a few seconds can only come from the release
-      lease: { name: 'floatip-reconciler', namespace: NS, durationMs: 20_000, renewDeadlineMs: 15_000, retryPeriodMs: 250 },
-      podName,
-      bindAddress: '127.0.0.1',
-      healthPort: 0,
-      metricsPort: 0,
-      shutdownTimeoutMs: 5000,
-      logLevel: 'warn',
+  // a 20 s lease: a hand-over within a few seconds can only come from the release
+  const RELEASE_TIMING = { durationMs: 20_000, renewDeadlineMs: 15_000, retryPeriodMs: 250 };
+  const config = (podName: string, lease = RELEASE_TIMING): ReconcilerConfig => ({
+    token: TOKEN,
+    apiUrl: emulator.url,
+    kubeconfig: undefined,
+    dryRun: false,
+    namespaces: [],
+    keys,
+    coolOffMs: 1000,
+    resyncIntervalMs: 60_000,
+    actionExpiryMs: 60_000,
+    unassignWhenUnplaced: false,
+    lease: { name: 'floatip-reconciler', namespace: NS, ...lease },
+    podName,
+    bindAddress: '127.0.0.1',
+    healthPort: 0,
+    metricsPort: 0,
+    shutdownTimeoutMs: 5000,
+    logLevel: 'warn',
+  });
+  const logger = createLogger({ level: 'warn' }, process.stderr);
+
+  /** the real CLI as a child process, as the reconciler service account; JSON log lines collected */
+  async function spawnCli(podName: string, args: string[]) {
+    const dir = await mkdtemp(join(tmpdir(), 'floatip-reconciler-'));
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    await writeFile(kubeconfigPath, (await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).exportConfig());
+    const child = spawn(process.execPath, [MAIN, '--health-port', '0', '--metrics-port', '0', ...args], {
+      env: { PATH: process.env['PATH'] ?? '', DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: emulator.url, KUBECONFIG: kubeconfigPath, POD_NAME: podName, POD_NAMESPACE: NS },
     });
+    const lines: Array<Record<string, unknown>> = [];
+    createInterface(child.stdout).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    void exited.then(() => rm(dir, { recursive: true, force: true }));
+    return { child, lines, exited };
+  }
+  const readLease = () => cp.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'floatip-reconciler', namespace: NS });
+
+  test('leader assigns, hands over on stop, the new leader fails over on node loss', async () => {
     const kubeConfig = await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler');
-    const logger = createLogger({ level: 'warn' }, process.stderr);
     for (const name of ['reconciler-0', 'reconciler-1']) {
       replicas.push(await startReconciler(config(name), { kubeConfig, logger: logger.child({ replica: name }), identitySuffix: 'e2e' }));
     }
@@ -134,29 +152,45 @@ describe('two reconciler replicas', () => {
   });
 
   test('the CLI: leads, and on SIGTERM releases the Lease and exits 0', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'floatip-reconciler-'));
-    try {
-      const kubeconfigPath = join(dir, 'kubeconfig');
-      await writeFile(kubeconfigPath, (await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).exportConfig());
-      const child = spawn(process.execPath, [MAIN, '--health-port', '0', '--metrics-port', '0', '--lease-retry-period', '250ms'], {
-        env: { PATH: process.env['PATH'] ?? '', DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: emulator.url, KUBECONFIG: kubeconfigPath, POD_NAME: 'cli-replica', POD_NAMESPACE: NS },
-      });
-      const lines: Array<Record<string, unknown>> = [];
-      createInterface(child.stdout).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-      await waitFor('the CLI to lead', async () => lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 20_000 });
-      const leases = cp.kubeConfig.makeApiClient(CoordinationV1Api);
-      const lease = await leases.readNamespacedLease({ name: 'floatip-reconciler', namespace: NS });
-      assert.match(lease.spec?.holderIdentity ?? '', /^cli-replica-[0-9a-f]{6}$/);
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
-      const released = await leases.readNamespacedLease({ name: 'floatip-reconciler', namespace: NS });
-      assert.equal(released.spec?.holderIdentity, '');
-      const messages = lines.map((l) => l['msg']);
-      assert.deepEqual(messages.slice(messages.indexOf('shutting down')), ['shutting down', 'stopped leading', 'lease released', 'stopped']);
-      assert.equal(JSON.stringify(lines).includes(TOKEN), false, 'the token is never logged');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const cli = await spawnCli('cli-replica', ['--lease-retry-period', '250ms']);
+    await waitFor('the CLI to lead', async () => cli.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 20_000 });
+    assert.match((await readLease()).spec?.holderIdentity ?? '', /^cli-replica-[0-9a-f]{6}$/);
+    cli.child.kill('SIGTERM');
+    assert.equal(await cli.exited, 0);
+    assert.equal((await readLease()).spec?.holderIdentity, '');
+    const messages = cli.lines.map((l) => l['msg']);
+    assert.deepEqual(messages.slice(messages.indexOf('shutting down')), ['shutting down', 'stopped leading', 'lease released', 'stopped']);
+    assert.equal(JSON.stringify(cli.lines).includes(TOKEN), false, 'the token is never logged');
+  });
+
+  test('a killed leader (SIGKILL): the standby takes over after the lease expires and handles the next failover', async () => {
+    const timing = { durationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 250 };
+    const cli = await spawnCli('doomed', ['--lease-duration', '3s', '--lease-renew-deadline', '2s', '--lease-retry-period', '250ms']);
+    await waitFor('the CLI to lead', async () => cli.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 20_000 });
+    const kubeConfig = await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler');
+    const standby = await startReconciler(config('survivor', timing), { kubeConfig, logger: logger.child({ replica: 'survivor' }), identitySuffix: 'e2e' });
+    replicas.push(standby);
+    await waitFor('the survivor synced', async () => standby.synced());
+    assert.equal(standby.isLeader(), false);
+
+    cli.child.kill('SIGKILL');
+    await cli.exited;
+    const lastRenew = new Date(String((await readLease()).spec?.renewTime)).getTime();
+    await waitFor('the survivor to lead', async () => standby.isLeader(), { timeoutMs: 10_000, intervalMs: 20 });
+    const lease = await readLease();
+    assert.equal(lease.spec?.holderIdentity, 'survivor-e2e');
+    const waited = new Date(String(lease.spec?.acquireTime)).getTime() - lastRenew;
+    assert.ok(waited > 3000, `took over ${waited} ms after the last renew: before the lease expired`);
+
+    // the IP sits on the one droplet left (the first test deleted the other node); give it a
+    // new home, then take the old one away
+    const current = await holder();
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const ownerUid = (await core.readNamespacedConfigMap({ namespace: 'default', name: 'web' })).metadata?.uid ?? '';
+    await cp.addNode('pool-a-3', { dropletId: 1003 });
+    await core.createNamespacedPod({ namespace: 'default', body: webPod('web-3', 'pool-a-3', ownerUid) });
+    await cp.deleteNode(current === 1001 ? 'pool-a-1' : 'pool-a-2');
+    await waitFor(`${IP} moved to 1003`, async () => (await holder()) === 1003);
+    await standby.stop();
   });
 });
