@@ -14,8 +14,8 @@ class FakeInformer<T extends KubernetesObject> implements InformerLike<T> {
   items: T[] = [];
   starts = 0;
   stops = 0;
-  /** outcomes of the next start() calls: 'ok' or an error reported through 'error' */
-  script: Array<'ok' | Error> = [];
+  /** outcomes of the next start() calls: 'ok', an error reported through 'error', or thrown */
+  script: Array<'ok' | Error | { throws: Error }> = [];
 
   on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void;
   on(verb: 'error', cb: (err?: unknown) => void): void;
@@ -28,7 +28,8 @@ class FakeInformer<T extends KubernetesObject> implements InformerLike<T> {
   async start(): Promise<void> {
     this.starts += 1;
     const outcome = this.script.shift() ?? 'ok';
-    if (outcome !== 'ok') this.emit('error', outcome);
+    if (outcome instanceof Error) this.emit('error', outcome);
+    else if (outcome !== 'ok') throw outcome.throws;
   }
   async stop(): Promise<void> {
     this.stops += 1;
@@ -176,4 +177,16 @@ test('a restart due after stop() does not start the informer again', async () =>
   await s.releaseDelay();
   assert.equal(s.nodes.starts, 1);
   assert.equal(await s.restarts('nodes'), 0);
+});
+
+test('a start() that throws is retried like an error event', async () => {
+  const s = setup();
+  s.nodes.script = [{ throws: new Error('kubeconfig has no cluster') }];
+  s.informers.start();
+  await s.flush();
+  assert.equal(s.informers.synced(), false);
+  assert.deepEqual(s.delays, [750]);
+  await s.releaseDelay();
+  assert.equal(s.informers.synced(), true);
+  assert.equal(s.nodes.starts, 2);
 });

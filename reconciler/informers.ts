@@ -120,11 +120,14 @@ export function createInformers(deps: InformerDeps): Informers {
     });
   }
 
-  async function run(s: Supervised): Promise<void> {
-    let failed = false;
-    s.informer.on('error', (err) => {
+  /** One informer's life: start, and after every error a delayed restart, until stop(). */
+  function supervise(s: Supervised): void {
+    // set by an error reported while start() runs: that start did not sync
+    let failedDuringStart = false;
+
+    const onError = (err: unknown) => {
       if (stopped) return; // stop() aborts the watch, which reports an AbortError
-      failed = true;
+      failedDuringStart = true;
       s.up = false;
       const wait = restartDelayMs(s.attempt, random(), baseMs, capMs);
       deps.logger.warn({ err, informer: s.name, attempt: s.attempt + 1, retryInMs: wait }, 'informer stopped on an error; restarting');
@@ -132,28 +135,28 @@ export function createInformers(deps: InformerDeps): Informers {
       void delay(wait).then(() => {
         if (stopped) return;
         deps.metrics.informerRestarts.inc({ resource: s.resource });
-        void start(s);
+        void start();
       });
-    });
-    await start(s);
+    };
 
-    async function start(sv: Supervised): Promise<void> {
-      failed = false;
+    const start = async (): Promise<void> => {
+      failedDuringStart = false;
       try {
         // ListWatch.start() resolves once it has listed and opened the watch, or after it
-        // reported an error through the 'error' callback.
-        await sv.informer.start();
+        // has reported an error through the 'error' callback.
+        await s.informer.start();
       } catch (err) {
-        // not expected from ListWatch, but a factory may throw: treat it like an error event
-        deps.logger.warn({ err, informer: sv.name }, 'informer failed to start');
-        failed = true;
+        onError(err); // not what ListWatch does, but a thrown start must not end supervision
       }
-      if (failed || stopped) return;
-      if (!sv.up && sv.attempt > 0) deps.logger.info({ informer: sv.name, attempts: sv.attempt }, 'informer recovered');
-      sv.up = true;
-      sv.attempt = 0;
+      if (failedDuringStart || stopped) return;
+      if (s.attempt > 0) deps.logger.info({ informer: s.name, attempts: s.attempt }, 'informer recovered');
+      s.up = true;
+      s.attempt = 0;
       if (synced()) resolveSynced();
-    }
+    };
+
+    s.informer.on('error', onError);
+    void start();
   }
 
   forward(nodeInformer, deps.onNode);
@@ -167,7 +170,7 @@ export function createInformers(deps: InformerDeps): Informers {
     start() {
       if (started) return;
       started = true;
-      for (const s of all) void run(s);
+      for (const s of all) supervise(s);
     },
     async stop() {
       stopped = true;
