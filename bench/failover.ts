@@ -1,0 +1,165 @@
+// The failover benchmark (`npm run bench`): a script, not a test. It measures, prints a table
+// with the delta against the committed baseline (bench/baseline.json), and ends with one JSON
+// line holding every number. It never fails on a slow figure; it fails only if something
+// breaks. Loopback only; bounded by --time-limit.
+//   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--update-baseline]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchDecision } from './decision.ts';
+import { benchEndToEnd, binariesCached } from './e2e.ts';
+import { benchMemory } from './memory.ts';
+import { rounded, table, toBaselineFile } from './stats.ts';
+import type { BaselineFile, Figure, Summary } from './stats.ts';
+
+const USAGE = `Usage: node bench/failover.ts [flags]
+
+  --iterations N          failovers for the decision latency (default 200)
+  --warmup N              failovers run first and not counted (default 5)
+  --action-delay-ms N     emulator action duration in the decision run (default 20)
+  --ips N --pods-per-ip N --nodes N   scale of the memory/resync run (default 200, 5, 250)
+  --e2e / --no-e2e        end-to-end failovers on the real control plane
+                          (default: on when the Kubernetes test binaries are cached)
+  --e2e-iterations N      (default 5)
+  --update-baseline       write bench/baseline.json from this run
+  --time-limit-s N        exit 1 if the whole run takes longer (default 900)
+  --verbose               the e2e reconciler logs at info level on stderr
+`;
+
+const FLAGS = {
+  iterations: { type: 'string', default: '200' },
+  warmup: { type: 'string', default: '5' },
+  'action-delay-ms': { type: 'string', default: '20' },
+  ips: { type: 'string', default: '200' },
+  'pods-per-ip': { type: 'string', default: '5' },
+  nodes: { type: 'string', default: '250' },
+  e2e: { type: 'boolean' },
+  'no-e2e': { type: 'boolean' },
+  'e2e-iterations': { type: 'string', default: '5' },
+  'update-baseline': { type: 'boolean', default: false },
+  'time-limit-s': { type: 'string', default: '900' },
+  verbose: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const BASELINE = new URL('./baseline.json', import.meta.url);
+
+function count(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got "${text}")`);
+  return n;
+}
+
+function summaryFigures(prefix: string, label: string, s: Summary, unit: Figure['unit'], which: readonly (keyof Summary)[]): Figure[] {
+  return which.map((k) => ({ key: `${prefix}.${k}`, label: `${label} ${k}`, unit, value: s[k] }));
+}
+
+function readBaseline(): BaselineFile | undefined {
+  try {
+    return JSON.parse(readFileSync(BASELINE, 'utf8')) as BaselineFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function machine(): string {
+  const cores = cpus();
+  const load = loadavg()[0] ?? 0;
+  const state = load / cores.length > 0.5 ? 'loaded' : 'idle';
+  return `${cores.length} cores (${cores[0]?.model.trim() ?? 'unknown cpu'}), ${Math.round(totalmem() / 2 ** 30)} GiB, load ${load.toFixed(1)} at start (${state}), Node ${process.version}`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false });
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const opts = {
+    iterations: count('iterations', v.iterations, 1),
+    warmup: count('warmup', v.warmup, 0),
+    actionDelayMs: count('action-delay-ms', v['action-delay-ms'], 1),
+    ips: count('ips', v.ips, 1),
+    podsPerIp: count('pods-per-ip', v['pods-per-ip'], 1),
+    nodes: count('nodes', v.nodes, 1),
+    e2eIterations: count('e2e-iterations', v['e2e-iterations'], 1),
+  };
+  const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesCached());
+  const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
+  // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
+  // stopped by the harness's exit hooks.)
+  setTimeout(() => {
+    process.stderr.write(`bench: gave up after the --time-limit-s of ${limitMs / 1000} s\n`);
+    process.exit(1);
+  }, limitMs).unref();
+
+  const host = machine();
+  const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+  const figures: Figure[] = [];
+
+  log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
+  const d = await benchDecision(opts);
+  figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
+  figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
+  figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
+  for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
+
+  log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
+  const m = await benchMemory(opts);
+  figures.push(
+    { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
+    { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
+    { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
+    { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
+    { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
+    { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
+    { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
+    { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
+    { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
+  );
+
+  let controlPlaneStartMs: number | undefined;
+  if (e2e) {
+    log(`end to end: ${opts.e2eIterations} node deletions on the real control plane`);
+    const e = await benchEndToEnd({ iterations: opts.e2eIterations, actionDelayMs: 300, logLevel: v.verbose ? 'info' : 'warn' });
+    controlPlaneStartMs = e.controlPlaneStartMs;
+    figures.push(...summaryFigures('e2e.request', 'e2e node deleted → assign request', e.toAssignRequestMs, 'ms', ['p50', 'max']));
+    figures.push(...summaryFigures('e2e.completed', 'e2e node deleted → action completed', e.toActionCompletedMs, 'ms', ['p50', 'p90', 'max']));
+  } else {
+    log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+  }
+
+  const result = rounded(figures);
+  const baseline = readBaseline();
+  const out: string[] = [
+    '',
+    `floatip failover benchmark — ${host}`,
+    baseline ? `baseline: ${baseline.recordedAt} on ${baseline.machine}` : 'baseline: none (run with --update-baseline)',
+    '',
+    table(result, baseline?.figures),
+    '',
+    `DigitalOcean calls in the resync: ${JSON.stringify(m.resyncCalls)}`,
+    'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
+    '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
+  ];
+  if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const options = { ...opts, e2e };
+  if (v['update-baseline']) {
+    writeFileSync(BASELINE, `${JSON.stringify(toBaselineFile(result, host, options, new Date()), null, 2)}\n`);
+    log(`baseline written: bench/baseline.json`);
+  }
+  const figuresJson = Object.fromEntries(result.map((f) => [f.key, f.value]));
+  process.stdout.write(`${JSON.stringify({ bench: 'failover', machine: host, options, figures: figuresJson })}\n`);
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+}
+// Keep-alive sockets of the clients must not hold the finished script open.
+process.exit();
