@@ -21,7 +21,7 @@ const KEY = 'k8s.haim.dev/floating-ip';
 const BAD_IP_MESSAGE =
   'annotation k8s.haim.dev/floating-ip: "104.248.100" is not an IPv4 or IPv6 address (expected e.g. 104.248.100.100 or 2604:a880:800:14::1)';
 
-function deployment(name: string, annotation: string): V1Deployment {
+function deployment(name: string, annotation?: string): V1Deployment {
   const labels = { app: name };
   return {
     metadata: { name },
@@ -29,7 +29,7 @@ function deployment(name: string, annotation: string): V1Deployment {
       replicas: 1,
       selector: { matchLabels: labels },
       template: {
-        metadata: { labels, annotations: { [KEY]: annotation } },
+        metadata: { labels, ...(annotation === undefined ? {} : { annotations: { [KEY]: annotation } }) },
         spec: { containers: [{ name: 'app', image: 'nginx:1.29' }] },
       },
     },
@@ -106,6 +106,17 @@ describe('webhook behind the real API server', () => {
     assert.deepEqual(created.metadata?.labels, { [KEY]: 'true' });
     const read = await core.readNamespacedPod({ namespace: 'default', name: 'edge-0' });
     assert.deepEqual(read.metadata?.labels, { [KEY]: 'true' });
+  });
+
+  test('objects without the key never reach the webhook (matchConditions)', async () => {
+    const reviews = async () => (await webhook.metrics.reviews.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const before = await reviews();
+    await core.createNamespacedPod({ namespace: 'default', body: pod('quiet-0') });
+    await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('quiet') });
+    assert.equal(await reviews(), before);
+    // The control: one annotated Pod is one mutating and one validating review.
+    await core.createNamespacedPod({ namespace: 'default', body: pod('loud-0', { [KEY]: '104.248.100.101' }) });
+    assert.equal(await reviews(), before + 2);
   });
 
   const rbacReady = existsSync(`${REPO_ROOT}deploy/manifests/webhook-rbac.yaml`);
