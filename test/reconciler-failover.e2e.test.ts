@@ -1,13 +1,14 @@
 // The reconciler on the whole chain (API server + webhook + scheduler + kwok + emulator):
-// assign on Ready, fail over when the holder's node is deleted, hand over on cordon before
-// the pod is gone, and converge through injected DigitalOcean errors. The tests run in order
-// on one control plane and one Deployment of 2 replicas on 3 nodes.
+// assign on Ready, fail over when the holder's node is deleted, hand over on cordon (before
+// the pod is gone) and on a NoExecute taint, and converge through injected DigitalOcean
+// errors. The tests run in order on one control plane and one Deployment of 2 replicas on
+// 3 nodes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Taint } from '@kubernetes/client-node';
 import { waitFor } from './cluster/harness.ts';
 import { createDoClient } from '../shared/digitalocean/client.ts';
-import { APP_NS, TOKEN, dropletOf, floatingDeployment, nodeOf, podEvents, servingPods, setUnschedulable, startReconcilerWorld } from './reconciler-fixture.ts';
+import { APP_NS, TOKEN, dropletOf, floatingDeployment, nodeOf, patchNode, podEvents, servingPods, setUnschedulable, startReconcilerWorld } from './reconciler-fixture.ts';
 import type { LogCapture, ReconcilerWorld } from './reconciler-fixture.ts';
 
 const IP = '104.248.100.100';
@@ -46,6 +47,11 @@ describe('reconciler failover on the real control plane', () => {
       const found = logs.find({ msg: 'Floating IP attached to droplet', ...match }).filter((l) => logs.lines.indexOf(l) >= since);
       return found.length > 0 ? found : undefined;
     });
+  async function setTaints(name: string, taints: V1Taint[]): Promise<void> {
+    const node = await world.core.readNode({ name });
+    const others = (node.spec?.taints ?? []).filter((x) => x.key !== 'floatip.test/maintenance');
+    await patchNode(world.core, name, { spec: { taints: [...others, ...taints] } });
+  }
   const eventNames = async (pod: V1Pod) => new Set((await podEvents(world.core, pod)).map((e) => e.metadata?.name));
   /** [type, reason] of the Events recorded since `seen`, once a FloatingIPAssigned naming `why` is among them */
   async function newEvents(pod: V1Pod, seen: Set<string | undefined>, why: string): Promise<string[][] | undefined> {
@@ -118,6 +124,22 @@ describe('reconciler failover on the real control plane', () => {
     assert.equal(still.status?.phase, 'Running');
     const handover = await attachedLines({ pod: `${APP_NS}/${other.metadata?.name}` }, since);
     assert.deepEqual(handover.map((l) => [l.droplet, l.reason]), [[target, 'holder-not-eligible']]);
+    const posts = (await world.admin.requests()).filter((r) => r.method === 'POST');
+    assert.deepEqual(posts.map((r) => [r.status, r.body]), [[201, { type: 'assign', droplet_id: target }]]);
+  });
+
+  test('drain: a NoExecute taint on the holder node hands the IP over', async (t) => {
+    const { holder, other } = await placement();
+    const target = dropletOf(other.spec?.nodeName);
+    const since = logs.lines.length;
+    await world.admin.clearRequests();
+    const taint = { key: 'floatip.test/maintenance', value: 'true', effect: 'NoExecute' };
+    await setTaints(nodeOf(holder), [taint]);
+    t.after(() => setTaints(nodeOf(holder), []));
+    await waitFor(`${IP} handed over to ${target}`, async () => (await world.admin.holder(IP)) === target, { timeoutMs: 30_000 });
+
+    const handover = await attachedLines({ droplet: target }, since);
+    assert.deepEqual(handover.map((l) => [l.pod, l.reason]), [[`${APP_NS}/${other.metadata?.name}`, 'holder-not-eligible']]);
     const posts = (await world.admin.requests()).filter((r) => r.method === 'POST');
     assert.deepEqual(posts.map((r) => [r.status, r.body]), [[201, { type: 'assign', droplet_id: target }]]);
   });

@@ -5,7 +5,7 @@
 // service account with the RBAC from deploy/. Pods get their label from the webhook only,
 // so a reconciler that sees a pod proves the chain up to the informer.
 import { Writable } from 'node:stream';
-import { ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { CoreV1Event, KubeConfig, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { registerWebhooks, startControlPlane, waitFor } from './cluster/harness.ts';
 import type { ControlPlane } from './cluster/harness.ts';
@@ -232,11 +232,13 @@ export async function podEvents(core: CoreV1Api, pod: V1Pod): Promise<CoreV1Even
   return list.items.filter((e) => e.source?.component === 'floatip-reconciler');
 }
 
-export async function setUnschedulable(core: CoreV1Api, name: string, unschedulable: boolean): Promise<void> {
-  const node = await core.readNode({ name });
-  node.spec = { ...node.spec, unschedulable };
-  await core.replaceNode({ name, body: node });
+/** A JSON merge patch: no resourceVersion, so kwok's status updates cannot conflict with it. */
+export async function patchNode(core: CoreV1Api, name: string, patch: object): Promise<void> {
+  await core.patchNode({ name, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
+
+export const setUnschedulable = (core: CoreV1Api, name: string, unschedulable: boolean): Promise<void> =>
+  patchNode(core, name, { spec: { unschedulable } });
 
 export async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
   try {
