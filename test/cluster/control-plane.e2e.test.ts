@@ -76,20 +76,29 @@ describe('test control plane', () => {
     for (const pod of pods) assert.match(pod.status?.podIP ?? '', /^10\.244\./);
   });
 
-  test('a node can be made NotReady and Ready again', async () => {
-    await cp.setNodeReady('pool-a-2', false);
-    assert.equal(readyStatus(await core.readNode({ name: 'pool-a-2' })), 'False');
+  test('a NotReady node gets the not-ready taints, its pods keep their status; back to Ready, untainted', async () => {
+    const podsOn = async (node: string) =>
+      (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web', fieldSelector: `spec.nodeName=${node}` })).items;
+    const node = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })).items[0]?.spec?.nodeName ?? '';
+    assert.match(node, /^pool-a-[12]$/);
+    await cp.setNodeReady(node, false);
+    assert.equal(readyStatus(await core.readNode({ name: node })), 'False');
     // The API server (TaintNodesByCondition) adds NoSchedule, the node lifecycle controller NoExecute.
-    const taints = await waitFor('both not-ready taints on pool-a-2', async () => {
-      const t = (await core.readNode({ name: 'pool-a-2' })).spec?.taints ?? [];
+    const taints = await waitFor(`both not-ready taints on ${node}`, async () => {
+      const t = (await core.readNode({ name: node })).spec?.taints ?? [];
       return t.filter((x) => x.key === 'node.kubernetes.io/not-ready').length === 2 ? t : undefined;
     });
     assert.deepEqual(taints.map((t) => `${t.key}:${t.effect}`).sort(), [
       'node.kubernetes.io/not-ready:NoExecute',
       'node.kubernetes.io/not-ready:NoSchedule',
     ]);
-    await cp.setNodeReady('pool-a-2', true);
-    assert.equal(readyStatus(await core.readNode({ name: 'pool-a-2' })), 'True');
+    // Like a kubelet reporting NotReady: the pods' own status is left alone.
+    const pods = await podsOn(node);
+    assert.ok(pods.length > 0);
+    assert.deepEqual(pods.map(isReady), pods.map(() => true));
+    await cp.setNodeReady(node, true);
+    assert.equal(readyStatus(await core.readNode({ name: node })), 'True');
+    await waitFor(`the not-ready taints to leave ${node}`, async () => ((await core.readNode({ name: node })).spec?.taints ?? []).length === 0);
   });
 
   test('a deleted node is gone', async () => {

@@ -2,6 +2,9 @@
 // it holds the node lease, sets Ready and runs the pods scheduled there. To make a node
 // NotReady we mark it with KWOK_DISREGARD (kwok then leaves its status alone while still
 // renewing the lease, like a kubelet that reports NotReady) and write Ready=False ourselves.
+// The node lifecycle controller taints it; its pods keep their Ready status, as with a real
+// kubelet that reports NotReady (only a node whose heartbeats stop has its pods marked
+// NotReady by the controller, which this harness does not simulate).
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import type { KubeConfig, V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import { waitFor } from './wait.ts';
