@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { waitFor } from './cluster/harness.ts';
@@ -18,7 +19,7 @@ import type { RunningReconciler } from '../reconciler/main.ts';
 
 const SOLO_IP = '104.248.100.100';
 const POOL = ['104.248.100.101', '104.248.100.102', '2604:a880:800:14::1000'] as const;
-const MAIN = new URL('../reconciler/main.ts', import.meta.url).pathname;
+const MAIN = fileURLToPath(new URL('../reconciler/main.ts', import.meta.url));
 /** a short lease: a killed leader never releases it, the standby waits for the expiry */
 const SHORT_LEASE = { name: 'floatip-reconciler', namespace: NS, durationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 250 };
 
