@@ -105,7 +105,7 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
 
   log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
-  const m = await benchMemory(opts);
+  const m = await benchMemory({ ...opts, scaleFailovers: 10 });
   figures.push(
     { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
     { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
@@ -116,6 +116,7 @@ async function main(argv: readonly string[]): Promise<number> {
     { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
     { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
     { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
+    ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
   );
 
   let controlPlaneStartMs: number | undefined;
@@ -123,6 +124,7 @@ async function main(argv: readonly string[]): Promise<number> {
     log(`end to end: ${opts.e2eIterations} node deletions on the real control plane`);
     const e = await benchEndToEnd({ iterations: opts.e2eIterations, actionDelayMs: 300, logLevel: v.verbose ? 'info' : 'warn' });
     controlPlaneStartMs = e.controlPlaneStartMs;
+    figures.push(...summaryFigures('e2e.deleteAnswered', 'e2e node DELETE answered', e.deleteAnsweredMs, 'ms', ['p50', 'max']));
     figures.push(...summaryFigures('e2e.request', 'e2e node deleted → assign request', e.toAssignRequestMs, 'ms', ['p50', 'max']));
     figures.push(...summaryFigures('e2e.completed', 'e2e node deleted → action completed', e.toActionCompletedMs, 'ms', ['p50', 'p90', 'max']));
   } else {

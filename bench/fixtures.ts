@@ -82,8 +82,6 @@ export interface ReceivedRequest {
   readonly url: string;
   /** performance.now() when the server parsed the request line and headers */
   readonly at: number;
-  /** Date.now() at the same instant, for comparing with other processes' clocks */
-  readonly wallMs: number;
 }
 
 /**
@@ -95,7 +93,7 @@ export function watchServerRequests(port: number, onRequest: (r: ReceivedRequest
   const listener = (message: unknown) => {
     const req = (message as { request: IncomingMessage }).request;
     if (req.socket.localPort !== port) return;
-    onRequest({ method: req.method ?? '', url: req.url ?? '', at: performance.now(), wallMs: Date.now() });
+    onRequest({ method: req.method ?? '', url: req.url ?? '', at: performance.now() });
   };
   subscribe('http.server.request.start', listener);
   return () => void unsubscribe('http.server.request.start', listener);

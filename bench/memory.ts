@@ -11,13 +11,18 @@ import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { EmulatorSeed } from '../test/do-emulator/server.ts';
 import { NO_LIMITS, benchClient, quietLogger } from './decision.ts';
-import { adminClient, node, pod, routeOf, until } from './fixtures.ts';
+import { adminClient, isAssignRequest, node, pod, portOf, routeOf, sleep, until, watchServerRequests } from './fixtures.ts';
+import type { ReceivedRequest } from './fixtures.ts';
+import { summarize } from './stats.ts';
+import type { Summary } from './stats.ts';
 
 export interface MemoryOptions {
   readonly ips: number;
   readonly podsPerIp: number;
   readonly nodes: number;
   readonly actionDelayMs: number;
+  /** single-IP failovers measured in the large world, after the resync */
+  readonly scaleFailovers: number;
 }
 
 export interface MemoryResult {
@@ -35,9 +40,12 @@ export interface MemoryResult {
   readonly resyncAllMs: number;
   readonly resyncCalls: Readonly<Record<string, number>>;
   readonly resyncWrites: number;
+  /** decision latency (as in decision.ts) of one IP's failover among all the others */
+  readonly scaleDecisionMs: Summary;
 }
 
 const MiB = 1024 * 1024;
+const SCALE_SETTLE_MS = 250;
 
 /** `gc()` without `--expose-gc` on the command line (`npm run bench` passes no node flags). */
 function collector(): () => void {
@@ -87,6 +95,8 @@ export async function benchMemory(opts: MemoryOptions): Promise<MemoryResult> {
   const gc = collector();
   const emu = await startEmulator({ actionDelayMs: opts.actionDelayMs, state: scaleSeed(opts) });
   const admin = adminClient(emu.url);
+  const received: ReceivedRequest[] = [];
+  const unwatch = watchServerRequests(portOf(emu.url), (r) => received.push(r));
   const m0 = heapAfterGc(gc);
   const world = scaleWorld(opts);
   const m1 = heapAfterGc(gc);
@@ -121,6 +131,26 @@ export async function benchMemory(opts: MemoryOptions): Promise<MemoryResult> {
     await until('every IP re-planned', () => snapshots >= before + opts.ips, 60_000, 1);
     const resyncAllMs = performance.now() - t1;
     const log = await admin.requests();
+
+    // One failover at a time at this scale: the holder of IP w is node w (see scaleWorld).
+    const scaled: number[] = [];
+    for (let j = 0; j < opts.scaleFailovers; j++) {
+      const w = (j * 7) % opts.ips;
+      const before = world.nodes[w] as V1Node;
+      const lost = node(before.metadata?.name ?? '', 2001 + w, false);
+      const placed = assignedCount;
+      received.length = 0;
+      world.nodes[w] = lost;
+      const t0 = performance.now();
+      controller.nodeChanged(lost, before);
+      await until(`IP ${ipFor(w)} moved`, () => assignedCount > placed, 10_000, 1);
+      const post = received.find((r) => isAssignRequest(r) && r.at >= t0);
+      if (post) scaled.push(post.at - t0);
+      world.nodes[w] = before;
+      controller.nodeChanged(before, lost);
+      // the node's return re-plans the IPs of its pods (no move): let that finish first
+      await sleep(SCALE_SETTLE_MS);
+    }
     const resyncCalls: Record<string, number> = {};
     for (const r of log) resyncCalls[routeOf(r.method, r.path)] = (resyncCalls[routeOf(r.method, r.path)] ?? 0) + 1;
     return {
@@ -133,8 +163,10 @@ export async function benchMemory(opts: MemoryOptions): Promise<MemoryResult> {
       resyncAllMs,
       resyncCalls,
       resyncWrites: log.filter((r) => r.method !== 'GET').length,
+      scaleDecisionMs: summarize(scaled),
     };
   } finally {
+    unwatch();
     await controller.stop();
     await emu.close();
   }
