@@ -16,7 +16,7 @@ export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.lo
 /** kwok renews each node lease every duration/4 (2 s); the controller-manager's grace
  * period spans several renewals so a busy 2-core machine does not flap nodes. */
 export const NODE_LEASE_SECONDS = 8;
-export const NODE_MONITOR_GRACE = '10s';
+export const NODE_MONITOR_GRACE_MS = 10_000;
 
 export function componentArgs(l: Layout): Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]> {
   const f = (name: string) => join(l.dir, name);
@@ -76,7 +76,7 @@ export function componentArgs(l: Layout): Record<'etcd' | 'kube-apiserver' | 'ku
       `--cluster-signing-key-file=${f('ca.key')}`,
       `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
       '--node-monitor-period=1s',
-      `--node-monitor-grace-period=${NODE_MONITOR_GRACE}`,
+      `--node-monitor-grace-period=${NODE_MONITOR_GRACE_MS}ms`,
       '--node-startup-grace-period=10s',
       '--profiling=false',
       '--v=1',

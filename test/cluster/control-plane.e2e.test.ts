@@ -101,6 +101,28 @@ describe('test control plane', () => {
     await waitFor(`the not-ready taints to leave ${node}`, async () => ((await core.readNode({ name: node })).spec?.taints ?? []).length === 0);
   });
 
+  test('a partitioned node goes Unknown and its pods NotReady; healed, both are Ready again', async () => {
+    const node = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })).items[0]?.spec?.nodeName ?? '';
+    const podsOn = async () =>
+      (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web', fieldSelector: `spec.nodeName=${node}` })).items;
+    await cp.partitionNode(node);
+    assert.equal(readyStatus(await core.readNode({ name: node })), 'Unknown');
+    await waitFor(`pods on ${node} marked NotReady`, async () => (await podsOn()).every((p) => !isReady(p)));
+    const taints = await waitFor(`the unreachable taints on ${node}`, async () => {
+      const t = (await core.readNode({ name: node })).spec?.taints ?? [];
+      return t.length === 2 ? t : undefined;
+    });
+    assert.deepEqual(taints.map((t) => `${t.key}:${t.effect}`).sort(), [
+      'node.kubernetes.io/unreachable:NoExecute',
+      'node.kubernetes.io/unreachable:NoSchedule',
+    ]);
+    await cp.healNode(node);
+    assert.equal(readyStatus(await core.readNode({ name: node })), 'True');
+    const pods = await podsOn();
+    assert.ok(pods.length > 0);
+    assert.deepEqual(pods.map(isReady), pods.map(() => true));
+  });
+
   test('a deleted node is gone', async () => {
     await cp.addNode('pool-a-3', { dropletId: 1003 });
     await cp.deleteNode('pool-a-3');

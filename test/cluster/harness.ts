@@ -17,7 +17,8 @@ import { nodeOps } from './nodes.ts';
 import type { NodeOptions } from './nodes.ts';
 import { forgetDir, freePort, removeOnExit, startComponent, waitUntilUp } from './processes.ts';
 import type { Component } from './processes.ts';
-import { componentArgs } from './component-args.ts';
+import { componentArgs, NODE_MONITOR_GRACE_MS } from './component-args.ts';
+import { partitionOps } from './partition.ts';
 import { waitFor } from './wait.ts';
 
 export { waitFor } from './wait.ts';
@@ -36,7 +37,13 @@ export interface ControlPlane {
   /** a kwok-managed node with a DOKS-like shape; waits until Ready unless ready is false */
   addNode(name: string, opts: NodeOptions): Promise<void>;
   deleteNode(name: string): Promise<void>;
+  /** Ready=False as reported by a live kubelet: taints follow, pods keep their status */
   setNodeReady(name: string, ready: boolean): Promise<void>;
+  /** heartbeats stop (a dead droplet): resolves once the controller marks the node Ready=Unknown,
+   * about 10 s; its pods are then marked NotReady and the unreachable taints added */
+  partitionNode(name: string): Promise<void>;
+  /** heartbeats resume; resolves once the node is Ready */
+  healNode(name: string): Promise<void>;
   /** a kubeconfig authenticating as that service account, with a token from TokenRequest */
   kubeConfigForServiceAccount(namespace: string, name: string): Promise<KubeConfig>;
   /** server-side applies a multi-document YAML file (path relative to the repo root) */
@@ -144,6 +151,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     await Promise.all(waits);
 
     const nodes = nodeOps(kubeConfig, { kwok: want.kwok });
+    const partitions = partitionOps(kubeConfig, { graceMs: NODE_MONITOR_GRACE_MS });
     return {
       kubeconfigPath: file('admin.kubeconfig'),
       kubeConfig,
@@ -153,6 +161,8 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       addNode: nodes.addNode,
       deleteNode: nodes.deleteNode,
       setNodeReady: nodes.setNodeReady,
+      partitionNode: partitions.partitionNode,
+      healNode: partitions.healNode,
       async kubeConfigForServiceAccount(namespace, name) {
         const response = await core.createNamespacedServiceAccountToken({
           namespace,
