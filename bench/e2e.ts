@@ -55,7 +55,12 @@ const NS = 'default';
  * and cache directory as the script, versions read from the script itself).
  */
 export function binariesCached(): boolean {
-  const script = readFileSync(fileURLToPath(new URL('../test/cluster/build-binaries.sh', import.meta.url)), 'utf8');
+  let script: string;
+  try {
+    script = readFileSync(fileURLToPath(new URL('../test/cluster/build-binaries.sh', import.meta.url)), 'utf8');
+  } catch {
+    return false; // e.g. run from dist/, where the script is not copied
+  }
   const names = /BINARIES=\(([^)]*)\)/.exec(script)?.[1]?.trim().split(/\s+/) ?? [];
   const version = (name: string) => process.env[`FLOATIP_${name}_VERSION`] ?? new RegExp(`${name}_VERSION="\\$\\{FLOATIP_${name}_VERSION:-([^}]+)\\}"`).exec(script)?.[1];
   const k8s = version('K8S');

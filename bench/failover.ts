@@ -44,9 +44,11 @@ const FLAGS = {
 
 const BASELINE = new URL('./baseline.json', import.meta.url);
 
+class UsageError extends Error {}
+
 function count(name: string, text: string, min: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got "${text}")`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min} (got "${text}")`);
   return n;
 }
 
@@ -70,7 +72,12 @@ function machine(): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false });
+  let v;
+  try {
+    v = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
   if (v.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -160,8 +167,13 @@ async function main(argv: readonly string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
+  if (err instanceof UsageError) {
+    process.stderr.write(`bench: ${err.message}\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
 }
 // Keep-alive sockets of the clients must not hold the finished script open.
 process.exit();
