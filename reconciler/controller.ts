@@ -12,7 +12,7 @@ import type { ActuatorState } from './actuator.ts';
 import type { EventSink } from './events.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import type { IpStatus } from './model.ts';
-import { plan } from './plan.ts';
+import { plan, STARTUP_GRACE_MS } from './plan.ts';
 import { createWorkQueue, realTimer } from './queue.ts';
 import type { RunResult, SetTimer, WorkQueue } from './queue.ts';
 import { buildSnapshot, dropletIdOf, indexPods } from './snapshot.ts';
@@ -184,6 +184,8 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   function waitFor(status: IpStatus): number | undefined {
+    // Pod events re-plan sooner; this re-check reports a pod that never starts.
+    if (status.state === 'starting') return STARTUP_GRACE_MS;
     if (status.state !== 'waiting') return undefined;
     const mem = state.memory.get(status.ip);
     const t = now();

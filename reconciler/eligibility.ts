@@ -22,6 +22,9 @@ export type Eligibility = { readonly ok: true; readonly dropletId: number; reado
 function tolerates(tolerations: readonly Toleration[], taint: Taint): boolean {
   return tolerations.some((t) => {
     if (t.effect && t.effect !== taint.effect) return false;
+    // A NoExecute toleration with tolerationSeconds only delays the eviction: the pod is
+    // leaving, so the IP is handed over now rather than when the pod is killed.
+    if (taint.effect === 'NoExecute' && t.tolerationSeconds !== undefined && t.tolerationSeconds !== null) return false;
     if (t.operator === 'Exists') return !t.key || t.key === taint.key;
     return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
   });

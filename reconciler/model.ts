@@ -13,6 +13,8 @@ export interface Toleration {
   readonly operator?: string | undefined;
   readonly value?: string | undefined;
   readonly effect?: string | undefined;
+  /** NoExecute only: the pod is evicted after this many seconds */
+  readonly tolerationSeconds?: number | null | undefined;
 }
 
 export interface Taint {
@@ -116,7 +118,8 @@ export interface Action {
   readonly node?: string;
 }
 
-export type IpState = 'placed' | 'moving' | 'waiting' | 'unplaced' | 'unclaimed';
+/** `starting`: unassigned, and every claimant pod is still starting (see STARTUP_GRACE_MS) */
+export type IpState = 'placed' | 'moving' | 'waiting' | 'starting' | 'unplaced' | 'unclaimed';
 
 export interface IpStatus {
   readonly ip: string;

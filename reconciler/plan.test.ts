@@ -96,6 +96,13 @@ const cases: Case[] = [
   { name: 'unscheduled pod is not eligible', pods: [pod('a', { node: undefined, age: 500 }), pod('b', { node: 'n3' })], expect: [`assign ${A4} 1003 default/b@n3 unassigned`] },
   // --- providerID and droplets outside the cluster
   { name: 'node without providerID is skipped', pods: [pod('a', { node: 'n1', age: 500 }), pod('b', { node: 'n2' })], nodes: [node('n1', null), node('n2', 1002)], expect: [`assign ${A4} 1002 default/b@n2 unassigned`] },
+  // --- start-up grace: a rollout is not a problem
+  { name: 'unassigned IP, pod still Pending: waits without a report', pods: [pod('a', { phase: 'Pending', ready: false, node: undefined, age: 5 })], expect: [], state: 'starting' },
+  { name: 'unassigned IP, pod Running but not yet Ready for 30 s: waits', pods: [pod('a', { ready: false, age: 30 })], expect: [], state: 'starting' },
+  { name: 'unassigned IP, pod not Ready past the start-up grace: reported', pods: [pod('a', { ready: false, age: 61 })], expect: [`report ${A4} default/a unplaced`], state: 'unplaced' },
+  { name: 'start-up grace does not apply to a lost holder', pods: [pod('a', { ready: false, age: 5 })], holders: [on(A4, 1001)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced!' },
+  { name: 'NoExecute tolerated only for a while (tolerationSeconds): hand over now', pods: [pod('a', { tolerations: [{ key: 'maintenance', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }] }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('maintenance', 'NoExecute')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
+  { name: 'NoExecute tolerated forever keeps the holder', pods: [pod('a', { tolerations: [{ key: 'maintenance', operator: 'Exists', effect: 'NoExecute' }] }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('maintenance', 'NoExecute')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [], state: 'placed' },
   { name: 'only pod on a node without providerID: unplaced', pods: [pod('a')], nodes: [node('n1', null)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced' },
   { name: 'holder outside the cluster (moved by hand) is repaired', pods: [pod('a', { node: 'n3' })], holders: [on(A4, 9999)], expect: [`assign ${A4} 1003 default/a@n3 holder-outside-cluster`], state: 'moving!' },
   { name: 'holder outside the cluster, no eligible pod: left alone', pods: [pod('a', { ready: false })], holders: [on(A4, 9999)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced!' },

@@ -13,6 +13,8 @@
 //    annotation order, so a pool spreads over distinct droplets the same way whichever IP
 //    is planned first.
 // 5. No eligible pod: leave the IP where it is and report it; unassign only if configured.
+//    An unassigned IP whose pods are all still starting (younger than STARTUP_GRACE_MS) just
+//    waits: that is a rollout, not a problem.
 //
 // Cool-off: after a completed move the IP is not moved *voluntarily* for `coolOffMs`. A
 // holder that cannot serve (NotReady, cordoned, tainted, gone, unassigned, outside the
@@ -48,6 +50,15 @@ interface World {
   readonly claims: ReadonlyMap<string, readonly Group[]>;
   readonly why: ReadonlyMap<string, Eligibility>;
 }
+
+/**
+ * How long a new pod may be Pending or not yet Ready before an unassigned IP that waits for
+ * it is reported as unplaced (readiness probes with an initial delay need some time).
+ */
+export const STARTUP_GRACE_MS = 60_000;
+
+const starting = (pod: PodFacts, now: number): boolean =>
+  !pod.terminating && (pod.phase === 'Pending' || (pod.phase === 'Running' && !pod.ready)) && now - pod.createdMs < STARTUP_GRACE_MS;
 
 const groupKey = (pod: PodFacts): string => `${pod.namespace}\n${pod.owner}\n${pod.claim}`;
 const ref = (pod: PodFacts): PodRef => ({ uid: pod.uid, namespace: pod.namespace, name: pod.name });
@@ -198,6 +209,11 @@ function planIp(w: World, ip: string): { actions: Action[]; status: IpStatus } {
   if (target) {
     actions.push({ type: 'assign', ip, reason, detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name });
     return { actions, status: status('moving', target.dropletId, holderLost) };
+  }
+  if (holder === null && winner.eligible.length === 0 && winner.pods.every((p) => starting(p, w.now))) {
+    // A new workload's pods are still scheduling or starting: nothing is wrong yet, and a
+    // Warning on every rollout would teach people to ignore floatip's Warnings.
+    return { actions, status: status('starting', null) };
   }
   const why = unplacedDetail(w, ip, winner, family);
   if (w.snap.config.unassignWhenUnplaced && holderLost && !coolingOff) {
