@@ -2,7 +2,6 @@
 // at a time (per key), each run builds a snapshot, plans and acts. A periodic resync lists
 // DigitalOcean's reserved IPs (one paginated list) to refresh holders and repair drift.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { parseAddressList } from '../shared/addresses.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { ReservedIpPort } from '../shared/digitalocean/port.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
@@ -15,7 +14,8 @@ import type { IpStatus } from './model.ts';
 import { plan, STARTUP_GRACE_MS } from './plan.ts';
 import { createWorkQueue, realTimer } from './queue.ts';
 import type { RunResult, SetTimer, WorkQueue } from './queue.ts';
-import { buildSnapshot, dropletIdOf, indexPods } from './snapshot.ts';
+import { dropletIdOf } from './snapshot.ts';
+import { createWorldCache, podsFor } from './world-index.ts';
 
 export type { EventSink };
 
@@ -78,6 +78,7 @@ export function createController(deps: ControllerDeps): Controller {
   let resyncing: Promise<void> | undefined;
   let holdersStale = true;
   let podsByUid: ReadonlyMap<string, V1Pod> = new Map();
+  const cache = createWorldCache(config.keys);
 
   const actuator = createActuator({
     port: deps.port,
@@ -98,16 +99,15 @@ export function createController(deps: ControllerDeps): Controller {
     queue.add(ip);
   }
 
-  function claimedIps(pod: V1Pod | undefined): string[] {
-    const value = pod?.metadata?.annotations?.[config.keys.annotation];
-    if (value === undefined || !pod) return [];
-    const parsed = parseAddressList(value);
-    if (parsed.ok) return parsed.addresses.map((a) => a.text);
-    const seen = `${pod.metadata?.uid}\n${value}`;
+  function claimedIps(pod: V1Pod | undefined): readonly string[] {
+    if (!pod) return [];
+    const { ips, invalid } = cache.entry(pod);
+    if (invalid === undefined) return ips;
+    const seen = `${pod.metadata?.uid}\n${pod.metadata?.annotations?.[config.keys.annotation]}`;
     if (queue && !invalidSeen.has(seen)) {
       invalidSeen.add(seen);
-      log.warn({ namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid, reason: parsed.reason }, 'pod annotation ignored');
-      void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: parsed.reason });
+      log.warn({ namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid, reason: invalid }, 'pod annotation ignored');
+      void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: invalid });
     }
     return [];
   }
@@ -117,9 +117,9 @@ export function createController(deps: ControllerDeps): Controller {
     return [...state.holders].filter(([, h]) => h.dropletId === dropletId).map(([ip]) => ip);
   }
 
-  function podsOn(nodeName: string | undefined): string[] {
+  function podsOn(nodeName: string | undefined): readonly string[] {
     if (!nodeName) return [];
-    return world.listPods().filter((p) => p.spec?.nodeName === nodeName).flatMap(claimedIps);
+    return cache.pods(world.listPods()).byNode.get(nodeName)?.flatMap(claimedIps) ?? [];
   }
 
   async function refreshHolders(): Promise<void> {
@@ -198,17 +198,19 @@ export function createController(deps: ControllerDeps): Controller {
     const evidenceMs = evidence.get(ip) ?? now();
     evidence.delete(ip);
     await refreshOne(ip);
-    const pods = indexPods(world.listPods(), config.keys);
-    podsByUid = pods.byUid;
-    const snapshot = buildSnapshot({
-      targets: [ip],
-      pods,
-      nodes: world.listNodes(),
-      holders: state.holders,
-      memory: state.memory,
-      config: { coolOffMs: config.coolOffMs, unassignWhenUnplaced: config.unassignWhenUnplaced },
-    });
-    const result = plan(snapshot, now());
+    const index = cache.pods(world.listPods());
+    podsByUid = index.byUid;
+    const result = plan(
+      {
+        targets: [ip],
+        pods: podsFor(index, ip),
+        nodes: cache.nodes(world.listNodes()),
+        holders: state.holders,
+        memory: state.memory,
+        config: { coolOffMs: config.coolOffMs, unassignWhenUnplaced: config.unassignWhenUnplaced },
+      },
+      now(),
+    );
     const status = result.statuses[0];
     if (status) noteStatus(status, evidenceMs);
     let requeueAfterMs = status && waitFor(status);

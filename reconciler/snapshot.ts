@@ -1,9 +1,9 @@
-// Turns informer objects (V1Pod, V1Node) and DigitalOcean's holders into the plain facts
-// `plan()` decides on. All Kubernetes field reading lives here.
+// Turns informer objects (V1Pod, V1Node) into the plain facts `plan()` decides on (the
+// controller adds DigitalOcean's holders). All Kubernetes field reading lives here.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
-import type { HolderFacts, IpMemory, NodeFacts, PlanConfig, PodFacts, Snapshot } from './model.ts';
+import type { NodeFacts, PodFacts } from './model.ts';
 
 export interface IgnoredPod {
   readonly pod: V1Pod;
@@ -97,23 +97,5 @@ export function nodeFacts(node: V1Node): NodeFacts {
     terminating: node.metadata?.deletionTimestamp !== undefined && node.metadata?.deletionTimestamp !== null,
     dropletId: dropletIdOf(node.spec?.providerID),
     taints: (node.spec?.taints ?? []).map((t) => ({ key: t.key, value: t.value, effect: t.effect })),
-  };
-}
-
-export function buildSnapshot(input: {
-  targets: readonly string[];
-  pods: PodIndex;
-  nodes: readonly V1Node[];
-  holders: ReadonlyMap<string, HolderFacts>;
-  memory: ReadonlyMap<string, IpMemory>;
-  config: PlanConfig;
-}): Snapshot {
-  return {
-    targets: input.targets,
-    pods: input.pods.facts,
-    nodes: input.nodes.map(nodeFacts),
-    holders: input.holders,
-    memory: input.memory,
-    config: input.config,
   };
 }
