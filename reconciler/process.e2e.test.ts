@@ -19,6 +19,7 @@ import type { RunningEmulator } from '../test/do-emulator/server.ts';
 import { createLogger } from '../shared/logger.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
 import type { ReconcilerConfig } from './config.ts';
+import { reconcilerConfig } from '../test/reconciler-fixture.ts';
 import { startReconciler } from './main.ts';
 import type { RunningReconciler } from './main.ts';
 
@@ -72,25 +73,8 @@ describe('two reconciler replicas', () => {
 
   // a 20 s lease: a hand-over within a few seconds can only come from the release
   const RELEASE_TIMING = { durationMs: 20_000, renewDeadlineMs: 15_000, retryPeriodMs: 250 };
-  const config = (podName: string, lease = RELEASE_TIMING): ReconcilerConfig => ({
-    token: TOKEN,
-    apiUrl: emulator.url,
-    kubeconfig: undefined,
-    dryRun: false,
-    namespaces: [],
-    keys,
-    coolOffMs: 1000,
-    resyncIntervalMs: 60_000,
-    actionExpiryMs: 60_000,
-    unassignWhenUnplaced: false,
-    lease: { name: 'floatip-reconciler', namespace: NS, ...lease },
-    podName,
-    bindAddress: '127.0.0.1',
-    healthPort: 0,
-    metricsPort: 0,
-    shutdownTimeoutMs: 5000,
-    logLevel: 'warn',
-  });
+  const config = (podName: string, lease = RELEASE_TIMING): ReconcilerConfig =>
+    reconcilerConfig(emulator.url, podName, { token: TOKEN, lease: { name: 'floatip-reconciler', namespace: NS, ...lease }, logLevel: 'warn' });
   const logger = createLogger({ level: 'warn' }, process.stderr);
 
   /** the real CLI as a child process, as the reconciler service account; JSON log lines collected */
