@@ -58,3 +58,14 @@ test('main.ts rejects a bad flag value with a message and exit code 1', async ()
   assert.equal(code, 1);
   assert.match(stderr, /--port must be a non-negative integer, got \\"eighty\\"/);
 });
+
+test('main.ts --help prints the usage and exits 0 without listening', async () => {
+  const child = spawn(process.execPath, [MAIN, '--help'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0);
+  assert.match(stdout, /^Usage: node dist\/test\/do-emulator\/main\.js \[flags\]\n/);
+  assert.match(stdout, /--action-delay-ms N {4}how long an action stays in-progress \(default 300\)/);
+  assert.doesNotMatch(stdout, /listening/);
+});

@@ -15,7 +15,26 @@ function nonNegativeInt(text: string | undefined, flag: string): number | undefi
   return n;
 }
 
+const USAGE = `Usage: node dist/test/do-emulator/main.js [flags]
+
+A stateful emulator of DigitalOcean's reserved-IP, action, droplet, firewall and account API
+(under /v2) with an admin API under /_emulator (see README "Emulator"). Loopback by default.
+
+Flags:
+  --port P               port to listen on (default 0: any free port; the URL is logged)
+  --host ADDR            address to bind (default 127.0.0.1)
+  --state seed.json      initial world (default: 3 DOKS-like droplets in nyc3, 3 reserved
+                         IPv4 and 2 reserved IPv6 addresses, one DOKS-style firewall)
+  --action-delay-ms N    how long an action stays in-progress (default 300)
+  --token T              accept only this bearer token (default: any non-empty token)
+  --help                 print this text
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const logger = createLogger({ name: 'do-emulator' });
   const { values } = parseArgs({
     options: {
@@ -24,6 +43,7 @@ async function main(): Promise<void> {
       state: { type: 'string' },
       'action-delay-ms': { type: 'string' },
       token: { type: 'string' },
+      help: { type: 'boolean' },
     },
     strict: true,
   });
