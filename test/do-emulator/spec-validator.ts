@@ -5,8 +5,7 @@
 // OpenAPI 3.0 schema objects are almost JSON Schema draft-07: `nullable` is supported by
 // ajv natively, siblings of `$ref` are ignored by OpenAPI 3.0 (dropped here: the bundled
 // spec keeps example data there), and `example`/`discriminator` are annotations.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
@@ -17,15 +16,9 @@ type Json = Record<string, unknown>;
 
 const SPEC_ID = 'do-openapi';
 
-/** The spec lives in the shared developer material, `../shared` from the project root. */
+/** DigitalOcean's spec (subset), kept beside the emulator so the tests need nothing else. */
 export function defaultSpecPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('project root (package.json) not found above the spec validator');
-    dir = parent;
-  }
-  return join(dir, '..', 'shared', 'digitalocean', 'openapi.yaml');
+  return fileURLToPath(new URL('./spec/openapi.yaml', import.meta.url));
 }
 
 /** OpenAPI 3.0: a `$ref` object's other keys are ignored, so drop them before ajv sees them. */
