@@ -3,12 +3,10 @@
 // and failurePolicy are Kubernetes' own behaviour, not a fake's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { registerWebhooks, startControlPlane, waitFor } from './cluster/harness.ts';
 import type { ControlPlane } from './cluster/harness.ts';
-import { REPO_ROOT } from './cluster/manifests.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startWebhookServer } from '../webhook/server.ts';
 import type { RunningWebhookServer } from '../webhook/server.ts';
@@ -119,10 +117,8 @@ describe('webhook behind the real API server', () => {
     assert.equal(await reviews(), before + 2);
   });
 
-  const rbacReady = existsSync(`${REPO_ROOT}deploy/manifests/webhook-rbac.yaml`);
   test(
     'self-managed TLS: as floatip-webhook with the deploy/ RBAC it writes the Secret and the caBundle the API server then trusts',
-    { skip: !rbacReady && 'deploy/manifests/webhook-rbac.yaml not written yet' },
     async () => {
       await cp.applyManifests('deploy/manifests/namespace.yaml');
       await cp.applyManifests('deploy/manifests/webhook-rbac.yaml');
