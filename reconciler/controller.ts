@@ -73,6 +73,10 @@ export function createController(deps: ControllerDeps): Controller {
   const evidence = new Map<string, number>(); // ip → first event time since its last run
   const unplaced = new Set<string>();
   const invalidSeen = new Set<string>();
+  // droplet id → name of a deleted node: lets the move say "node X was deleted" rather than
+  // "not a node of this cluster". Bounded; a droplet that joins again is forgotten.
+  const deletedNodes = new Map<number, string>();
+  const DELETED_NODES_KEPT = 1024;
   let queue: WorkQueue | undefined;
   let resyncTimer: (() => void) | undefined;
   let resyncing: Promise<void> | undefined;
@@ -207,6 +211,7 @@ export function createController(deps: ControllerDeps): Controller {
         nodes: cache.nodes(world.listNodes()),
         holders: state.holders,
         memory: state.memory,
+        deletedNodes,
         config: { coolOffMs: config.coolOffMs, unassignWhenUnplaced: config.unassignWhenUnplaced },
       },
       now(),
@@ -260,6 +265,13 @@ export function createController(deps: ControllerDeps): Controller {
       for (const ip of new Set([...claimedIps(pod), ...claimedIps(old)])) mark(ip);
     },
     nodeChanged(node, old) {
+      const current = dropletIdOf(node?.spec?.providerID);
+      const previous = dropletIdOf(old?.spec?.providerID);
+      if (current !== null) deletedNodes.delete(current);
+      if (node === undefined && previous !== null && old?.metadata?.name) {
+        deletedNodes.set(previous, old.metadata.name);
+        if (deletedNodes.size > DELETED_NODES_KEPT) deletedNodes.delete(deletedNodes.keys().next().value as number);
+      }
       const names = new Set([node?.metadata?.name, old?.metadata?.name]);
       const droplets = new Set([dropletIdOf(node?.spec?.providerID), dropletIdOf(old?.spec?.providerID)]);
       const ips = new Set([...[...names].flatMap(podsOn), ...[...droplets].flatMap(heldBy)]);

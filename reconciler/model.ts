@@ -81,6 +81,8 @@ export interface Snapshot {
   /** every reserved IP of the account, keyed by canonical text */
   readonly holders: ReadonlyMap<string, HolderFacts>;
   readonly memory: ReadonlyMap<string, IpMemory>;
+  /** droplet id → name of a node deleted while this process watched (says why a holder left) */
+  readonly deletedNodes?: ReadonlyMap<number, string>;
   readonly config: PlanConfig;
 }
 
@@ -93,6 +95,7 @@ export interface PodRef {
 /**
  * Reason codes (few, stable: they label the moves metric):
  * - unassigned: the IP had no holder
+ * - holder-node-deleted: the holder's node was deleted (the droplet is gone or leaving)
  * - holder-outside-cluster: the holder droplet is not a node of this cluster (drift, moved by hand)
  * - holder-not-eligible: the holder droplet has no eligible pod (NotReady, cordoned, tainted, pod gone…)
  * - conflict-winner: the IP sits with the losing workload of a conflict and goes to the winner
@@ -101,6 +104,7 @@ export interface PodRef {
  */
 export type Reason =
   | 'unassigned'
+  | 'holder-node-deleted'
   | 'holder-outside-cluster'
   | 'holder-not-eligible'
   | 'conflict-winner'

@@ -55,6 +55,7 @@ interface Case {
   memory?: [string, IpMemory][];
   targets?: string[];
   unassign?: boolean;
+  deletedNodes?: [number, string][];
   expect: string[];
   state?: string; // state of the first target, plus "!" when holderLost
 }
@@ -104,6 +105,8 @@ const cases: Case[] = [
   { name: 'NoExecute tolerated only for a while (tolerationSeconds): hand over now', pods: [pod('a', { tolerations: [{ key: 'maintenance', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }] }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('maintenance', 'NoExecute')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [`assign ${A4} 1002 default/b@n2 holder-not-eligible`] },
   { name: 'NoExecute tolerated forever keeps the holder', pods: [pod('a', { tolerations: [{ key: 'maintenance', operator: 'Exists', effect: 'NoExecute' }] }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001, { taints: [taint('maintenance', 'NoExecute')] }), node('n2', 1002)], holders: [on(A4, 1001)], expect: [], state: 'placed' },
   { name: 'only pod on a node without providerID: unplaced', pods: [pod('a')], nodes: [node('n1', null)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced' },
+  { name: 'holder node deleted: moves at once and says so', pods: [pod('b', { node: 'n2' })], nodes: [node('n2', 1002)], holders: [on(A4, 1001)], deletedNodes: [[1001, 'n1']], expect: [`assign ${A4} 1002 default/b@n2 holder-node-deleted`], state: 'moving!' },
+  { name: 'holder node deleted, no other pod: reported, IP left in place', pods: [pod('a', { node: 'n1' })], nodes: [node('n2', 1002)], holders: [on(A4, 1001)], deletedNodes: [[1001, 'n1']], expect: [`report ${A4} default/a unplaced`], state: 'unplaced!' },
   { name: 'holder outside the cluster (moved by hand) is repaired', pods: [pod('a', { node: 'n3' })], holders: [on(A4, 9999)], expect: [`assign ${A4} 1003 default/a@n3 holder-outside-cluster`], state: 'moving!' },
   { name: 'holder outside the cluster, no eligible pod: left alone', pods: [pod('a', { ready: false })], holders: [on(A4, 9999)], expect: [`report ${A4} default/a unplaced`], state: 'unplaced!' },
   // --- nothing eligible
@@ -153,6 +156,7 @@ for (const c of cases) {
       nodes: c.nodes ?? NODES,
       holders,
       memory: new Map(c.memory ?? []),
+      deletedNodes: new Map(c.deletedNodes ?? []),
       config: { coolOffMs: COOL, unassignWhenUnplaced: c.unassign ?? false },
     };
     const result = plan(snap, NOW);

@@ -161,7 +161,11 @@ function conflictReports(ip: string, groups: readonly Group[]): Action[] {
 function holderProblem(w: World, holder: number | null, groups: readonly Group[]): { reason: Reason; detail: string } {
   if (holder === null) return { reason: 'unassigned', detail: 'the IP has no holder' };
   const node = w.dropletNodes.get(holder);
-  if (!node) return { reason: 'holder-outside-cluster', detail: `droplet ${holder} is not a node of this cluster` };
+  if (!node) {
+    const deleted = w.snap.deletedNodes?.get(holder);
+    if (deleted !== undefined) return { reason: 'holder-node-deleted', detail: `node ${deleted} (droplet ${holder}) was deleted` };
+    return { reason: 'holder-outside-cluster', detail: `droplet ${holder} is not a node of this cluster` };
+  }
   if (groups.slice(1).some((g) => g.eligible.some((c) => c.dropletId === holder))) {
     return { reason: 'conflict-winner', detail: `droplet ${holder} serves a workload that lost the claim` };
   }
@@ -202,7 +206,7 @@ function planIp(w: World, ip: string): { actions: Action[]; status: IpStatus } {
   const { reason, detail } = holderProblem(w, holder, groups);
   const lastMove = w.snap.memory.get(ip)?.lastMoveMs;
   const coolingOff = lastMove !== undefined && w.now - lastMove < w.snap.config.coolOffMs;
-  const holderLost = reason === 'holder-not-eligible' || reason === 'holder-outside-cluster';
+  const holderLost = reason === 'holder-not-eligible' || reason === 'holder-node-deleted' || reason === 'holder-outside-cluster';
   if (reason === 'conflict-winner' && coolingOff) return { actions, status: status('waiting', holder) };
 
   const target = placeFamily(w, winner, family).get(ip);

@@ -98,10 +98,10 @@ describe('reconciler failover on the real control plane', () => {
     await waitFor(`${IP} moved to ${target}`, async () => (await world.admin.holder(IP)) === target, { timeoutMs: 30_000 });
 
     const moved = await attachedLines({ droplet: target }, since);
-    assert.deepEqual(moved.map((l) => [l.ip, l.pod, l.node, l.reason]), [[IP, `${APP_NS}/${other.metadata?.name}`, nodeOf(target), 'holder-outside-cluster']]);
+    assert.deepEqual(moved.map((l) => [l.ip, l.pod, l.node, l.reason]), [[IP, `${APP_NS}/${other.metadata?.name}`, nodeOf(target), 'holder-node-deleted']]);
     const posts = (await world.admin.requests()).filter((r) => r.method === 'POST');
     assert.deepEqual(posts.map((r) => [r.status, r.body]), [[201, { type: 'assign', droplet_id: target }]]);
-    const events = await waitFor('the Event on the new holder', () => newEvents(other, seen, 'is not a node of this cluster'));
+    const events = await waitFor('the Event on the new holder', () => newEvents(other, seen, `node ${nodeOf(holder)} (droplet ${holder}) was deleted`));
     assert.deepEqual(events, [['Normal', 'FloatingIPAssigned']]);
 
     // the node comes back (same droplet) for the next tests; the lost replica is rescheduled
