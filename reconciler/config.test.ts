@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeConfig, parseConfig, parseDuration } from './config.ts';
+import { describeConfig, parseConfig } from './config.ts';
 import type { ConfigInputs, ReconcilerConfig } from './config.ts';
 
 const TOKEN = 'dop_v1_0123456789abcdef';
@@ -147,11 +147,4 @@ test('describeConfig never contains the token', () => {
   assert.equal(described['tokenSet'], true);
   assert.equal(described['key'], 'k8s.haim.dev/floating-ip');
   assert.deepEqual(described['namespaces'], ['web']);
-});
-
-test('parseDuration', () => {
-  assert.equal(parseDuration('x', '250ms'), 250);
-  assert.equal(parseDuration('x', '0.5s'), 500);
-  assert.equal(parseDuration('x', '90m'), 5_400_000);
-  assert.throws(() => parseDuration('x', '1d'), { message: '--x must be a positive duration like 500ms, 10s or 5m (got "1d")' });
 });

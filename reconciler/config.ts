@@ -3,6 +3,7 @@
 // Nothing else in the reconciler reads process.env or process.argv.
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
+import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 
@@ -85,31 +86,6 @@ Flags:
   --help                       print this text
 `;
 
-const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-class ConfigError extends Error {}
-
-/** Go-style durations: "500ms", "1.5s", "10m", "1h". A bare number is refused: seconds or ms? */
-export function parseDuration(flag: string, text: string): number {
-  const match = DURATION.exec(text.trim());
-  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? Number.NaN) : Number.NaN;
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new ConfigError(`--${flag} must be a positive duration like 500ms, 10s or 5m (got "${text}")`);
-  }
-  return Math.round(ms);
-}
-
-function parsePort(flag: string, text: string): number {
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`--${flag} must be a port number from 0 to 65535 (got "${text}")`);
-  return port;
-}
-
 function parseNamespaces(text: string): string[] {
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const name of names) {
@@ -118,18 +94,6 @@ function parseNamespaces(text: string): string[] {
     }
   }
   return [...new Set(names)];
-}
-
-/** A qualified Kubernetes label key, because the key is used as both annotation and label. */
-function parseKey(text: string): string {
-  const slash = text.lastIndexOf('/');
-  const prefix = slash === -1 ? '' : text.slice(0, slash);
-  const name = slash === -1 ? text : text.slice(slash + 1);
-  const prefixOk = slash === -1 || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
-  if (!prefixOk || name.length > 63 || !LABEL_NAME.test(name)) {
-    throw new ConfigError(`--key "${text}" is not a valid label key (e.g. ${DEFAULT_KEY})`);
-  }
-  return text;
 }
 
 function parseApiUrl(text: string): string {
@@ -204,8 +168,7 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
   if (v.help) return { kind: 'help', text: USAGE };
   const env = inputs.env;
 
-  const logLevel = v['log-level'] ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  const logLevel = parseLogLevel(v['log-level'] ?? 'info');
 
   const lease: LeaseConfig = {
     name: v['lease-name'] ?? 'floatip-reconciler',
@@ -243,7 +206,7 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     healthPort: parsePort('health-port', v['health-port'] ?? '8081'),
     metricsPort: parsePort('metrics-port', v['metrics-port'] ?? '8080'),
     shutdownTimeoutMs: parseDuration('shutdown-timeout', v['shutdown-timeout'] ?? '10s'),
-    logLevel: logLevel as LevelWithSilent,
+    logLevel,
   };
   return { kind: 'ok', config: Object.freeze(config) };
 }

@@ -3,6 +3,7 @@
 // Nothing else in the webhook reads process.env or process.argv.
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
+import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 
@@ -67,46 +68,9 @@ Flags (environment variable in brackets; a flag wins over its variable):
 Exactly one of --tls-cert/--tls-key and --self-signed-tls is required.
 `;
 
-const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-class ConfigError extends Error {}
-
-/** Go-style durations: "500ms", "1.5s", "10m", "1h". A bare number is refused: seconds or ms? */
-export function parseDuration(flag: string, text: string, allowZero = false): number {
-  const match = DURATION.exec(text.trim());
-  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? Number.NaN) : Number.NaN;
-  if (!Number.isFinite(ms) || ms < 0 || (ms === 0 && !allowZero)) {
-    throw new ConfigError(`--${flag} must be a ${allowZero ? '' : 'positive '}duration like 500ms, 10s or 5m (got "${text}")`);
-  }
-  return Math.round(ms);
-}
-
-function parsePort(text: string): number {
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`--port must be a port number from 0 to 65535 (got "${text}")`);
-  return port;
-}
-
 function dnsName(flag: string, text: string, pattern: RegExp, max: number): string {
   if (text.length > max || !pattern.test(text)) {
     throw new ConfigError(`--${flag} "${text}" is not a valid Kubernetes name (lower-case letters, digits and "-")`);
-  }
-  return text;
-}
-
-/** A qualified label key, because the key is used as both annotation and label. */
-function parseKey(text: string): string {
-  const slash = text.lastIndexOf('/');
-  const prefix = slash === -1 ? '' : text.slice(0, slash);
-  const name = slash === -1 ? text : text.slice(slash + 1);
-  const prefixOk = slash === -1 || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
-  if (!prefixOk || name.length > 63 || !LABEL_NAME.test(name)) {
-    throw new ConfigError(`--key "${text}" is not a valid label key (e.g. ${DEFAULT_KEY})`);
   }
   return text;
 }
@@ -189,19 +153,18 @@ function parseOrThrow(argv: readonly string[], env: Readonly<Record<string, stri
     };
   }
 
-  const logLevel = pick('log-level', 'FLOATIP_LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  const logLevel = parseLogLevel(pick('log-level', 'FLOATIP_LOG_LEVEL') ?? 'info');
   const bindAddress = pick('bind-address', 'FLOATIP_WEBHOOK_BIND_ADDRESS') ?? '127.0.0.1';
 
   const config: WebhookConfig = {
     bindAddress,
-    port: parsePort(pick('port', 'FLOATIP_WEBHOOK_PORT') ?? '8443'),
+    port: parsePort('port', pick('port', 'FLOATIP_WEBHOOK_PORT') ?? '8443'),
     tls,
     keys: floatingIpKeys(parseKey(pick('key', 'FLOATIP_KEY') ?? DEFAULT_KEY)),
     kubeconfig: pick('kubeconfig', 'KUBECONFIG'),
     shutdownDelayMs: parseDuration('shutdown-delay', pick('shutdown-delay') ?? '2s', true),
     shutdownTimeoutMs: parseDuration('shutdown-timeout', pick('shutdown-timeout') ?? '10s'),
-    logLevel: logLevel as LevelWithSilent,
+    logLevel,
   };
   return { kind: 'ok', config: Object.freeze(config) };
 }
