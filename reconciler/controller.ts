@@ -12,8 +12,10 @@ import type { EventSink } from './events.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import type { IpStatus } from './model.ts';
 import { plan, STARTUP_GRACE_MS } from './plan.ts';
-import { createWorkQueue, realTimer } from './queue.ts';
-import type { RunResult, SetTimer, WorkQueue } from './queue.ts';
+import { createWorkQueue } from './queue.ts';
+import type { RunResult, WorkQueue } from './queue.ts';
+import { realTimer } from '../shared/timers.ts';
+import type { SetTimer } from '../shared/timers.ts';
 import { dropletIdOf } from './snapshot.ts';
 import { createWorldCache, podsFor } from './world-index.ts';
 

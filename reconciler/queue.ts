@@ -7,14 +7,8 @@
 // - a successful run may ask to be looked at again later (`requeueAfterMs`: pending actions,
 //   cool-off), which new evidence does not wait for;
 // - `shutdown()` stops taking work and waits for the runs in flight.
-
-export type SetTimer = (fn: () => void, ms: number) => () => void;
-
-export const realTimer: SetTimer = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref?.();
-  return () => clearTimeout(t);
-};
+import { realTimer } from '../shared/timers.ts';
+import type { SetTimer } from '../shared/timers.ts';
 
 export interface RunResult {
   /** look at this key again after this long, even without new events */

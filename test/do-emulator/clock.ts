@@ -1,21 +1,15 @@
 // Time as the emulator sees it. Action completion and the rate-limit windows read this
 // clock, so tests can drive state transitions deterministically with a manual clock.
 
+import { realTimer } from '../../shared/timers.ts';
+
 export interface EmulatorClock {
   now(): number;
   /** run `fn` after `ms`; returns a cancel function */
   setTimer(fn: () => void, ms: number): () => void;
 }
 
-export const systemClock: EmulatorClock = {
-  now: () => Date.now(),
-  setTimer(fn, ms) {
-    // Node fires delays above 2^31-1 ms immediately; clamp (24.8 days is "never" for tests).
-    const timer = setTimeout(fn, Math.min(ms, 0x7fffffff));
-    timer.unref();
-    return () => clearTimeout(timer);
-  },
-};
+export const systemClock: EmulatorClock = { now: () => Date.now(), setTimer: realTimer };
 
 export interface ManualClock extends EmulatorClock {
   /** move time forward, firing due timers in order */
