@@ -1,25 +1,12 @@
 // What the emulator does around the rules: rate budget and headers, injected faults, the
 // request log, pagination, DO-shaped errors for bad requests, firewalls, the admin API.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { createManualClock } from './clock.ts';
-import { startEmulator } from './server.ts';
-import type { RunningEmulator } from './server.ts';
-import { adminClient, apiClient } from './testing.ts';
+import { describe, test } from 'node:test';
+import { apiClient, emulatorPerFile } from './testing.ts';
 import { DEFAULT_FIREWALL_ID } from './world.ts';
 
-const clock = createManualClock();
-let emu: RunningEmulator;
-let api: ReturnType<typeof apiClient>;
-let admin: ReturnType<typeof adminClient>;
-
-before(async () => {
-  emu = await startEmulator({ clock, actionDelayMs: 300 });
-  api = apiClient(emu.url);
-  admin = adminClient(emu.url);
-});
-after(() => emu.close());
-beforeEach(() => admin('POST', '/reset'));
+const emu = emulatorPerFile({ actionDelayMs: 300 });
+const { clock, api, admin } = emu;
 
 describe('rate budget', () => {
   test('per-minute budget: 429 with retry-after once spent, served again after the window', async () => {

@@ -1,24 +1,12 @@
 // The reserved-IP rules the real API enforces, on the emulator with a manual clock so
 // action completion happens exactly when the test advances time.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { createManualClock } from './clock.ts';
+import { describe, test } from 'node:test';
 import { startEmulator } from './server.ts';
-import type { RunningEmulator } from './server.ts';
-import { adminClient, apiClient } from './testing.ts';
+import { apiClient, emulatorPerFile } from './testing.ts';
 
-const clock = createManualClock();
-let emu: RunningEmulator;
-let api: ReturnType<typeof apiClient>;
-let admin: ReturnType<typeof adminClient>;
-
-before(async () => {
-  emu = await startEmulator({ clock, actionDelayMs: 300 });
-  api = apiClient(emu.url);
-  admin = adminClient(emu.url);
-});
-after(() => emu.close());
-beforeEach(() => admin('POST', '/reset'));
+const emu = emulatorPerFile({ actionDelayMs: 300 });
+const { clock, api, admin } = emu;
 
 const IP = '104.248.100.100';
 const OTHER_IP = '104.248.100.101';

@@ -2,6 +2,11 @@
 // through `api()` is checked against the OpenAPI spec, so each test doubles as a
 // conformance check; a response outside the spec's paths must at least be a DO error.
 import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
+import { createManualClock } from './clock.ts';
+import type { ManualClock } from './clock.ts';
+import { startEmulator } from './server.ts';
+import type { RunningEmulator } from './server.ts';
 import { specValidator } from './spec-validator.ts';
 
 export interface ApiResponse {
@@ -54,5 +59,40 @@ export function adminClient(url: string) {
     if (expect === undefined) assert.ok(res.status >= 200 && res.status < 300, `${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
     else assert.equal(res.status, expect, JSON.stringify(res.body));
     return res;
+  };
+}
+
+/**
+ * One emulator for a whole test file, on a manual clock, reset to the default world before
+ * every test. Call at module level; the fields are filled in by the `before` hook.
+ */
+export function emulatorPerFile(opts: { actionDelayMs: number }): {
+  readonly clock: ManualClock;
+  readonly url: string;
+  readonly api: Api;
+  readonly admin: ReturnType<typeof adminClient>;
+} {
+  const clock = createManualClock();
+  let emu: RunningEmulator | undefined;
+  let api: Api | undefined;
+  let admin: ReturnType<typeof adminClient> | undefined;
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the emulator starts in the before hook');
+    return value;
+  };
+  before(async () => {
+    emu = await startEmulator({ clock, actionDelayMs: opts.actionDelayMs });
+    api = apiClient(emu.url);
+    admin = adminClient(emu.url);
+  });
+  after(() => emu?.close());
+  beforeEach(() => started(admin)('POST', '/reset'));
+  return {
+    clock,
+    get url() {
+      return started(emu).url;
+    },
+    api: (method, path, body) => started(api)(method, path, body),
+    admin: (method, path, body, expect) => started(admin)(method, path, body, expect),
   };
 }
