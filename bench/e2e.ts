@@ -9,11 +9,8 @@
 //   t1 = the emulator's server receives the assign POST (diagnostics channel, as in decision.ts);
 //   t2 = the emulator shows the new holder: its action completed (admin /holders polled every
 //        5 ms, so t2 is late by at most one poll plus one loopback round trip).
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
@@ -50,33 +47,6 @@ export interface E2eResult {
 const IP = '104.248.100.100';
 const NS = 'default';
 
-/**
- * True when build-binaries.sh would find every binary without building (same env overrides
- * and cache directory as the script, versions read from the script itself).
- */
-export function binariesCached(): boolean {
-  let script: string;
-  try {
-    script = readFileSync(fileURLToPath(new URL('../test/cluster/build-binaries.sh', import.meta.url)), 'utf8');
-  } catch {
-    return false; // e.g. run from dist/, where the script is not copied
-  }
-  const names = /BINARIES=\(([^)]*)\)/.exec(script)?.[1]?.trim().split(/\s+/) ?? [];
-  const version = (name: string) => process.env[`FLOATIP_${name}_VERSION`] ?? new RegExp(`${name}_VERSION="\\$\\{FLOATIP_${name}_VERSION:-([^}]+)\\}"`).exec(script)?.[1];
-  const k8s = version('K8S');
-  const kwok = version('KWOK');
-  const override = process.env['FLOATIP_K8S_BIN'] || process.env['KUBEBUILDER_ASSETS'];
-  const dir = override || (k8s && kwok ? join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'floatip', `k8s-${k8s}-kwok-${kwok}`) : undefined);
-  if (!dir || names.length === 0) return false;
-  return names.every((n) => {
-    try {
-      accessSync(join(dir, n), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 function webPod(name: string, nodeName: string, ageS: number): V1Pod {
   const p = pod(floatingIpKeys(), { name, namespace: NS, nodeName, ips: IP, workload: 'web', ageS });

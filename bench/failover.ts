@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDecision } from './decision.ts';
-import { benchEndToEnd, binariesCached } from './e2e.ts';
+import { benchEndToEnd } from './e2e.ts';
+import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
 import { rounded, table, toBaselineFile } from './stats.ts';
 import type { BaselineFile, Figure, Summary } from './stats.ts';
@@ -91,7 +92,7 @@ async function main(argv: readonly string[]): Promise<number> {
     nodes: count('nodes', v.nodes, 1),
     e2eIterations: count('e2e-iterations', v['e2e-iterations'], 1),
   };
-  const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesCached());
+  const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
   // stopped by the harness's exit hooks.)

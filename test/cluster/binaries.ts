@@ -1,7 +1,7 @@
 // Finds the Kubernetes test binaries. build-binaries.sh owns the policy (env overrides,
 // versioned cache dir, building on a miss) and prints the directory on its last stdout line;
 // when everything is cached it returns in milliseconds, so the harness always asks it.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,11 @@ function missingIn(dir: string): BinaryName[] {
 }
 
 let cached: Promise<Binaries> | undefined;
+
+/** True when every binary is already there, so nothing would be built (the script decides). */
+export function binariesAvailable(): boolean {
+  return spawnSync('bash', [script, '--check'], { stdio: 'ignore' }).status === 0;
+}
 
 /** Runs build-binaries.sh once per process (a no-op when cached) and returns the paths. */
 export function locateBinaries(): Promise<Binaries> {

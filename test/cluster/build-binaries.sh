@@ -6,7 +6,10 @@
 # Output: a versioned directory under the user's cache dir, printed on stdout's last line.
 # A second run is a no-op. FLOATIP_K8S_BIN (or a complete KUBEBUILDER_ASSETS) is used as-is.
 # FLOATIP_K8S_VERSION / FLOATIP_KWOK_VERSION pick other releases (each gets its own directory).
+# --check: only say whether everything is there (exit 0 and the directory) or not (exit 3).
 set -euo pipefail
+check_only=false
+[ "${1:-}" = "--check" ] && check_only=true
 
 K8S_VERSION="${FLOATIP_K8S_VERSION:-v1.37.2}"
 KWOK_VERSION="${FLOATIP_KWOK_VERSION:-v0.7.0}"
@@ -34,6 +37,7 @@ fi
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/floatip"
 out="$cache_root/k8s-${K8S_VERSION}-kwok-${KWOK_VERSION}"
 if have_all "$out"; then log "cached in $out"; echo "$out"; exit 0; fi
+if $check_only; then log "not built yet (expected in $out)"; exit 3; fi
 
 command -v go >/dev/null || { log "Go is needed to build the Kubernetes test binaries (go not on PATH)"; exit 1; }
 mkdir -p "$out"
