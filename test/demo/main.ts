@@ -4,13 +4,13 @@
 // own service account with the RBAC from deploy/). It tells a short story and ends with
 //   demo ok: failover <seconds> s
 // measured from the node deletion to the completed DigitalOcean assign action.
-import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { registerWebhooks, startControlPlane, waitFor } from '../cluster/harness.ts';
 import type { ControlPlane } from '../cluster/harness.ts';
 import { startEmulator } from '../do-emulator/server.ts';
+import { captureLogs, emulatorAdmin } from '../reconciler-fixture.ts';
 import type { RunningEmulator } from '../do-emulator/server.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { floatingIpKeys } from '../../shared/keys.ts';
@@ -58,24 +58,6 @@ function deployment(name: string, annotation: string): V1Deployment {
   };
 }
 
-/** Captures the reconciler's JSON log lines so the story can quote one. */
-function logCapture(): { stream: Writable; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      done();
-    },
-  });
-  return { stream, lines };
-}
-
-async function holders(emulator: RunningEmulator): Promise<Record<string, number | null>> {
-  return (await (await fetch(`${emulator.url}/_emulator/holders`)).json()) as Record<string, number | null>;
-}
-
 function apiMessage(err: unknown): string {
   if (!(err instanceof ApiException)) throw err;
   const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
@@ -112,7 +94,8 @@ async function run(): Promise<void> {
       hostname: 'floatip-reconciler-demo',
     });
     if (parsed.kind !== 'ok') throw new Error(`reconciler config: ${parsed.kind === 'error' ? parsed.message : 'help'}`);
-    const logs = logCapture();
+    const logs = captureLogs();
+    const admin = emulatorAdmin(emulator.url);
     reconciler = await startReconciler(parsed.config, {
       kubeConfig: await cp.kubeConfigForServiceAccount(NAMESPACE, 'floatip-reconciler'),
       logger: createLogger({ level: 'info', name: 'floatip-reconciler' }, logs.stream),
@@ -142,7 +125,7 @@ async function run(): Promise<void> {
     say(`[4/6] kubectl apply: Deployment "gameserver", 2 replicas, annotation ${keys.annotation}: "${IP}"`);
     const applied = performance.now();
     await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('gameserver', IP) });
-    const holderId = await waitFor(`${IP} to be assigned`, async () => (await holders(emulator!))[IP] ?? undefined, { timeoutMs: 60_000 });
+    const holderId = await waitFor(`${IP} to be assigned`, async () => (await admin.holder(IP)) ?? undefined, { timeoutMs: 60_000 });
     const holderNode = NODES.find((n) => n.dropletId === holderId);
     if (!holderNode) throw new Error(`${IP} went to droplet ${holderId}, which is no node of this cluster`);
     const pods = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=gameserver' })).items;
@@ -151,7 +134,7 @@ async function run(): Promise<void> {
     // The reconciler logs once its client has seen the action complete (it polls the action).
     const attachedLines = (count: number) =>
       waitFor(`log line ${count} "Floating IP attached to droplet"`, async () => {
-        const found = logs.lines.filter((l) => l.msg === 'Floating IP attached to droplet' && l.ip === IP);
+        const found = logs.capture.find({ msg: 'Floating IP attached to droplet', ip: IP });
         return found.length >= count ? found[count - 1] : undefined;
       });
     const quote = (l: Record<string, unknown>) =>
@@ -168,7 +151,7 @@ async function run(): Promise<void> {
     await cp.deleteNode(holderNode.name);
     // The emulator changes the holder exactly when the assign action completes.
     const newHolder = await waitFor(`${IP} to move`, async () => {
-      const now = (await holders(emulator!))[IP];
+      const now = await admin.holder(IP);
       return now !== holderId && now !== null && now !== undefined ? now : undefined;
     }, { timeoutMs: 60_000, intervalMs: 10 });
     const failover = (performance.now() - deleted) / 1000;
