@@ -260,3 +260,21 @@ test('controller: a terminating holder pod hands the IP over before it is gone, 
   await new Promise((r) => setTimeout(r, 50));
   assert.equal((await h.writes()).length, 2);
 });
+
+test('controller: an invalid annotation is warned about once per pod and value, and forgotten with the pod', async (t) => {
+  const h = await setup(t);
+  h.controller.start();
+  const bad = pod('web-1', 'n1', { ip: '104.248.100' });
+  const invalid = () => h.events.filter((e) => e.reason === 'FloatingIPInvalid').map((e) => [e.pod.metadata?.name, e.type]);
+  h.controller.podChanged(bad);
+  h.controller.podChanged(bad, bad); // a resync or status update: same value, no second Warning
+  assert.deepEqual(invalid(), [['web-1', 'Warning']]);
+  const worse = pod('web-1', 'n1', { ip: '10.0.0.1' });
+  h.controller.podChanged(worse, bad); // a new bad value is worth a new Warning
+  assert.equal(invalid().length, 2);
+  h.controller.podChanged(undefined, worse); // deleted: no Warning about a pod that is gone
+  assert.equal(invalid().length, 2);
+  h.controller.podChanged(worse); // a pod recreated with the same uid is warned about again
+  assert.equal(invalid().length, 3);
+  assert.equal(h.logs.filter((l) => l.msg === 'pod annotation ignored').length, 3);
+});

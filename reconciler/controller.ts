@@ -74,7 +74,8 @@ export function createController(deps: ControllerDeps): Controller {
   const state: ActuatorState = { holders: new Map(), memory: new Map() };
   const evidence = new Map<string, number>(); // ip → first event time since its last run
   const unplaced = new Set<string>();
-  const invalidSeen = new Set<string>();
+  // pod uid → the invalid annotation value already warned about (dropped with the pod)
+  const invalidSeen = new Map<string, string | undefined>();
   // droplet id → name of a deleted node: lets the move say "node X was deleted" rather than
   // "not a node of this cluster". Bounded; a droplet that joins again is forgotten.
   const deletedNodes = new Map<number, string>();
@@ -105,13 +106,15 @@ export function createController(deps: ControllerDeps): Controller {
     queue.add(ip);
   }
 
-  function claimedIps(pod: V1Pod | undefined): readonly string[] {
+  /** IPs the pod's annotation claims; an invalid current value is warned about once per pod. */
+  function claimedIps(pod: V1Pod | undefined, current = true): readonly string[] {
     if (!pod) return [];
     const { ips, invalid } = cache.entry(pod);
     if (invalid === undefined) return ips;
-    const seen = `${pod.metadata?.uid}\n${pod.metadata?.annotations?.[config.keys.annotation]}`;
-    if (queue && !invalidSeen.has(seen)) {
-      invalidSeen.add(seen);
+    const uid = pod.metadata?.uid ?? '';
+    const value = pod.metadata?.annotations?.[config.keys.annotation];
+    if (current && queue && !(invalidSeen.has(uid) && invalidSeen.get(uid) === value)) {
+      invalidSeen.set(uid, value);
       log.warn({ namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid, reason: invalid }, 'pod annotation ignored');
       void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: invalid });
     }
@@ -125,7 +128,7 @@ export function createController(deps: ControllerDeps): Controller {
 
   function podsOn(nodeName: string | undefined): readonly string[] {
     if (!nodeName) return [];
-    return cache.pods(world.listPods()).byNode.get(nodeName)?.flatMap(claimedIps) ?? [];
+    return cache.pods(world.listPods()).byNode.get(nodeName)?.flatMap((p) => claimedIps(p)) ?? [];
   }
 
   async function refreshHolders(): Promise<void> {
@@ -248,7 +251,7 @@ export function createController(deps: ControllerDeps): Controller {
     resyncing = (async () => {
       try {
         await refreshHolders();
-        const ips = new Set([...world.listPods().flatMap(claimedIps), ...state.memory.keys()]);
+        const ips = new Set([...world.listPods().flatMap((p) => claimedIps(p)), ...state.memory.keys()]);
         for (const ip of ips) mark(ip);
         if (queue) scheduleResync(config.resyncIntervalMs);
       } catch (err) {
@@ -264,7 +267,8 @@ export function createController(deps: ControllerDeps): Controller {
 
   return {
     podChanged(pod, old) {
-      for (const ip of new Set([...claimedIps(pod), ...claimedIps(old)])) mark(ip);
+      for (const ip of new Set([...claimedIps(pod), ...claimedIps(old, false)])) mark(ip);
+      if (pod === undefined && old?.metadata?.uid) invalidSeen.delete(old.metadata.uid);
     },
     nodeChanged(node, old) {
       const current = dropletIdOf(node?.spec?.providerID);
