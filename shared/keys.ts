@@ -18,3 +18,13 @@ export interface FloatingIpKeys {
 export function floatingIpKeys(key: string = DEFAULT_KEY): FloatingIpKeys {
   return { annotation: key, label: key, selector: `${key}=${LABEL_VALUE}` };
 }
+
+/**
+ * The Node annotation where the floatip agent records its droplet's anchor IPv4: the key's
+ * prefix plus `anchor-ipv4` (`k8s.haim.dev/anchor-ipv4` for the default key), so a custom
+ * `--key` moves both together.
+ */
+export function anchorAnnotationKey(key: string = DEFAULT_KEY): string {
+  const slash = key.lastIndexOf('/');
+  return slash === -1 ? 'anchor-ipv4' : `${key.slice(0, slash)}/anchor-ipv4`;
+}

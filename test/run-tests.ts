@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
 const which = process.argv[2] ?? 'all';
-const roots = ['shared', 'webhook', 'reconciler', 'test', 'bench'];
+const roots = ['shared', 'webhook', 'reconciler', 'agent', 'test', 'bench'];
 const all = roots.flatMap((root) => globSync(`${root}/**/*.test.ts`)).sort();
 const isE2e = (file: string) => file.includes('.e2e.test.ts');
 const files = all.filter((f) => (which === 'unit' ? !isE2e(f) : which === 'e2e' ? isE2e(f) : true));

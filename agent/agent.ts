@@ -1,0 +1,119 @@
+// The node agent's loop: on start and every --interval, read the anchor IPv4 from the
+// metadata service and make the node's annotation say it (read, compare, one merge patch on
+// a difference). The anchor does not change in a droplet's life; the re-check repairs an
+// annotation someone removed. An unreachable metadata service ends the agent (exit 1, so the
+// DaemonSet shows the problem); a Kubernetes error is logged and retried with backoff.
+import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../shared/logger.ts';
+import { realTimer } from '../shared/timers.ts';
+import type { SetTimer } from '../shared/timers.ts';
+import type { AgentConfig } from './config.ts';
+import { MetadataError, readAnchorIpv4 } from './metadata.ts';
+
+export const FIELD_MANAGER = 'floatip-agent';
+
+export interface RunningAgent {
+  /** resolves with the exit code: 0 after stop(), 1 when the metadata service failed */
+  readonly done: Promise<number>;
+  /** the anchor last recorded on the node, once there is one */
+  recorded(): string | undefined;
+  stop(): void;
+}
+
+export interface AgentDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  readonly setTimer?: SetTimer;
+  /** backoff after a Kubernetes error: baseMs doubling, capped at the interval */
+  readonly backoffBaseMs?: number;
+}
+
+/** What the annotation needs: nothing, or the value to write (pure, for the table test). */
+export function annotationChange(current: string | undefined, anchor: string): string | undefined {
+  return current === anchor ? undefined : anchor;
+}
+
+function apiMessage(err: unknown): string {
+  if (!(err instanceof ApiException)) return err instanceof Error ? err.message : String(err);
+  const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return `${err.code}${typeof message === 'string' ? `: ${message}` : ''}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
+}
+
+export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
+  const core = deps.kubeConfig.makeApiClient(CoreV1Api);
+  const setTimer = deps.setTimer ?? realTimer;
+  const log = deps.logger.child({ node: config.nodeName });
+  const stopper = new AbortController();
+  let recorded: string | undefined;
+  let failures = 0;
+  let cancelTimer: (() => void) | undefined;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+
+  async function check(): Promise<void> {
+    const anchor = await readAnchorIpv4({ baseUrl: config.metadataUrl, timeoutMs: config.metadataTimeoutMs, signal: stopper.signal });
+    const node = await core.readNode({ name: config.nodeName });
+    const change = annotationChange(node.metadata?.annotations?.[config.annotation], anchor);
+    if (change !== undefined) {
+      await core.patchNode(
+        { name: config.nodeName, body: { metadata: { annotations: { [config.annotation]: change } } }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      log.info({ anchor, annotation: config.annotation, previous: node.metadata?.annotations?.[config.annotation] ?? null }, 'anchor IPv4 recorded on the node');
+    } else if (recorded === undefined) {
+      log.info({ anchor, annotation: config.annotation }, 'anchor IPv4 already recorded on the node');
+    }
+    recorded = anchor;
+  }
+
+  function schedule(ms: number): void {
+    if (stopper.signal.aborted) return;
+    cancelTimer = setTimer(() => void run(), ms);
+  }
+
+  async function run(): Promise<void> {
+    try {
+      await check();
+      failures = 0;
+      schedule(config.intervalMs);
+    } catch (err) {
+      if (stopper.signal.aborted) return;
+      if (err instanceof MetadataError) {
+        log.fatal({ problem: err.problem, metadataUrl: config.metadataUrl }, err.message);
+        stopper.abort();
+        finish(1);
+        return;
+      }
+      failures += 1;
+      const retryInMs = Math.min(config.intervalMs, (deps.backoffBaseMs ?? 1000) * 2 ** (failures - 1));
+      const notFound = err instanceof ApiException && err.code === 404;
+      log.error(
+        { err: apiMessage(err), retryInMs },
+        notFound ? `node ${config.nodeName} does not exist; is --node-name (NODE_NAME) this node's name?` : 'cannot record the anchor IPv4 on the node; retrying',
+      );
+      schedule(retryInMs);
+    }
+  }
+
+  void run();
+  return {
+    done,
+    recorded: () => recorded,
+    stop() {
+      if (stopper.signal.aborted) return;
+      stopper.abort();
+      cancelTimer?.();
+      finish(0);
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// The floatip node agent process (DaemonSet, one per node):
+//   node dist/agent/main.js --node-name NAME --metadata-url URL
+// Records the droplet's anchor IPv4 on the node (annotation k8s.haim.dev/anchor-ipv4).
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger } from '../shared/logger.ts';
+import { startAgent } from './agent.ts';
+import { parseAgentConfig } from './config.ts';
+import type { AgentConfig } from './config.ts';
+
+function loadKubeConfig(config: AgentConfig): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromCluster();
+  if (!kc.getCurrentCluster()) throw new Error('the kubeconfig has no current cluster');
+  return kc;
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = parseAgentConfig({ argv, env });
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text);
+    return 0;
+  }
+  if (parsed.kind === 'error') {
+    process.stderr.write(`floatip-agent: ${parsed.message}\nRun with --help for the flags.\n`);
+    return 2;
+  }
+  const config = parsed.config;
+  const logger = createLogger({ level: config.logLevel, name: 'floatip-agent' });
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(config);
+  } catch (err) {
+    const source = config.kubeconfig ? `kubeconfig ${config.kubeconfig}` : 'in-cluster service account';
+    logger.fatal({ err }, `cannot load the ${source}: ${(err as Error).message}`);
+    return 1;
+  }
+  logger.info({ node: config.nodeName, metadataUrl: config.metadataUrl, annotation: config.annotation, intervalMs: config.intervalMs }, 'starting');
+  const agent = startAgent(config, { kubeConfig, logger });
+  const onSignal = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    agent.stop();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  return agent.done;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+  // Keep-alive sockets of the Kubernetes client must not keep a stopped agent alive.
+  process.exit();
+}

@@ -1,0 +1,81 @@
+// Reads the droplet's anchor IPv4 from DigitalOcean's metadata service (link-local, no
+// token). A reserved IPv4 reaches the droplet with its destination rewritten to this
+// address, so it is what Kubernetes must accept traffic for. Failures are one sentence each,
+// naming the URL, because the agent exits on them and the sentence is all an operator sees.
+import { parseAddress } from '../shared/addresses.ts';
+import { ANCHOR_PATH } from './config.ts';
+
+export type MetadataProblem = 'unreachable' | 'no-anchor' | 'invalid';
+
+export class MetadataError extends Error {
+  override readonly name = 'MetadataError';
+  readonly problem: MetadataProblem;
+  constructor(problem: MetadataProblem, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.problem = problem;
+  }
+}
+
+export interface MetadataOptions {
+  /** metadata service root, e.g. http://169.254.169.254 */
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  /** tries for an unreachable service or a 5xx, with `retryDelayMs` doubling between them */
+  readonly attempts?: number;
+  readonly retryDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly signal?: AbortSignal;
+}
+
+const MAX_BODY = 64;
+
+async function readOnce(url: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
+  let res: Response;
+  try {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    res = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'error' });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
+    throw new MetadataError('unreachable', `metadata service unreachable at ${url}: ${why}`, err);
+  }
+  const body = (await res.text()).slice(0, 1024);
+  if (res.status === 404) {
+    throw new MetadataError(
+      'no-anchor',
+      `metadata service at ${url} answered 404: this droplet has no anchor IPv4 (droplets from custom images have none; reserved IPv4s then need no anchor)`,
+    );
+  }
+  if (res.status >= 500) throw new MetadataError('unreachable', `metadata service unreachable at ${url}: it answered ${res.status}`);
+  if (res.status !== 200) throw new MetadataError('invalid', `metadata service at ${url} answered ${res.status}; is --metadata-url the metadata service?`);
+  const text = body.trim();
+  const address = parseAddress(text);
+  if (address?.family !== 4) {
+    const shown = text.length > MAX_BODY ? `${text.slice(0, MAX_BODY)}…` : text;
+    throw new MetadataError('invalid', `metadata service at ${url} answered "${shown}", which is not an IPv4 address; is --metadata-url the metadata service?`);
+  }
+  return address.text;
+}
+
+function describeNetworkError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+/** The anchor IPv4 in canonical dotted-quad form; a MetadataError otherwise. */
+export async function readAnchorIpv4(opts: MetadataOptions): Promise<string> {
+  const url = `${opts.baseUrl}${ANCHOR_PATH}`;
+  const attempts = Math.max(1, opts.attempts ?? 3);
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let delay = opts.retryDelayMs ?? 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readOnce(url, opts.timeoutMs, opts.signal);
+    } catch (err) {
+      // Only an unreachable service may be a blip; a 404 or a wrong answer will not change.
+      if (!(err instanceof MetadataError && err.problem === 'unreachable') || attempt >= attempts) throw err;
+    }
+    await sleep(delay);
+    delay *= 2;
+  }
+}
