@@ -34,7 +34,7 @@ export interface PodFacts {
   readonly createdMs: number;
   /** the workload the pod belongs to, e.g. "Deployment-ish/web" (see snapshot.ts ownerKey) */
   readonly owner: string;
-  /** canonical annotation value: pods of one workload with the same value form one group */
+  /** canonical annotation value (the workload is `owner`, whatever the value: a rollout that edits it stays one workload) */
   readonly claim: string;
   readonly addresses: readonly ClaimedAddress[];
   readonly tolerations: readonly Toleration[];
@@ -58,19 +58,18 @@ export interface HolderFacts {
   readonly locked: boolean;
 }
 
-/** What the controller remembers per IP between runs */
-export interface IpMemory {
-  /** when the last assign/unassign of this IP completed (cool-off starts here) */
-  readonly lastMoveMs?: number;
-  /** an action DigitalOcean reported in progress; we wait for it until `expiresMs` */
-  readonly pending?: { readonly dropletId: number | null; readonly expiresMs: number; readonly reason?: string };
-  /** first evidence that the holder stopped being eligible (failover metric start) */
-  readonly holderLostMs?: number;
-}
-
 export interface PlanConfig {
   readonly coolOffMs: number;
   readonly unassignWhenUnplaced: boolean;
+  /**
+   * Claim policy: IPs (or CIDRs) that may be taken from a droplet outside this cluster.
+   * Everything else held by such a droplet is left alone and reported.
+   */
+  readonly adoptable: (ip: string) => boolean;
+  /** new evidence cuts a retry backoff short, but not to less than this after the last attempt */
+  readonly retryFloorMs: number;
+  /** how often to look at an IP whose DigitalOcean action is still running */
+  readonly pendingPollMs: number;
 }
 
 export interface Snapshot {
@@ -78,11 +77,12 @@ export interface Snapshot {
   readonly targets: readonly string[];
   readonly pods: readonly PodFacts[];
   readonly nodes: readonly NodeFacts[];
-  /** every reserved IP of the account, keyed by canonical text */
-  readonly holders: ReadonlyMap<string, HolderFacts>;
-  readonly memory: ReadonlyMap<string, IpMemory>;
   /** droplet id → name of a node deleted while this process watched (says why a holder left) */
   readonly deletedNodes?: ReadonlyMap<number, string>;
+  /** tags of droplets that hold an IP but are no node (looked up; absent = unknown) */
+  readonly dropletTags?: ReadonlyMap<number, readonly string[]>;
+  /** this cluster's worker tag `k8s:<cluster-uuid>`, when known */
+  readonly clusterTag?: string | undefined;
   readonly config: PlanConfig;
 }
 
@@ -101,6 +101,7 @@ export interface PodRef {
  * - conflict-winner: the IP sits with the losing workload of a conflict and goes to the winner
  * - conflict: another, older workload claims the same IP (report on the loser)
  * - unplaced: no eligible pod (or none on a droplet free for this IP family)
+ * - held-outside-cluster: a droplet outside this cluster holds the IP; the claim policy leaves it
  */
 export type Reason =
   | 'unassigned'
@@ -109,7 +110,8 @@ export type Reason =
   | 'holder-not-eligible'
   | 'conflict-winner'
   | 'conflict'
-  | 'unplaced';
+  | 'unplaced'
+  | 'held-outside-cluster';
 
 export interface Action {
   readonly type: 'assign' | 'unassign' | 'report';
@@ -120,10 +122,15 @@ export interface Action {
   readonly dropletId?: number;
   readonly pod?: PodRef;
   readonly node?: string;
+  /** reports only: what makes this report the same one again (it is made once while true) */
+  readonly reportKey?: string;
 }
 
-/** `starting`: unassigned, and every claimant pod is still starting (see STARTUP_GRACE_MS) */
-export type IpState = 'placed' | 'moving' | 'waiting' | 'starting' | 'unplaced' | 'unclaimed';
+/**
+ * `starting`: unassigned, and every claimant pod is still starting (see STARTUP_GRACE_MS);
+ * `foreign`: held by a droplet outside the cluster that the claim policy does not take from.
+ */
+export type IpState = 'placed' | 'moving' | 'waiting' | 'starting' | 'unplaced' | 'unclaimed' | 'foreign';
 
 export interface IpStatus {
   readonly ip: string;
@@ -134,9 +141,13 @@ export interface IpStatus {
   readonly desired: number | null;
   /** the holder was serving and no longer is: a failover is under way */
   readonly holderLost: boolean;
+  /** every report that is true now (made once each; see ip-state.ts `reported`) */
+  readonly reportKeys: readonly string[];
 }
 
 export interface PlanResult {
   readonly actions: readonly Action[];
   readonly statuses: readonly IpStatus[];
+  /** plan again after this long even without new evidence (pending action, cool-off, backoff) */
+  readonly requeueAfterMs?: number;
 }

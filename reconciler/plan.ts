@@ -1,55 +1,42 @@
 // The decision: which droplet should hold each reserved IP, and why. Pure — no await, no
-// clock, no environment; `now` comes in as an argument, so every rule is a table test.
+// clock, no environment; `now` and the per-IP memory (ip-state.ts) come in as arguments, so
+// every rule is a table test. The answer says when to look again (`requeueAfterMs`).
 //
 // Rules, in order, for one IP:
-// 1. Claimants are the pods whose annotation lists the IP. Pods of one namespace, owner and
-//    annotation value form a workload ("group"). When several groups claim the IP the oldest
-//    wins (oldest pod, then UID); every pod of a losing group gets a `conflict` report.
+// 1. Claimants are the pods whose annotation lists the IP. A workload is the pods of one
+//    namespace and owner, whatever their annotation says (a rollout that edits the
+//    annotation stays one workload). When several workloads claim the IP the oldest wins
+//    (oldest pod, then UID); every claimant of a losing workload gets a `conflict` report,
+//    once while it stays true.
 // 2. A pending DigitalOcean action on the IP (ours, not yet expired) or a locked IP: wait.
-// 3. Sticky: the holder keeps the IP while its droplet runs an eligible pod of the winner.
-// 4. Otherwise the IP moves to an eligible pod's droplet, oldest pod first, skipping droplets
-//    that already hold (or are about to hold) another reserved IP of the same family — a
-//    droplet takes one IPv4 and one IPv6. The IPs of one group are placed together, in
-//    annotation order, so a pool spreads over distinct droplets the same way whichever IP
-//    is planned first.
-// 5. No eligible pod: leave the IP where it is and report it; unassign only if configured.
+// 3. Claim policy: an IP held by a droplet that is not (or was not recently) a node of this
+//    cluster and does not carry the cluster's tag is left alone and reported, unless the
+//    operator listed it as adoptable. Two clusters on one account never take IPs from each
+//    other.
+// 4. Sticky: the holder keeps the IP while its droplet runs an eligible claimant of the winner.
+// 5. Otherwise the IP moves to an eligible claimant's droplet, oldest pod first, skipping
+//    droplets that failed recently as this IP's target (404, 422, pending event…) and
+//    droplets that already hold (or are about to hold) another reserved IP of the same family
+//    — a droplet takes one IPv4 and one IPv6. The IPs of one workload are placed together, in
+//    annotation order, so a pool spreads the same way whichever IP is planned first.
+// 6. No eligible pod: leave the IP where it is and report it; unassign only if configured.
 //    An unassigned IP whose pods are all still starting (younger than STARTUP_GRACE_MS) just
 //    waits: that is a rollout, not a problem.
+// 7. A retry backoff after a failed attempt holds back only a retry towards the same target;
+//    new evidence (a pod or node event) cuts it short, down to a floor against hot loops.
 //
 // Cool-off: after a completed move the IP is not moved *voluntarily* for `coolOffMs`. A
-// holder that cannot serve (NotReady, cordoned, tainted, gone, unassigned, outside the
-// cluster) is always replaced at once — availability first. Voluntary changes are those
-// that take a working IP away: handing it from a conflict loser that still serves to the
-// winner (winner age changes when its oldest pod restarts, so two workloads could otherwise
-// ping-pong the IP) and unassigning an unplaced IP (a single pod's readiness blip would
-// otherwise cost an unassign + assign pair, each a DigitalOcean action).
+// holder that cannot serve (NotReady, cordoned, tainted, gone, unassigned) is always replaced
+// at once — availability first. Voluntary changes are those that take a working IP away:
+// handing it from a conflict loser that still serves to the winner, and unassigning an
+// unplaced IP.
 import { byAge, podEligibility } from './eligibility.ts';
 import type { Eligibility } from './eligibility.ts';
+import { failedTargetsOf, pendingOf, retryBlockedUntil } from './ip-state.ts';
+import type { IpMemory } from './ip-state.ts';
 import type { Action, Family, IpStatus, NodeFacts, PlanResult, PodFacts, PodRef, Reason, Snapshot } from './model.ts';
 
-interface Candidate {
-  readonly pod: PodFacts;
-  readonly dropletId: number;
-  readonly node: NodeFacts;
-}
-
-interface Group {
-  readonly key: string;
-  /** oldest first */
-  readonly pods: readonly PodFacts[];
-  /** eligible pods, oldest first */
-  readonly eligible: readonly Candidate[];
-}
-
-interface World {
-  readonly snap: Snapshot;
-  readonly now: number;
-  readonly dropletNodes: ReadonlyMap<number, NodeFacts>;
-  readonly groups: ReadonlyMap<string, Group>;
-  /** ip → groups claiming it, winner first */
-  readonly claims: ReadonlyMap<string, readonly Group[]>;
-  readonly why: ReadonlyMap<string, Eligibility>;
-}
+export type { IpMemory };
 
 /**
  * How long a new pod may be Pending or not yet Ready before an unassigned IP that waits for
@@ -57,14 +44,41 @@ interface World {
  */
 export const STARTUP_GRACE_MS = 60_000;
 
+interface Candidate {
+  readonly pod: PodFacts;
+  readonly dropletId: number;
+  readonly node: NodeFacts;
+}
+
+interface Workload {
+  readonly key: string;
+  /** oldest first */
+  readonly pods: readonly PodFacts[];
+  /** every IP its pods claim, in annotation order (oldest pod's first) */
+  readonly addresses: readonly string[];
+  /** eligible pods, oldest first */
+  readonly eligible: readonly Candidate[];
+}
+
+interface World {
+  readonly snap: Snapshot;
+  readonly memory: ReadonlyMap<string, IpMemory>;
+  readonly now: number;
+  readonly dropletNodes: ReadonlyMap<number, NodeFacts>;
+  /** ip → workloads claiming it, winner first */
+  readonly claims: ReadonlyMap<string, readonly Workload[]>;
+  readonly why: ReadonlyMap<string, Eligibility>;
+}
+
 const starting = (pod: PodFacts, now: number): boolean =>
   !pod.terminating && (pod.phase === 'Pending' || (pod.phase === 'Running' && !pod.ready)) && now - pod.createdMs < STARTUP_GRACE_MS;
 
-const groupKey = (pod: PodFacts): string => `${pod.namespace}\n${pod.owner}\n${pod.claim}`;
+export const workloadKey = (pod: PodFacts): string => `${pod.namespace}\n${pod.owner}`;
 const ref = (pod: PodFacts): PodRef => ({ uid: pod.uid, namespace: pod.namespace, name: pod.name });
 const podName = (pod: PodFacts): string => `${pod.namespace}/${pod.name}`;
+const claimsIp = (pod: PodFacts, ip: string): boolean => pod.addresses.some((a) => a.text === ip);
 
-function buildWorld(snap: Snapshot, now: number): World {
+function buildWorld(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now: number): World {
   const nodesByName = new Map(snap.nodes.map((n) => [n.name, n]));
   const dropletNodes = new Map<number, NodeFacts>();
   for (const n of snap.nodes) if (n.dropletId !== null) dropletNodes.set(n.dropletId, n);
@@ -72,62 +86,58 @@ function buildWorld(snap: Snapshot, now: number): World {
   const members = new Map<string, PodFacts[]>();
   for (const pod of [...snap.pods].sort(byAge)) {
     why.set(pod.uid, podEligibility(pod, nodesByName));
-    const list = members.get(groupKey(pod)) ?? [];
-    list.push(pod);
-    members.set(groupKey(pod), list);
+    const list = members.get(workloadKey(pod));
+    if (list) list.push(pod);
+    else members.set(workloadKey(pod), [pod]);
   }
-  const groups = new Map<string, Group>();
-  const claims = new Map<string, Group[]>();
+  const claims = new Map<string, Workload[]>();
   for (const [key, pods] of members) {
+    const addresses = [...new Set(pods.flatMap((p) => p.addresses.map((a) => a.text)))];
     const eligible: Candidate[] = [];
     for (const pod of pods) {
       const e = why.get(pod.uid);
       if (e?.ok) eligible.push({ pod, dropletId: e.dropletId, node: e.node });
     }
-    const group = { key, pods, eligible };
-    groups.set(key, group);
-    for (const addr of pods[0]?.addresses ?? []) claims.set(addr.text, [...(claims.get(addr.text) ?? []), group]);
+    const workload = { key, pods, addresses, eligible };
+    for (const ip of addresses) {
+      const list = claims.get(ip);
+      if (list) list.push(workload);
+      else claims.set(ip, [workload]);
+    }
   }
-  // Groups were created oldest first, so each claim list already has the winner first.
-  return { snap, now, dropletNodes, groups, claims, why };
-}
-
-function pendingTarget(w: World, ip: string): number | null | undefined {
-  const pending = w.snap.memory.get(ip)?.pending;
-  if (!pending || w.now >= pending.expiresMs) return undefined;
-  // DigitalOcean shows no lock: the action is over (done, or errored and the IP stayed).
-  if (w.snap.holders.get(ip)?.locked === false) return undefined;
-  return pending.dropletId;
+  // Workloads were created oldest first, so each claim list already has the winner first.
+  return { snap, memory, now, dropletNodes, claims, why };
 }
 
 function effectiveHolder(w: World, ip: string): number | null {
-  const pending = pendingTarget(w, ip);
-  return pending !== undefined ? pending : (w.snap.holders.get(ip)?.dropletId ?? null);
+  const mem = w.memory.get(ip);
+  const pending = pendingOf(mem, w.now);
+  return pending ? pending.dropletId : (mem?.holder?.dropletId ?? null);
 }
 
 function familyOf(w: World, ip: string): Family {
-  const known = w.snap.holders.get(ip)?.family;
-  if (known) return known;
-  return w.claims.get(ip)?.[0]?.pods[0]?.addresses.find((a) => a.text === ip)?.family ?? (ip.includes(':') ? 6 : 4);
+  return w.memory.get(ip)?.holder?.family ?? (ip.includes(':') ? 6 : 4);
 }
 
-/** Desired droplet for every IP of `group` in `family` that the group wins. */
-function placeFamily(w: World, group: Group, family: Family): Map<string, Candidate | null> {
-  const mine = (group.pods[0]?.addresses ?? [])
-    .filter((a) => a.family === family && w.claims.get(a.text)?.[0] === group)
-    .map((a) => a.text);
-  const others = [...new Set([...w.snap.holders.keys(), ...w.snap.memory.keys()])].filter(
-    (ip) => !mine.includes(ip) && familyOf(w, ip) === family,
-  );
+/** The claimants of `ip` in `workload` that may take it now. */
+function candidatesFor(w: World, workload: Workload, ip: string): Candidate[] {
+  const failed = new Set(failedTargetsOf(w.memory.get(ip), w.now).map((f) => f.dropletId));
+  return workload.eligible.filter((c) => claimsIp(c.pod, ip) && !failed.has(c.dropletId));
+}
+
+/** Desired droplet for every IP of `workload` in `family` that the workload wins. */
+function placeFamily(w: World, workload: Workload, family: Family): Map<string, Candidate | null> {
+  const mine = workload.addresses.filter((ip) => familyOf(w, ip) === family && w.claims.get(ip)?.[0] === workload);
   const used = new Set<number>();
-  for (const ip of others) {
+  for (const [ip] of w.memory) {
+    if (mine.includes(ip) || familyOf(w, ip) !== family) continue;
     const holder = effectiveHolder(w, ip);
     if (holder !== null) used.add(holder);
   }
   const result = new Map<string, Candidate | null>();
   for (const ip of mine) {
     const holder = effectiveHolder(w, ip);
-    const sticky = group.eligible.find((c) => c.dropletId === holder);
+    const sticky = workload.eligible.find((c) => c.dropletId === holder && claimsIp(c.pod, ip));
     if (sticky && !used.has(sticky.dropletId)) {
       result.set(ip, sticky);
       used.add(sticky.dropletId);
@@ -135,108 +145,168 @@ function placeFamily(w: World, group: Group, family: Family): Map<string, Candid
   }
   for (const ip of mine) {
     if (result.has(ip)) continue;
-    const next = group.eligible.find((c) => !used.has(c.dropletId)) ?? null;
+    const next = candidatesFor(w, workload, ip).find((c) => !used.has(c.dropletId)) ?? null;
     result.set(ip, next);
     if (next) used.add(next.dropletId);
   }
   return result;
 }
 
-function conflictReports(ip: string, groups: readonly Group[]): Action[] {
-  const [winner, ...losers] = groups;
+function conflictReports(ip: string, workloads: readonly Workload[]): Action[] {
+  const [winner, ...losers] = workloads;
   const winnerPod = winner?.pods[0];
-  if (!winnerPod) return [];
+  if (!winner || !winnerPod) return [];
   return losers.flatMap((g) =>
-    g.pods.map((pod) => ({
-      type: 'report' as const,
-      ip,
-      reason: 'conflict' as const,
-      pod: ref(pod),
-      detail: `reserved IP ${ip} is also claimed by ${podName(winnerPod)}, an older workload, which keeps it`,
-    })),
+    g.pods
+      .filter((pod) => claimsIp(pod, ip))
+      .map((pod) => ({
+        type: 'report' as const,
+        ip,
+        reason: 'conflict' as const,
+        pod: ref(pod),
+        detail: `reserved IP ${ip} is also claimed by ${podName(winnerPod)}, an older workload, which keeps it`,
+        reportKey: `conflict\n${pod.uid}\n${winner.key}`,
+      })),
   );
 }
 
+/** A droplet that is no node of this cluster, was none recently, and has not its tag. */
+function outsideCluster(w: World, dropletId: number): boolean {
+  if (w.dropletNodes.has(dropletId) || w.snap.deletedNodes?.has(dropletId)) return false;
+  const tag = w.snap.clusterTag;
+  return !(tag !== undefined && w.snap.dropletTags?.get(dropletId)?.includes(tag));
+}
+
 /** Why the holder does not serve the winner: the move reason plus a sentence. */
-function holderProblem(w: World, holder: number | null, groups: readonly Group[]): { reason: Reason; detail: string } {
+function holderProblem(w: World, ip: string, holder: number | null, workloads: readonly Workload[]): { reason: Reason; detail: string } {
   if (holder === null) return { reason: 'unassigned', detail: 'the IP has no holder' };
   const node = w.dropletNodes.get(holder);
   if (!node) {
     const deleted = w.snap.deletedNodes?.get(holder);
     if (deleted !== undefined) return { reason: 'holder-node-deleted', detail: `node ${deleted} (droplet ${holder}) was deleted` };
-    return { reason: 'holder-outside-cluster', detail: `droplet ${holder} is not a node of this cluster` };
+    const adopted = outsideCluster(w, holder) ? ', and the IP is listed as adoptable' : ', but carries its tag';
+    return { reason: 'holder-outside-cluster', detail: `droplet ${holder} is not a node of this cluster${adopted}` };
   }
-  if (groups.slice(1).some((g) => g.eligible.some((c) => c.dropletId === holder))) {
+  if (workloads.slice(1).some((g) => g.eligible.some((c) => c.dropletId === holder && claimsIp(c.pod, ip)))) {
     return { reason: 'conflict-winner', detail: `droplet ${holder} serves a workload that lost the claim` };
   }
-  const onNode = groups[0]?.pods.find((p) => p.nodeName === node.name);
+  const onNode = workloads[0]?.pods.find((p) => p.nodeName === node.name && claimsIp(p, ip));
   const e = onNode && w.why.get(onNode.uid);
   const because = e && !e.ok ? e.why : `no pod of the workload runs on node ${node.name}`;
   return { reason: 'holder-not-eligible', detail: `droplet ${holder} cannot serve: ${because}` };
 }
 
-function unplacedDetail(w: World, ip: string, group: Group, family: Family): string {
-  if (group.eligible.length > 0) {
-    const droplets = new Set(group.eligible.map((c) => c.dropletId));
-    const blockers = [...w.snap.holders.keys()]
+function unplacedDetail(w: World, ip: string, workload: Workload, family: Family): string {
+  const claimants = workload.eligible.filter((c) => claimsIp(c.pod, ip));
+  if (claimants.length > 0) {
+    const failed = failedTargetsOf(w.memory.get(ip), w.now);
+    const droplets = new Set(claimants.map((c) => c.dropletId));
+    const parts = failed.filter((f) => droplets.has(f.dropletId)).map((f) => `droplet ${f.dropletId} failed: ${f.message}`);
+    const blockers = [...w.memory.keys()]
       .filter((other) => other !== ip && familyOf(w, other) === family && droplets.has(effectiveHolder(w, other) ?? 0))
       .map((other) => `${other} on ${effectiveHolder(w, other)}`);
-    return `every eligible pod's droplet already holds a reserved IPv${family} (${blockers.join(', ')})`;
+    if (blockers.length > 0) parts.push(`the other eligible droplets already hold a reserved IPv${family} (${blockers.join(', ')})`);
+    return `no eligible droplet can take it now: ${parts.join('; ')}`;
   }
-  const first = group.pods[0];
+  const first = workload.pods.find((p) => claimsIp(p, ip));
   const e = first && w.why.get(first.uid);
   return `no eligible pod${e && !e.ok ? ` (${e.why})` : ''}`;
 }
 
-function planIp(w: World, ip: string): { actions: Action[]; status: IpStatus } {
-  const holderFacts = w.snap.holders.get(ip);
-  const holder = holderFacts?.dropletId ?? null;
-  const status = (state: IpStatus['state'], desired: number | null, holderLost = false): IpStatus => ({ ip, state, holder, desired, holderLost });
-  const groups = w.claims.get(ip) ?? [];
-  const winner = groups[0];
-  if (!winner) return { actions: [], status: status('unclaimed', holder) };
-  const actions = conflictReports(ip, groups);
-
-  const pending = pendingTarget(w, ip);
-  if (pending !== undefined || holderFacts?.locked) return { actions, status: status('waiting', pending ?? holder) };
-
-  const family = familyOf(w, ip);
-  if (winner.eligible.some((c) => c.dropletId === holder)) return { actions, status: status('placed', holder) };
-
-  const { reason, detail } = holderProblem(w, holder, groups);
-  const lastMove = w.snap.memory.get(ip)?.lastMoveMs;
-  const coolingOff = lastMove !== undefined && w.now - lastMove < w.snap.config.coolOffMs;
-  const holderLost = reason === 'holder-not-eligible' || reason === 'holder-node-deleted' || reason === 'holder-outside-cluster';
-  if (reason === 'conflict-winner' && coolingOff) return { actions, status: status('waiting', holder) };
-
-  const target = placeFamily(w, winner, family).get(ip);
-  if (target) {
-    actions.push({ type: 'assign', ip, reason, detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name });
-    return { actions, status: status('moving', target.dropletId, holderLost) };
-  }
-  if (holder === null && winner.eligible.length === 0 && winner.pods.every((p) => starting(p, w.now))) {
-    // A new workload's pods are still scheduling or starting: nothing is wrong yet, and a
-    // Warning on every rollout would teach people to ignore floatip's Warnings.
-    return { actions, status: status('starting', null) };
-  }
-  const why = unplacedDetail(w, ip, winner, family);
-  if (w.snap.config.unassignWhenUnplaced && holderLost && !coolingOff) {
-    actions.push({ type: 'unassign', ip, reason: 'unplaced', detail: `${why}; ${detail}` });
-    return { actions, status: status('moving', null, holderLost) };
-  }
-  const wait = w.snap.config.unassignWhenUnplaced && holderLost ? '; unassign waits for the cool-off' : '';
-  actions.push({ type: 'report', ip, reason: 'unplaced', detail: `${why}${wait}`, pod: ref(winner.pods[0] as PodFacts) });
-  return { actions, status: status('unplaced', null, holderLost) };
+interface IpPlan {
+  readonly actions: Action[];
+  readonly status: IpStatus;
+  readonly requeueAfterMs?: number | undefined;
 }
 
-export function plan(snap: Snapshot, now: number): PlanResult {
-  const w = buildWorld(snap, now);
+const soonest = (...ms: (number | undefined)[]): number | undefined => {
+  const finite = ms.filter((m): m is number => m !== undefined && Number.isFinite(m));
+  return finite.length === 0 ? undefined : Math.max(0, Math.min(...finite));
+};
+
+function planIp(w: World, ip: string): IpPlan {
+  const mem = w.memory.get(ip);
+  const holderFacts = mem?.holder ?? undefined;
+  const holder = holderFacts?.dropletId ?? null;
+  const workloads = w.claims.get(ip) ?? [];
+  const winner = workloads[0];
+  const reports: Action[] = [];
+  const done = (state: IpStatus['state'], desired: number | null, more: { holderLost?: boolean; requeueAfterMs?: number | undefined; actions?: Action[] } = {}): IpPlan => {
+    const all = [...reports, ...(more.actions ?? [])];
+    const reportKeys = all.flatMap((a) => (a.reportKey === undefined ? [] : [a.reportKey]));
+    const made = new Set(mem?.reported ?? []);
+    const actions = all.filter((a) => a.reportKey === undefined || !made.has(a.reportKey));
+    return { actions, status: { ip, state, holder, desired, holderLost: more.holderLost ?? false, reportKeys }, requeueAfterMs: more.requeueAfterMs };
+  };
+  if (!winner) return done('unclaimed', holder);
+  reports.push(...conflictReports(ip, workloads));
+
+  const pending = pendingOf(mem, w.now);
+  if (pending) return done('waiting', pending.dropletId, { requeueAfterMs: Math.min(w.snap.config.pendingPollMs, pending.expiresMs - w.now) });
+  if (holderFacts?.locked) return done('waiting', holder, { requeueAfterMs: w.snap.config.pendingPollMs });
+
+  if (holder !== null && outsideCluster(w, holder) && !w.snap.config.adoptable(ip)) {
+    const pod = winner.pods.find((p) => claimsIp(p, ip)) as PodFacts;
+    reports.push({
+      type: 'report',
+      ip,
+      reason: 'held-outside-cluster',
+      pod: ref(pod),
+      detail: `reserved IP ${ip} is held by droplet ${holder}, which is not part of this cluster; floatip leaves it there (list it in --adoptable-ips to let floatip take it)`,
+      reportKey: `held-outside-cluster\n${pod.uid}\n${holder}`,
+    });
+    return done('foreign', holder);
+  }
+
+  const family = familyOf(w, ip);
+  if (winner.eligible.some((c) => c.dropletId === holder && claimsIp(c.pod, ip))) return done('placed', holder);
+
+  const { reason, detail } = holderProblem(w, ip, holder, workloads);
+  const lastMove = mem?.lastMoveMs;
+  const coolOffEnds = lastMove === undefined ? undefined : lastMove + w.snap.config.coolOffMs;
+  const coolingOff = coolOffEnds !== undefined && w.now < coolOffEnds;
+  const holderLost = reason === 'holder-not-eligible' || reason === 'holder-node-deleted' || reason === 'holder-outside-cluster';
+  if (reason === 'conflict-winner' && coolingOff) return done('waiting', holder, { requeueAfterMs: (coolOffEnds as number) - w.now });
+
+  const failedUntil = failedTargetsOf(mem, w.now).map((f) => f.untilMs - w.now);
+  const target = placeFamily(w, winner, family).get(ip);
+  if (target) {
+    const blocked = retryBlockedUntil(mem, target.dropletId, w.now, w.snap.config.retryFloorMs);
+    if (blocked !== undefined) return done('waiting', target.dropletId, { holderLost, requeueAfterMs: blocked - w.now });
+    const assign: Action = { type: 'assign', ip, reason, detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name };
+    return done('moving', target.dropletId, { holderLost, actions: [assign] });
+  }
+  const claimants = winner.pods.filter((p) => claimsIp(p, ip));
+  if (holder === null && !winner.eligible.some((c) => claimsIp(c.pod, ip)) && claimants.every((p) => starting(p, w.now))) {
+    // A new workload's pods are still scheduling or starting: nothing is wrong yet, and a
+    // Warning on every rollout would teach people to ignore floatip's Warnings.
+    const graceEnds = Math.min(...claimants.map((p) => p.createdMs + STARTUP_GRACE_MS));
+    return done('starting', null, { requeueAfterMs: graceEnds - w.now });
+  }
+  const why = unplacedDetail(w, ip, winner, family);
+  const requeueAfterMs = soonest(...failedUntil);
+  if (w.snap.config.unassignWhenUnplaced && holderLost && !coolingOff) {
+    const blocked = retryBlockedUntil(mem, null, w.now, w.snap.config.retryFloorMs);
+    if (blocked !== undefined) return done('waiting', null, { holderLost, requeueAfterMs: blocked - w.now });
+    return done('moving', null, { holderLost, actions: [{ type: 'unassign', ip, reason: 'unplaced', detail: `${why}; ${detail}` }] });
+  }
+  const wait = w.snap.config.unassignWhenUnplaced && holderLost ? '; unassign waits for the cool-off' : '';
+  const first = claimants[0] ?? (winner.pods[0] as PodFacts);
+  const report: Action = { type: 'report', ip, reason: 'unplaced', detail: `${why}${wait}`, pod: ref(first), reportKey: `unplaced\n${first.uid}\n${why}${wait}` };
+  const coolOffWait = wait && coolOffEnds !== undefined ? coolOffEnds - w.now : undefined;
+  return done('unplaced', null, { holderLost, actions: [report], requeueAfterMs: soonest(requeueAfterMs, coolOffWait) });
+}
+
+export function plan(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now: number): PlanResult {
+  const w = buildWorld(snap, memory, now);
   const actions: Action[] = [];
   const statuses: IpStatus[] = [];
+  let requeueAfterMs: number | undefined;
   for (const ip of snap.targets) {
     const r = planIp(w, ip);
     actions.push(...r.actions);
     statuses.push(r.status);
+    requeueAfterMs = soonest(requeueAfterMs, r.requeueAfterMs);
   }
-  return { actions, statuses };
+  return requeueAfterMs === undefined ? { actions, statuses } : { actions, statuses, requeueAfterMs };
 }
