@@ -4,6 +4,10 @@
 // written two ways is one address everywhere (webhook, reconciler, DigitalOcean calls).
 // Every rejection is one sentence naming the bad entry and what a valid value looks like;
 // the webhook prefixes it with the object and annotation key.
+// The input is hostile (anyone who may create a Pod writes it): no regular expressions, every
+// check is one linear scan, and a value over MAX_VALUE_BYTES is refused before any scanning.
+import { GLOBAL_UNICAST_V6, SPECIAL_RANGES } from './special-ranges.ts';
+import type { SpecialRange } from './special-ranges.ts';
 
 export interface ReservedAddress {
   /** canonical text: dotted quad, or RFC 5952 for IPv6 */
@@ -21,6 +25,45 @@ const EXAMPLE_V6 = 'expected e.g. 2604:a880:800:14::1';
 const EXAMPLE_LIST = 'expected e.g. 104.248.100.100, 2604:a880:800:14::1';
 const EXAMPLE_PUBLIC = 'expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1';
 
+/**
+ * The longest annotation value read, in UTF-8 bytes. A pool of reserved IPs is a few hundred
+ * bytes (the longest address is 45 characters); Kubernetes allows 256 KiB of annotations.
+ */
+export const MAX_VALUE_BYTES = 4096;
+
+// ---- character classes (plain comparisons, so every check is one linear pass) ----
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+/** The separators allowed around entries: space, tab, CR, LF. */
+const isEdgeSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+/** What /\s/ matches (ECMAScript WhiteSpace and LineTerminator). */
+function isWhitespace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  return (
+    c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+function every(text: string, test: (c: number) => boolean): boolean {
+  for (let i = 0; i < text.length; i++) if (!test(text.charCodeAt(i))) return false;
+  return true;
+}
+
+function some(text: string, test: (c: number) => boolean): boolean {
+  return !every(text, (c) => !test(c));
+}
+
+/** text without leading and trailing space/tab/CR/LF; two index walks, no regex. */
+function trimEdges(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isEdgeSpace(text.charCodeAt(start))) start++;
+  while (end > start && isEdgeSpace(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
 // ---- parsing (no policy) ----
 
 /** Strict dotted quad: four decimal octets 0-255, no leading zeros, nothing else. */
@@ -30,7 +73,7 @@ function parseIpv4Octets(text: string): number[] | null {
   const octets: number[] = [];
   for (const part of parts) {
     // A leading zero is rejected because inet_aton reads "010" as octal 8.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
+    if (part.length < 1 || part.length > 3 || !every(part, isDigit) || (part.length > 1 && part[0] === '0')) return null;
     const n = Number(part);
     if (n > 255) return null;
     octets.push(n);
@@ -38,13 +81,11 @@ function parseIpv4Octets(text: string): number[] | null {
   return octets;
 }
 
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
-
 function parseHexGroups(text: string): number[] | null {
   if (text === '') return [];
   const groups: number[] = [];
   for (const g of text.split(':')) {
-    if (!HEX_GROUP.test(g)) return null;
+    if (g.length < 1 || g.length > 4 || !every(g, isHex)) return null;
     groups.push(parseInt(g, 16));
   }
   return groups;
@@ -52,7 +93,7 @@ function parseHexGroups(text: string): number[] | null {
 
 /** Any RFC 4291 §2.2 text form, including a trailing embedded dotted quad. Eight 16-bit groups. */
 function parseIpv6Groups(input: string): number[] | null {
-  if (!/^[0-9a-fA-F:.]+$/.test(input)) return null;
+  if (input === '' || !every(input, (c) => isHex(c) || c === 0x3a || c === 0x2e)) return null;
   let text = input;
   if (text.includes('.')) {
     // x:x:x:x:x:x:d.d.d.d — rewrite the dotted tail as two hex groups, then parse as hex.
@@ -127,63 +168,55 @@ function toBytes(address: ReservedAddress): number[] {
 
 interface Range {
   readonly family: 4 | 6;
-  readonly bytes: number[];
+  readonly bytes: readonly number[];
   readonly bits: number;
   readonly cidr: string;
-  readonly what: string;
 }
 
-function range(cidr: string, what: string): Range {
+function range(cidr: string): Range {
   const [base = '', bits = ''] = cidr.split('/');
   const address = parseAddress(base);
   if (!address) throw new Error(`bad built-in range ${cidr}`);
-  return { family: address.family, bytes: toBytes(address), bits: Number(bits), cidr, what };
+  return { family: address.family, bytes: toBytes(address), bits: Number(bits), cidr };
 }
 
 function contains(r: Range, bytes: readonly number[]): boolean {
-  for (let bit = 0; bit < r.bits; bit++) {
-    const mask = 0x80 >> (bit % 8);
-    const i = Math.floor(bit / 8);
-    if (((bytes[i] ?? 0) & mask) !== ((r.bytes[i] ?? 0) & mask)) return false;
-  }
-  return true;
+  const whole = r.bits >> 3;
+  for (let i = 0; i < whole; i++) if (bytes[i] !== r.bytes[i]) return false;
+  const rest = r.bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((bytes[whole] ?? 0) & mask) === ((r.bytes[whole] ?? 0) & mask);
 }
 
-// Order matters: the first match names the problem, so specific ranges precede wider ones.
-const NON_RESERVABLE: readonly Range[] = [
-  range('0.0.0.0/32', 'the unspecified address'),
-  range('0.0.0.0/8', 'a "this network" address'),
-  range('10.0.0.0/8', 'a private address'),
-  range('100.64.0.0/10', 'a carrier-grade NAT (shared) address'),
-  range('127.0.0.0/8', 'a loopback address'),
-  range('169.254.0.0/16', 'a link-local address'),
-  range('172.16.0.0/12', 'a private address'),
-  range('192.0.0.0/24', 'an IETF protocol assignment address'),
-  range('192.0.2.0/24', 'a documentation address'),
-  range('192.168.0.0/16', 'a private address'),
-  range('198.18.0.0/15', 'a benchmarking address'),
-  range('198.51.100.0/24', 'a documentation address'),
-  range('203.0.113.0/24', 'a documentation address'),
-  range('224.0.0.0/4', 'a multicast address'),
-  range('255.255.255.255/32', 'the broadcast address'),
-  range('240.0.0.0/4', 'a reserved address'),
-  range('::/128', 'the unspecified address'),
-  range('::1/128', 'the loopback address'),
-  range('::ffff:0:0/96', 'an IPv4-mapped address'),
-  range('2001:db8::/32', 'a documentation address'),
-  range('fc00::/7', 'a unique local (private) address'),
-  range('fe80::/10', 'a link-local address'),
-  range('ff00::/8', 'a multicast address'),
-];
-// Every global unicast allocation, and so every reserved IPv6, lies in 2000::/3.
-const GLOBAL_UNICAST_V6 = range('2000::/3', 'global unicast');
-const DO_ANCHOR = range('10.20.0.0/16', 'a DigitalOcean anchor IP');
+interface SpecialBlock extends Range {
+  readonly source: SpecialRange;
+}
+
+const SPECIAL: readonly SpecialBlock[] = SPECIAL_RANGES.map((source) => ({ ...range(source.cidr), source }));
+const GLOBAL_UNICAST = range(GLOBAL_UNICAST_V6.cidr);
+// Not an IANA block: DigitalOcean gives every droplet an anchor IP from here (inside 10/8),
+// which people mistake for a reserved IP, so it gets its own hint.
+const DO_ANCHOR = range('10.20.0.0/16');
+
+/** The most specific special-purpose block holding the address, if any. */
+function specialRangeOf(family: 4 | 6, bytes: readonly number[]): SpecialBlock | undefined {
+  let best: SpecialBlock | undefined;
+  for (const r of SPECIAL) {
+    if (r.family === family && (!best || r.bits > best.bits) && contains(r, bytes)) best = r;
+  }
+  return best;
+}
 
 function quote(entry: string): string {
-  // JSON quoting escapes control characters; very long entries are cut so a message stays readable.
-  const short = entry.length > 64 ? `${entry.slice(0, 61)}...` : entry;
-  return JSON.stringify(short);
+  // JSON quoting escapes control characters; long entries are cut (never inside a surrogate
+  // pair) before quoting, so a message stays one short line however long the input.
+  if (entry.length <= 64) return JSON.stringify(entry);
+  const cut = isHighSurrogate(entry.charCodeAt(60)) ? 60 : 61;
+  return JSON.stringify(`${entry.slice(0, cut)}...`);
 }
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
 
 function named(entry: string, address: ReservedAddress): string {
   return entry === address.text ? quote(entry) : `${quote(entry)} (${address.text})`;
@@ -196,62 +229,82 @@ export function nonReservableReason(entry: string, address: ReservedAddress): st
     return `${named(entry, address)} is in DigitalOcean's anchor range ${DO_ANCHOR.cidr}: anchor IPs belong in a Service's externalIPs, not in this annotation (${EXAMPLE_PUBLIC})`;
   }
   const never = `and can never be a DigitalOcean reserved IP (${EXAMPLE_PUBLIC})`;
-  for (const r of NON_RESERVABLE) {
-    if (r.family !== address.family || !contains(r, bytes)) continue;
-    const where = r.bits === (r.family === 4 ? 32 : 128) ? '' : ` (${r.cidr})`;
-    return `${named(entry, address)} is ${r.what}${where} ${never}`;
+  const special = specialRangeOf(address.family, bytes);
+  if (special) {
+    const { cidr, what, rfc } = special.source;
+    // A single-address block needs no prefix: the address is the block.
+    const where = special.bits === (special.family === 4 ? 32 : 128) ? rfc : `${cidr}, ${rfc}`;
+    return `${named(entry, address)} is ${what} (${where}) ${never}`;
   }
-  if (address.family === 6 && !contains(GLOBAL_UNICAST_V6, bytes)) {
-    return `${named(entry, address)} is not a global unicast address (outside ${GLOBAL_UNICAST_V6.cidr}) ${never}`;
+  if (address.family === 6 && !contains(GLOBAL_UNICAST, bytes)) {
+    return `${named(entry, address)} is not a global unicast address (outside ${GLOBAL_UNICAST.cidr}, ${GLOBAL_UNICAST_V6.rfc}) ${never}`;
   }
+  return null;
+}
+
+/** "[addr]" or "[addr]:port", as in a URL: the inside and whether a port follows. */
+function bracketed(entry: string): { inside: string; port: boolean } | null {
+  if (entry[0] !== '[') return null;
+  const close = entry.indexOf(']');
+  if (close < 0) return null;
+  const after = entry.slice(close + 1);
+  if (after === '') return { inside: entry.slice(1, close), port: false };
+  if (after[0] === ':' && every(after.slice(1), isDigit)) return { inside: entry.slice(1, close), port: true };
   return null;
 }
 
 /** Best-effort hint for an entry that is not an address: say what is wrong with it. */
 function notAnAddressReason(entry: string): string {
   const q = quote(entry);
-  if (/\s/.test(entry)) {
+  if (some(entry, isWhitespace)) {
     return `${q} contains whitespace inside an entry; separate addresses with commas (${EXAMPLE_LIST})`;
   }
-  if (entry.includes('%')) {
-    const base = entry.slice(0, entry.indexOf('%'));
-    return `${q} has a zone id (${quote(entry.slice(base.length))}), which a reserved IP never has (${EXAMPLE_V6})`;
+  const percent = entry.indexOf('%');
+  if (percent >= 0) {
+    return `${q} has a zone id (${quote(entry.slice(percent))}), which a reserved IP never has (${EXAMPLE_V6})`;
   }
-  // "[addr]" or "[addr]:port", as in a URL
-  const bracketed = /^\[([^\]]*)\](:[0-9]*)?$/.exec(entry);
-  if (bracketed) {
-    const bare = parseAddress(bracketed[1] ?? '');
+  const inBrackets = bracketed(entry);
+  if (inBrackets) {
+    const bare = parseAddress(inBrackets.inside);
     const hint = bare ? `write ${bare.text} without brackets` : EXAMPLE_V6;
-    const port = bracketed[2] ? ' with a port' : '';
+    const port = inBrackets.port ? ' with a port' : '';
     return `${q} is written in brackets${port}; the annotation takes a bare address (${hint})`;
   }
   const slash = entry.indexOf('/');
-  if (slash >= 0 && parseAddress(entry.slice(0, slash))) {
-    const base = parseAddress(entry.slice(0, slash));
-    return `${q} is a prefix, not a single address (expected e.g. ${base?.text ?? '104.248.100.100'})`;
-  }
-  if (/^[0-9.]+$/.test(entry)) {
-    const parts = entry.split('.');
-    if (parts.length === 4 && parts.every((p) => /^[0-9]+$/.test(p))) {
-      if (parts.some((p) => p.length > 1 && p.startsWith('0'))) {
-        return `${q} has an octet with a leading zero, which some tools read as octal (${EXAMPLE_V4})`;
-      }
-      if (parts.some((p) => Number(p) > 255)) {
-        return `${q} has an octet above 255 (${EXAMPLE_V4})`;
-      }
+  const base = slash >= 0 ? parseAddress(entry.slice(0, slash)) : null;
+  if (base) return `${q} is a prefix, not a single address (expected e.g. ${base.text})`;
+  const parts = entry.split('.');
+  if (parts.length === 4 && parts.every((p) => p !== '' && every(p, isDigit))) {
+    if (parts.some((p) => p.length > 1 && p.startsWith('0'))) {
+      return `${q} has an octet with a leading zero, which some tools read as octal (${EXAMPLE_V4})`;
+    }
+    if (parts.some((p) => Number(p) > 255)) {
+      return `${q} has an octet above 255 (${EXAMPLE_V4})`;
     }
   }
   return `${q} is not an IPv4 or IPv6 address (${EXAMPLE_ANY})`;
 }
 
-const EDGE_SPACE = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+export interface ParseOptions {
+  /** longest value read, in UTF-8 bytes (default MAX_VALUE_BYTES) */
+  readonly maxBytes?: number;
+}
 
 /** The annotation value → its addresses, canonical, in order; or the first problem found. */
-export function parseAddressList(value: string): AddressListResult {
-  if (value.replace(EDGE_SPACE, '') === '') {
+export function parseAddressList(value: string, opts: ParseOptions = {}): AddressListResult {
+  const maxBytes = opts.maxBytes ?? MAX_VALUE_BYTES;
+  // Checked first, in one native pass: nothing longer is scanned, split or echoed.
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > maxBytes) {
+    return {
+      ok: false,
+      reason: `the value is ${bytes} bytes long, more than the ${maxBytes} bytes a list of reserved IPs may take (${EXAMPLE_LIST})`,
+    };
+  }
+  if (trimEdges(value) === '') {
     return { ok: false, reason: `the value is empty (${EXAMPLE_ANY})` };
   }
-  const entries = value.split(',').map((e) => e.replace(EDGE_SPACE, ''));
+  const entries = value.split(',').map(trimEdges);
   const seen = new Map<string, string>();
   const addresses: ReservedAddress[] = [];
   for (const [index, entry] of entries.entries()) {

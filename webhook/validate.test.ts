@@ -71,7 +71,7 @@ test('an update that keeps an old bad value is allowed with a warning, so legacy
   assert.deepEqual(check('Deployment', 'UPDATE', { annotations: { [KEY]: '10.0.0.1' } }, { old: { annotations: { [KEY]: '10.0.0.1' } } }), {
     allowed: true,
     warnings: [
-      'Deployment prod/web: annotation k8s.haim.dev/floating-ip: "10.0.0.1" is a private address (10.0.0.0/8) and can never be a DigitalOcean reserved IP (expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1) (allowed because this update does not change it)',
+      'Deployment prod/web: annotation k8s.haim.dev/floating-ip: "10.0.0.1" is a private address (10.0.0.0/8, RFC 1918) and can never be a DigitalOcean reserved IP (expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1) (allowed because this update does not change it)',
     ],
   });
   // ...but changing a good value to a bad one is denied
