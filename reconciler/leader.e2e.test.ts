@@ -159,8 +159,11 @@ describe('reconciler against the real API server', () => {
     assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
     assert.equal(c?.livenessProbe?.httpGet?.path, '/healthz');
     assert.equal(c?.readinessProbe?.httpGet?.path, '/readyz');
-    const secretRef = c?.env?.find((e) => e.name === 'DIGITALOCEAN_TOKEN')?.valueFrom?.secretKeyRef;
-    assert.deepEqual([secretRef?.name, secretRef?.key], ['floatip-digitalocean', 'token']);
+    // the token is a mounted file from Secret digital-ocean-token, never an env variable
+    assert.equal(c?.env?.find((e) => e.name === 'DIGITALOCEAN_TOKEN'), undefined);
+    assert.equal(c?.env?.find((e) => e.name === 'DIGITALOCEAN_TOKEN_FILE')?.value, '/var/run/secrets/digitalocean/token');
+    const tokenVolume = pod?.volumes?.find((v) => v.name === c?.volumeMounts?.find((m) => m.mountPath === '/var/run/secrets/digitalocean')?.name);
+    assert.deepEqual([tokenVolume?.secret?.secretName, tokenVolume?.secret?.items], ['digital-ocean-token', [{ key: 'token', path: 'token' }]]);
     assert.equal(c?.env?.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
   });
 
