@@ -1,4 +1,5 @@
-// The reserved-IP endpoints dots-wrapper lacks, in its module shape
+// The reserved-IP endpoints dots-wrapper lacks (droplets and firewalls come from its own
+// modules), in its module shape
 // `(ctx) => (args) => httpClient.<verb>(path)`, with paths relative to the `/v2` base URL.
 // Wire types list only the fields floatip reads, all optional: the body is untrusted input.
 // Callers pass IPs already validated and canonicalised (shared/addresses.ts), so they are
@@ -47,6 +48,10 @@ export const reservedIp = {
     ({ httpClient }: IContext) =>
     ({ ip, body }: { ip: string; body: ActionBody }): Get<{ action?: WireAction }> =>
       httpClient.post(`/reserved_ips/${ip}/actions`, body),
+  listReservedIpActions:
+    ({ httpClient }: IContext) =>
+    ({ ip, per_page = 20 }: { ip: string; per_page?: number }): Get<IListResponse & { actions?: WireAction[] }> =>
+      httpClient.get(`/reserved_ips/${ip}/actions`, { params: { page: 1, per_page } }),
   getReservedIpAction:
     ({ httpClient }: IContext) =>
     ({ ip, action_id }: { ip: string; action_id: number }): Get<{ action?: WireAction }> =>
@@ -80,6 +85,9 @@ export const ROUTES = {
   ipv6List: '/v2/reserved_ipv6',
   ipv6: '/v2/reserved_ipv6/{reserved_ipv6}',
   ipv6Actions: '/v2/reserved_ipv6/{reserved_ipv6}/actions',
+  droplet: '/v2/droplets/{droplet_id}',
+  firewallList: '/v2/firewalls',
+  firewall: '/v2/firewalls/{firewall_id}',
 } as const;
 
 export type Route = (typeof ROUTES)[keyof typeof ROUTES];

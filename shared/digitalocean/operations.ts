@@ -2,45 +2,73 @@
 // walk), mapped from the wire to floatip's ReservedIp. The retry policy lives in call.ts,
 // the assign/unassign flow in moves.ts.
 import { modules } from 'dots-wrapper';
-import type { IContext, IListResponse } from 'dots-wrapper/dist/types/index.js';
+import type { IContext } from 'dots-wrapper/dist/types/index.js';
 import { parseAddress } from '../addresses.ts';
 import type { ReservedAddress } from '../addresses.ts';
 import { callDo } from './call.ts';
-import type { CallDeps, Operation } from './call.ts';
+import type { CallDeps, Operation, RawResponse } from './call.ts';
 import { ROUTES, reservedIp, reservedIpv6 } from './endpoints.ts';
 import type { ActionBody, WireAction, WireDroplet, WireReservedIp, WireReservedIpv6 } from './endpoints.ts';
+import { allPages } from './pages.ts';
 import { DoApiError } from './port.ts';
 import type { Account, IpFamily, ReservedIp } from './port.ts';
 
 const READ = 'reserved_ip:read and droplet:read';
 const UPDATE = 'reserved_ip:update and droplet:read';
 
-/** A walk that never ends means a broken `links.pages.next`; stop rather than loop. */
-const MAX_PAGES = 1000;
+type Signal = AbortSignal | undefined;
 
 export interface Operations {
-  getAccount(): Promise<Account>;
-  listFamily(family: IpFamily): Promise<ReservedIp[]>;
-  get(addr: ReservedAddress): Promise<ReservedIp>;
-  /** POST an action; a 422 is thrown as DoApiError (status 422) for moves.ts to explain */
-  postAction(addr: ReservedAddress, body: ActionBody): Promise<WireAction>;
+  getAccount(signal: Signal): Promise<Account>;
+  listFamily(family: IpFamily, signal: Signal): Promise<ReservedIp[]>;
+  get(addr: ReservedAddress, signal: Signal): Promise<ReservedIp>;
+  /**
+   * POST an action; a 422 is thrown as DoApiError (status 422) for moves.ts to explain, a
+   * Transient failure is not retried (DigitalOcean may have applied it).
+   */
+  postAction(addr: ReservedAddress, body: ActionBody, signal: Signal): Promise<WireAction>;
   /** status of an action: per-IP route for IPv4, /v2/actions/{id} for IPv6 (none per IP upstream) */
-  actionStatus(addr: ReservedAddress, actionId: number): Promise<string | undefined>;
+  actionStatus(addr: ReservedAddress, actionId: number, signal: Signal): Promise<string | undefined>;
+  /** the latest actions of a reserved IPv4 (first page); IPv6 has no such list upstream */
+  recentActions(addr: ReservedAddress, signal: Signal): Promise<WireAction[]>;
+}
+
+/**
+ * dots-wrapper's factories take a context, not per-request options: each request gets a
+ * context whose client adds its AbortSignal to the axios config.
+ */
+export function withSignal(ctx: IContext, signal: AbortSignal): IContext {
+  const http = ctx.httpClient as unknown as Record<'get' | 'delete' | 'post' | 'put' | 'patch', (...args: unknown[]) => unknown>;
+  const withConfig = (config: unknown) => ({ ...(config as object | undefined), signal });
+  const client = {
+    get: (url: string, config?: object) => http.get(url, withConfig(config)),
+    delete: (url: string, config?: object) => http.delete(url, withConfig(config)),
+    post: (url: string, data?: unknown, config?: object) => http.post(url, data, withConfig(config)),
+    put: (url: string, data?: unknown, config?: object) => http.put(url, data, withConfig(config)),
+    patch: (url: string, data?: unknown, config?: object) => http.patch(url, data, withConfig(config)),
+  };
+  return { ...ctx, httpClient: client as unknown as IContext['httpClient'] };
+}
+
+/** An endpoint factory as a `(signal, args)` sender. */
+export function bind<A, R>(ctx: IContext, factory: (ctx: IContext) => (args: A) => Promise<R>) {
+  return (signal: AbortSignal, args: A): Promise<R & RawResponse<unknown>> => factory(withSignal(ctx, signal))(args) as Promise<R & RawResponse<unknown>>;
 }
 
 export function createOperations(ctx: IContext, deps: CallDeps, pageSize: number): Operations {
-  const account = modules.account.getAccount(ctx);
-  const getAction = modules.action.getAction(ctx);
+  const account = bind(ctx, modules.account.getAccount);
+  const getAction = bind(ctx, modules.action.getAction);
   const v4 = {
-    list: reservedIp.listReservedIps(ctx),
-    get: reservedIp.getReservedIp(ctx),
-    post: reservedIp.postReservedIpAction(ctx),
-    action: reservedIp.getReservedIpAction(ctx),
+    list: bind(ctx, reservedIp.listReservedIps),
+    get: bind(ctx, reservedIp.getReservedIp),
+    post: bind(ctx, reservedIp.postReservedIpAction),
+    actions: bind(ctx, reservedIp.listReservedIpActions),
+    action: bind(ctx, reservedIp.getReservedIpAction),
   };
   const v6 = {
-    list: reservedIpv6.listReservedIpv6s(ctx),
-    get: reservedIpv6.getReservedIpv6(ctx),
-    post: reservedIpv6.postReservedIpv6Action(ctx),
+    list: bind(ctx, reservedIpv6.listReservedIpv6s),
+    get: bind(ctx, reservedIpv6.getReservedIpv6),
+    post: bind(ctx, reservedIpv6.postReservedIpv6Action),
   };
   const ipOp = (addr: ReservedAddress, method: 'GET' | 'POST', v4Route: Operation['route'], v6Route: Operation['route'], scopes: string): Operation => ({
     method,
@@ -50,82 +78,61 @@ export function createOperations(ctx: IContext, deps: CallDeps, pageSize: number
   });
 
   return {
-    async getAccount() {
+    async getAccount(signal) {
       const op: Operation = { method: 'GET', route: ROUTES.account, subject: 'the account', scopes: 'account:read' };
-      const { data } = await callDo(deps, op, account);
-      const a = data.account;
+      const { data } = await callDo(deps, op, (s) => account(s, undefined), signal);
+      const a = data.account as { uuid?: unknown; email?: unknown; status?: unknown } | undefined;
       return { uuid: String(a?.uuid ?? ''), email: String(a?.email ?? ''), status: String(a?.status ?? '') };
     },
 
-    async listFamily(family) {
+    async listFamily(family, signal) {
       const op: Operation = {
         method: 'GET',
         route: family === 4 ? ROUTES.ipv4List : ROUTES.ipv6List,
         subject: `the reserved IPv${family} list`,
         scopes: READ,
       };
-      const out: ReservedIp[] = [];
-      let page = 1;
-      for (let pages = 1; pages <= MAX_PAGES; pages++) {
-        const query = { page, per_page: pageSize };
-        const next =
-          family === 4
-            ? collect(await callDo(deps, op, () => v4.list(query)), (d) => d.reserved_ips, fromV4, out)
-            : collect(await callDo(deps, op, () => v6.list(query)), (d) => d.reserved_ipv6s, fromV6, out);
-        if (next === undefined || next <= page) return out;
-        page = next;
-      }
-      throw new DoApiError('Transient', `GET ${op.route}: more than ${MAX_PAGES} pages; the pagination links look broken`);
+      const query = (page: number) => ({ page, per_page: pageSize });
+      return family === 4
+        ? allPages(op.route, (page) => callDo(deps, op, (s) => v4.list(s, query(page)), signal), (d) => d.reserved_ips, fromV4)
+        : allPages(op.route, (page) => callDo(deps, op, (s) => v6.list(s, query(page)), signal), (d) => d.reserved_ipv6s, fromV6);
     },
 
-    async get(addr) {
+    async get(addr, signal) {
       const op = ipOp(addr, 'GET', ROUTES.ipv4, ROUTES.ipv6, READ);
       const ip =
         addr.family === 4
-          ? fromV4((await callDo(deps, op, () => v4.get({ ip: addr.text }))).data.reserved_ip)
-          : fromV6((await callDo(deps, op, () => v6.get({ ip: addr.text }))).data.reserved_ipv6);
+          ? fromV4((await callDo(deps, op, (s) => v4.get(s, { ip: addr.text }), signal)).data.reserved_ip)
+          : fromV6((await callDo(deps, op, (s) => v6.get(s, { ip: addr.text }), signal)).data.reserved_ipv6);
       if (ip === null) throw new DoApiError('Transient', `GET ${op.route}: DigitalOcean answered without a ${op.subject} object`);
       return ip;
     },
 
-    async postAction(addr, body) {
+    async postAction(addr, body, signal) {
       const op: Operation = {
         ...ipOp(addr, 'POST', ROUTES.ipv4Actions, ROUTES.ipv6Actions, UPDATE),
         ...(body.type === 'assign' ? { notFound: `reserved IP ${addr.text} or droplet ${body.droplet_id}` } : {}),
       };
-      const send = () => (addr.family === 4 ? v4.post({ ip: addr.text, body }) : v6.post({ ip: addr.text, body }));
-      return (await callDo(deps, op, send)).data.action ?? {};
+      const send = (s: AbortSignal) => (addr.family === 4 ? v4.post(s, { ip: addr.text, body }) : v6.post(s, { ip: addr.text, body }));
+      return (await callDo(deps, op, send, signal)).data.action ?? {};
     },
 
-    async actionStatus(addr, actionId) {
+    async actionStatus(addr, actionId, signal) {
       if (addr.family === 4) {
         const op = ipOp(addr, 'GET', ROUTES.ipv4Action, ROUTES.ipv4Action, 'reserved_ip:read');
-        return (await callDo(deps, op, () => v4.action({ ip: addr.text, action_id: actionId }))).data.action?.status;
+        return (await callDo(deps, op, (s) => v4.action(s, { ip: addr.text, action_id: actionId }), signal)).data.action?.status;
       }
       const op: Operation = { method: 'GET', route: ROUTES.action, subject: `action ${actionId}`, scopes: 'actions:read' };
-      return (await callDo(deps, op, () => getAction({ action_id: actionId }))).data.action?.status;
+      const { data } = await callDo(deps, op, (s) => getAction(s, { action_id: actionId }), signal);
+      return (data.action as WireAction | undefined)?.status;
+    },
+
+    async recentActions(addr, signal) {
+      if (addr.family === 6) return [];
+      const op = ipOp(addr, 'GET', ROUTES.ipv4Actions, ROUTES.ipv4Actions, 'reserved_ip:read');
+      return (await callDo(deps, op, (s) => v4.actions(s, { ip: addr.text }), signal)).data.actions ?? [];
     },
   };
-}
-
-/** Append one page's IPs to `out`; returns the next page number from `links.pages.next`. */
-function collect<D extends IListResponse, W>(
-  answer: { data: D },
-  items: (d: D) => W[] | undefined,
-  map: (w: W) => ReservedIp | null,
-  out: ReservedIp[],
-): number | undefined {
-  for (const wire of items(answer.data) ?? []) {
-    const ip = map(wire);
-    if (ip !== null) out.push(ip);
-  }
-  return pageOf(answer.data.links?.pages?.next);
-}
-
-function pageOf(link: string | undefined): number | undefined {
-  if (link === undefined) return undefined;
-  const page = Number(new URL(link, 'http://placeholder.invalid').searchParams.get('page'));
-  return Number.isInteger(page) && page > 0 ? page : undefined;
 }
 
 function fromV4(w: WireReservedIp | undefined): ReservedIp | null {

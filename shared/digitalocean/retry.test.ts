@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffMs, classify, headerNumber, isRetriedInCall, pollDelayMs, rateLimitRemaining, rateLimitWaitMs } from './retry.ts';
+import { backoffMs, burstWaitMs, classify, headerNumber, isRetriedInCall, pollDelayMs, rateLimitRemaining, rateLimitWaitMs } from './retry.ts';
 
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 
@@ -44,29 +44,50 @@ test('classify reads the {id, message, request_id} error body', () => {
   });
 });
 
-test('a 429 carries the wait the API asked for', () => {
+test('a 429 carries the wait the API asked for, or the short fallback without retry-after', () => {
   assert.equal(classify(429, {}, { 'retry-after': '3' }, NOW).retryAfterMs, 3000);
-  assert.equal(classify(429, {}, { 'ratelimit-reset': String(NOW / 1000 + 42) }, NOW).retryAfterMs, 42_000);
+  assert.equal(classify(429, {}, { 'ratelimit-reset': String(NOW / 1000 + 42) }, NOW).retryAfterMs, 1000);
+  assert.equal(classify(429, {}, { 'ratelimit-reset': String(NOW / 1000 + 42) }, NOW, 2500).retryAfterMs, 2500);
   assert.equal(classify(503, {}, { 'retry-after': '3' }, NOW).retryAfterMs, undefined);
 });
 
-test('rateLimitWaitMs: retry-after seconds or date first, then ratelimit-reset, else 1 s', () => {
-  assert.equal(rateLimitWaitMs({ 'retry-after': '0' }, NOW), 0);
-  assert.equal(rateLimitWaitMs({ 'retry-after': '1.5' }, NOW), 1500);
-  assert.equal(rateLimitWaitMs({ 'retry-after': 'Wed, 25 Nov 2026 12:00:07 GMT' }, NOW), 7000);
-  assert.equal(rateLimitWaitMs({ 'retry-after': '2', 'ratelimit-reset': String(NOW / 1000 + 60) }, NOW), 2000);
-  assert.equal(rateLimitWaitMs({ 'retry-after': 'soon', 'ratelimit-reset': String(NOW / 1000 + 9) }, NOW), 9000);
-  assert.equal(rateLimitWaitMs({ 'ratelimit-reset': String(NOW / 1000 - 5) }, NOW), 0, 'a reset in the past means now');
-  assert.equal(rateLimitWaitMs({ 'retry-after': '-4' }, NOW), 0);
-  assert.equal(rateLimitWaitMs({}, NOW), 1000);
-  assert.equal(rateLimitWaitMs({ 'retry-after': '' }, NOW), 1000);
+test('rateLimitWaitMs: retry-after seconds or date; without it the fallback, cut short by an earlier reset, never the hourly reset', () => {
+  const hourly = String(NOW / 1000 + 3600);
+  const table: [Record<string, string>, number | undefined, number][] = [
+    [{ 'retry-after': '0' }, undefined, 0],
+    [{ 'retry-after': '1.5' }, undefined, 1500],
+    [{ 'retry-after': 'Wed, 25 Nov 2026 12:00:07 GMT' }, undefined, 7000],
+    [{ 'retry-after': '2', 'ratelimit-reset': String(NOW / 1000 + 60) }, undefined, 2000],
+    [{ 'retry-after': '90', 'ratelimit-reset': hourly }, 3000, 90_000],
+    [{ 'retry-after': '-4' }, undefined, 0],
+    [{ 'ratelimit-reset': hourly }, undefined, 1000],
+    [{ 'ratelimit-reset': hourly }, 3000, 3000],
+    [{ 'retry-after': 'soon', 'ratelimit-reset': hourly }, 3000, 3000],
+    [{ 'ratelimit-reset': String(NOW / 1000 + 2) }, 3000, 2000],
+    [{ 'ratelimit-reset': String(NOW / 1000 - 5) }, 3000, 0],
+    [{}, undefined, 1000],
+    [{}, 4500, 4500],
+    [{ 'retry-after': '' }, undefined, 1000],
+  ];
+  for (const [headers, fallback, expected] of table) {
+    assert.equal(rateLimitWaitMs(headers, NOW, fallback), expected, JSON.stringify([headers, fallback]));
+  }
 });
 
-test('only Transient and RateLimited are retried inside a call', () => {
-  const retried = ['NotFound', 'InProgress', 'Conflict', 'RateLimited', 'Transient', 'Terminal'].filter((c) =>
-    isRetriedInCall(c as Parameters<typeof isRetriedInCall>[0]),
-  );
-  assert.deepEqual(retried, ['RateLimited', 'Transient']);
+test('burstWaitMs: equal jitter in [c/2, c) under a doubling, capped ceiling', () => {
+  const opts = { burstBaseMs: 2000, burstCapMs: 8000 };
+  assert.deepEqual([0, 1, 2, 3, 9].map((n) => burstWaitMs(n, opts, () => 0)), [1000, 2000, 4000, 4000, 4000]);
+  assert.deepEqual([0, 1, 2, 3].map((n) => burstWaitMs(n, opts, () => 0.5)), [1500, 3000, 6000, 6000]);
+  assert.deepEqual([0, 1, 2].map((n) => burstWaitMs(n, opts, () => 0.9999)), [1999, 3999, 7999]);
+});
+
+test('429s are retried inside a call; Transient only for idempotent methods; the rest never', () => {
+  const classes = ['NotFound', 'InProgress', 'Conflict', 'RateLimited', 'Transient', 'Terminal'] as const;
+  const retried = (method: string) => classes.filter((c) => isRetriedInCall(c, method));
+  assert.deepEqual(retried('GET'), ['RateLimited', 'Transient']);
+  assert.deepEqual(retried('PUT'), ['RateLimited', 'Transient']);
+  assert.deepEqual(retried('DELETE'), ['RateLimited', 'Transient']);
+  assert.deepEqual(retried('POST'), ['RateLimited'], 'DigitalOcean may have applied a POST whose answer was lost');
 });
 
 test('backoff is full jitter under a doubling, capped ceiling', () => {

@@ -20,21 +20,28 @@ export type HeaderBag = Readonly<Record<string, unknown>>;
  * no response at all (connection refused/reset, timeout): always Transient.
  * A 422 is classified InProgress here (the API refused *for now*); the client never retries
  * it blindly but re-reads the IP to tell "already done", "locked" and "conflict" apart.
+ * `noRetryAfterMs` is the wait of a 429 without `retry-after` (see rateLimitWaitMs).
  */
-export function classify(status: number | undefined, body: unknown, headers: HeaderBag, nowMs: number): Classified {
+export function classify(status: number | undefined, body: unknown, headers: HeaderBag, nowMs: number, noRetryAfterMs = 1000): Classified {
   const err = errorBody(body);
   const base = { doId: err.id, doMessage: err.message, requestId: err.requestId ?? headerString(headers, 'x-request-id'), retryAfterMs: undefined };
   if (status === undefined) return { ...base, errorClass: 'Transient' };
-  if (status === 429) return { ...base, errorClass: 'RateLimited', retryAfterMs: rateLimitWaitMs(headers, nowMs) };
+  if (status === 429) return { ...base, errorClass: 'RateLimited', retryAfterMs: rateLimitWaitMs(headers, nowMs, noRetryAfterMs) };
   if (status >= 500 || status === 408) return { ...base, errorClass: 'Transient' };
   if (status === 404) return { ...base, errorClass: 'NotFound' };
   if (status === 422) return { ...base, errorClass: 'InProgress' };
   return { ...base, errorClass: 'Terminal' };
 }
 
-/** Classes the client retries inside one call; the others go straight to the caller. */
-export function isRetriedInCall(errorClass: DoErrorClass): boolean {
-  return errorClass === 'Transient' || errorClass === 'RateLimited';
+/**
+ * Whether one call retries this failure itself. A 429 is refused before DigitalOcean acts on
+ * the request, so it is always retried. A Transient failure (timeout, reset, 5xx) may come
+ * after DigitalOcean applied the request: only idempotent methods are retried blindly; a POST
+ * goes back to its caller, which reads the state before trying again (moves.ts, firewalls).
+ */
+export function isRetriedInCall(errorClass: DoErrorClass, method = 'GET'): boolean {
+  if (errorClass === 'RateLimited') return true;
+  return errorClass === 'Transient' && method !== 'POST';
 }
 
 /**
@@ -53,11 +60,13 @@ export function pollDelayMs(poll: number, opts: { initialMs: number; maxMs: numb
 }
 
 /**
- * How long a 429 asks us to wait: `retry-after` (seconds or an HTTP date) first, else
- * `ratelimit-reset` (Unix epoch seconds). Falls back to one second when neither parses, so a
- * 429 without headers still slows us down instead of spinning.
+ * How long a 429 asks us to wait: `retry-after` (seconds or an HTTP date) when present.
+ * Without it, `fallbackMs` (a short jittered wait, see burstWaitMs), cut short by an earlier
+ * `ratelimit-reset`. That header is the reset of the *hourly* window on DigitalOcean, so
+ * waiting for it would stall a call for up to an hour, while the burst limit that most 429s
+ * come from frees up within the minute.
  */
-export function rateLimitWaitMs(headers: HeaderBag, nowMs: number): number {
+export function rateLimitWaitMs(headers: HeaderBag, nowMs: number, fallbackMs = 1000): number {
   const retryAfter = headerString(headers, 'retry-after');
   if (retryAfter !== undefined) {
     const seconds = Number(retryAfter);
@@ -66,8 +75,18 @@ export function rateLimitWaitMs(headers: HeaderBag, nowMs: number): number {
     if (!Number.isNaN(date)) return Math.max(0, date - nowMs);
   }
   const reset = headerNumber(headers, 'ratelimit-reset');
-  if (reset !== undefined) return Math.max(0, reset * 1000 - nowMs);
-  return 1000;
+  const untilReset = reset === undefined ? Infinity : Math.max(0, reset * 1000 - nowMs);
+  return Math.min(untilReset, Math.max(0, fallbackMs));
+}
+
+/**
+ * The wait after a 429 without `retry-after`, for the `retry`-th retry (from 0): "equal
+ * jitter" in [c/2, c) with c = min(capMs, baseMs·2^retry), so it is never near zero (the API
+ * just refused us) and callers refused together spread out.
+ */
+export function burstWaitMs(retry: number, opts: { burstBaseMs: number; burstCapMs: number }, random: () => number): number {
+  const ceiling = Math.min(opts.burstCapMs, opts.burstBaseMs * 2 ** Math.max(0, retry));
+  return Math.floor(ceiling / 2 + random() * (ceiling / 2));
 }
 
 /** `ratelimit-remaining` as a number, when the response carried it. */
