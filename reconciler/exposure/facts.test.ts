@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Node, V1Service } from '@kubernetes/client-node';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { nodeAnchor, podClaims, selects, serviceFacts } from './facts.ts';
+
+const CLASS = 'k8s.haim.dev/floating-ip';
+
+function service(over: { spec?: V1Service['spec']; status?: V1Service['status']; managedFields?: object[] } = {}): V1Service {
+  return {
+    metadata: { name: 'game', namespace: 'default', managedFields: (over.managedFields ?? []) as never },
+    spec: { type: 'LoadBalancer', loadBalancerClass: CLASS, selector: { app: 'game' }, ports: [{ port: 7777, protocol: 'UDP' }, { port: 8080 }], ...over.spec },
+    ...(over.status ? { status: over.status } : {}),
+  };
+}
+
+test('serviceFacts: class, ports (TCP by default), source ranges, current externalIPs and ingress', () => {
+  const f = serviceFacts(
+    service({ spec: { externalIPs: ['10.20.0.11'], loadBalancerSourceRanges: ['203.0.113.0/24'] }, status: { loadBalancer: { ingress: [{ ip: '104.248.100.100' }, { hostname: 'x.example' }] } } }),
+    CLASS,
+  );
+  assert.deepEqual(f, {
+    key: 'default/game',
+    namespace: 'default',
+    name: 'game',
+    floatip: true,
+    selector: { app: 'game' },
+    ports: [{ protocol: 'UDP', port: 7777 }, { protocol: 'TCP', port: 8080 }],
+    sourceRanges: ['203.0.113.0/24'],
+    externalIPs: ['10.20.0.11'],
+    ingress: ['104.248.100.100'],
+    externalIPsOwners: [],
+    ownedByFloatip: false,
+  });
+});
+
+test('serviceFacts: floatip only for type LoadBalancer with its class', () => {
+  const rows: [V1Service['spec'], boolean][] = [
+    [{ type: 'LoadBalancer', loadBalancerClass: CLASS }, true],
+    [{ type: 'LoadBalancer', loadBalancerClass: 'other.example/lb' }, false],
+    [{ type: 'LoadBalancer', loadBalancerClass: undefined }, false],
+    [{ type: 'ClusterIP', loadBalancerClass: CLASS }, false],
+  ];
+  for (const [spec, want] of rows) assert.equal(serviceFacts(service({ spec }), CLASS).floatip, want, JSON.stringify(spec));
+});
+
+test('serviceFacts: who owns spec.externalIPs and the ingress, from managedFields', () => {
+  const managedFields = [
+    { manager: 'kubectl-client-side-apply', operation: 'Update', fieldsV1: { 'f:spec': { 'f:externalIPs': {}, 'f:ports': {} } } },
+    { manager: 'helm', operation: 'Update', fieldsV1: { 'f:spec': { 'f:ports': {} } } },
+    { manager: 'floatip', operation: 'Apply', subresource: 'status', fieldsV1: { 'f:status': { 'f:loadBalancer': { 'f:ingress': {} } } } },
+  ];
+  const f = serviceFacts(service({ managedFields }), CLASS);
+  assert.deepEqual([f.externalIPsOwners, f.ownedByFloatip], [['kubectl-client-side-apply'], true]);
+
+  const statusOnSpec = [{ manager: 'floatip', operation: 'Apply', fieldsV1: { 'f:status': { 'f:loadBalancer': { 'f:ingress': {} } } } }];
+  assert.equal(serviceFacts(service({ managedFields: statusOnSpec }), CLASS).ownedByFloatip, false, 'ingress counts only on the status subresource');
+  const ours = [{ manager: 'floatip', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:externalIPs': {} } } }];
+  assert.deepEqual([serviceFacts(service({ managedFields: ours }), CLASS).externalIPsOwners, serviceFacts(service({ managedFields: ours }), CLASS).ownedByFloatip], [[], true]);
+});
+
+test('podClaims: canonical addresses; an invalid annotation claims nothing', () => {
+  const keys = floatingIpKeys();
+  const claims = podClaims({ metadata: { namespace: 'ns', labels: { app: 'a' }, annotations: { [keys.annotation]: '104.248.100.100, 2604:A880:800:14:0::1000' } } }, keys);
+  assert.deepEqual(claims, {
+    namespace: 'ns',
+    labels: { app: 'a' },
+    addresses: [
+      { text: '104.248.100.100', family: 4 },
+      { text: '2604:a880:800:14::1000', family: 6 },
+    ],
+  });
+  assert.deepEqual(podClaims({ metadata: { annotations: { [keys.annotation]: '104.248.100' } } }, keys).addresses, []);
+});
+
+test('nodeAnchor: droplet nodes only; the annotation must be an IPv4 address', () => {
+  const node = (providerID: string | undefined, value?: string): V1Node => ({
+    metadata: { name: 'pool-a-1', ...(value === undefined ? {} : { annotations: { 'k8s.haim.dev/anchor-ipv4': value } }) },
+    spec: { providerID },
+  });
+  const key = 'k8s.haim.dev/anchor-ipv4';
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '10.20.0.11'), key), [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }]);
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', ' 10.20.0.11\n'), key), [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }]);
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined }]);
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '2604::1'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: '2604::1' }]);
+  assert.equal(nodeAnchor(node('aws:///i-1', '10.20.0.11'), key), null);
+  assert.equal(nodeAnchor(node(undefined), key), null);
+});
+
+test('selects: every selector entry must match; an empty selector selects nothing', () => {
+  assert.equal(selects({ app: 'a' }, { app: 'a', x: 'y' }), true);
+  assert.equal(selects({ app: 'a', tier: 'b' }, { app: 'a' }), false);
+  assert.equal(selects({}, { app: 'a' }), false);
+  assert.equal(selects(undefined, { app: 'a' }), false);
+});

@@ -1,0 +1,71 @@
+// Kubernetes objects → the facts the exposure planners read. Pure; each object is parsed
+// where it is needed, the planners never see a V1Service.
+import type { V1ManagedFieldsEntry, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import { parseAddress, parseAddressList } from '../../shared/addresses.ts';
+import type { FloatingIpKeys } from '../../shared/keys.ts';
+import { dropletIdOf } from '../snapshot.ts';
+import type { NodeAnchor, PodClaims, ServiceFacts } from './model.ts';
+
+/** The field manager of everything floatip writes on Services (server-side apply). */
+export const FIELD_MANAGER = 'floatip';
+
+type Fields = Record<string, unknown>;
+const child = (f: unknown, key: string): unknown => (f !== null && typeof f === 'object' ? (f as Fields)[key] : undefined);
+
+function owns(entry: V1ManagedFieldsEntry, path: readonly string[], subresource: string): boolean {
+  if ((entry.subresource ?? '') !== subresource) return false;
+  let f: unknown = entry.fieldsV1;
+  for (const key of path) f = child(f, key);
+  return f !== undefined;
+}
+
+const EXTERNAL_IPS = ['f:spec', 'f:externalIPs'];
+const INGRESS = ['f:status', 'f:loadBalancer', 'f:ingress'];
+
+export function serviceFacts(svc: V1Service, loadBalancerClass: string): ServiceFacts {
+  const namespace = svc.metadata?.namespace ?? '';
+  const name = svc.metadata?.name ?? '';
+  const managed = svc.metadata?.managedFields ?? [];
+  const spec = svc.spec;
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    floatip: spec?.type === 'LoadBalancer' && spec.loadBalancerClass === loadBalancerClass,
+    selector: spec?.selector,
+    ports: (spec?.ports ?? []).map((p) => ({ protocol: p.protocol ?? 'TCP', port: p.port })),
+    sourceRanges: spec?.loadBalancerSourceRanges ?? [],
+    externalIPs: spec?.externalIPs ?? [],
+    ingress: (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
+    externalIPsOwners: [...new Set(managed.filter((m) => m.manager !== FIELD_MANAGER && owns(m, EXTERNAL_IPS, '')).map((m) => m.manager ?? 'unknown'))],
+    ownedByFloatip: managed.some((m) => m.manager === FIELD_MANAGER && (owns(m, EXTERNAL_IPS, '') || owns(m, INGRESS, 'status'))),
+  };
+}
+
+/** A labeled pod's claims; an invalid annotation claims nothing (the controller warns on the pod). */
+export function podClaims(pod: V1Pod, keys: FloatingIpKeys): PodClaims {
+  const value = pod.metadata?.annotations?.[keys.annotation];
+  const parsed = value === undefined ? undefined : parseAddressList(value);
+  return {
+    namespace: pod.metadata?.namespace ?? '',
+    labels: pod.metadata?.labels ?? {},
+    addresses: parsed?.ok ? parsed.addresses : [],
+  };
+}
+
+/** A node on a DigitalOcean droplet → [droplet id, its recorded anchor]; null otherwise. */
+export function nodeAnchor(node: V1Node, annotation: string): [number, NodeAnchor] | null {
+  const dropletId = dropletIdOf(node.spec?.providerID);
+  if (dropletId === null) return null;
+  const nodeName = node.metadata?.name ?? '';
+  const value = node.metadata?.annotations?.[annotation];
+  if (value === undefined) return [dropletId, { nodeName, anchor: undefined }];
+  const address = parseAddress(value.trim());
+  return address?.family === 4 ? [dropletId, { nodeName, anchor: address.text }] : [dropletId, { nodeName, anchor: undefined, invalid: value.slice(0, 64) }];
+}
+
+/** Does the Service's selector match these labels? An empty selector matches nothing here. */
+export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}

@@ -1,0 +1,102 @@
+// What the Service and firewall planners read, already parsed from Kubernetes objects and
+// DigitalOcean answers (service-facts.ts), and what they decide. No I/O here.
+import type { ReservedAddress } from '../../shared/addresses.ts';
+
+/** DigitalOcean's holder of a reserved IP as the reconciler's controller knows it. */
+export interface HolderEntry {
+  readonly ip: string;
+  readonly family: 4 | 6;
+  readonly dropletId: number | null;
+  /** target of an assign in flight or pending, if any */
+  readonly movingTo?: number | null;
+}
+
+export interface ServicePort {
+  /** TCP, UDP or SCTP, as Kubernetes spells it */
+  readonly protocol: string;
+  readonly port: number;
+}
+
+export interface ServiceFacts {
+  /** namespace/name */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** type LoadBalancer with floatip's loadBalancerClass */
+  readonly floatip: boolean;
+  /** undefined or empty: the Service selects nothing by itself */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly ports: readonly ServicePort[];
+  /** spec.loadBalancerSourceRanges; empty = everywhere */
+  readonly sourceRanges: readonly string[];
+  readonly externalIPs: readonly string[];
+  /** status.loadBalancer.ingress[].ip */
+  readonly ingress: readonly string[];
+  /** field managers other than floatip owning spec.externalIPs (the user's kubectl, Helm...) */
+  readonly externalIPsOwners: readonly string[];
+  /** floatip owns spec.externalIPs or status.loadBalancer.ingress: it has something to give back */
+  readonly ownedByFloatip: boolean;
+}
+
+/** A labeled pod: where it is and which reserved IPs its annotation claims. */
+export interface PodClaims {
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly addresses: readonly ReservedAddress[];
+}
+
+/** A node of the cluster with a droplet: the anchor its agent recorded, if any. */
+export interface NodeAnchor {
+  readonly nodeName: string;
+  /** undefined: the annotation is absent or not an IPv4 address */
+  readonly anchor: string | undefined;
+  /** the annotation's value when it is not an IPv4 address */
+  readonly invalid?: string;
+}
+
+export interface Warning {
+  readonly reason:
+    | 'FloatingIPNoSelector'
+    | 'FloatingIPNoAnnotation'
+    | 'FloatingIPUnsupportedProtocol'
+    | 'FloatingIPExternalIPsOverwritten'
+    | 'FloatingIPNoAnchor';
+  readonly message: string;
+}
+
+/** One entry of the externalIPs: an anchor (IPv4 path) or the reserved IPv6 itself. */
+export interface Exposed {
+  readonly externalIP: string;
+  readonly ip: string;
+  /** the droplet whose anchor this is; null for an IPv6 */
+  readonly dropletId: number | null;
+}
+
+export type ServicePlan =
+  /** not floatip's (any more) and nothing of ours on it */
+  | { readonly kind: 'ignore' }
+  /** not floatip's any more: give back spec.externalIPs and the ingress */
+  | { readonly kind: 'release' }
+  | {
+      readonly kind: 'expose';
+      readonly externalIPs: readonly string[];
+      readonly ingress: readonly string[];
+      readonly writeSpec: boolean;
+      readonly writeStatus: boolean;
+      readonly exposed: readonly Exposed[];
+      readonly warnings: readonly Warning[];
+    };
+
+export interface FirewallRuleSpec {
+  readonly protocol: 'tcp' | 'udp';
+  /** one port, as DigitalOcean writes it ("8080") */
+  readonly ports: string;
+  readonly addresses: readonly string[];
+}
+
+export interface DesiredFirewall {
+  readonly name: string;
+  /** the cluster's worker tag k8s:<uuid> */
+  readonly tag: string;
+  readonly inbound: readonly FirewallRuleSpec[];
+}
