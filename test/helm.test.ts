@@ -1,0 +1,183 @@
+// The Helm chart through the real helm CLI: lint, render with the defaults and the variants
+// operators use (cert-manager, custom key, dry run, watched namespaces, monitoring), and
+// values.schema.json refusing bad values with a message that names the value.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CHART_DIR, findManifest, parseManifests, renderChart, runHelm } from './chart/helm.ts';
+import type { Manifest } from './chart/helm.ts';
+
+const kinds = (objects: readonly Manifest[]) => objects.map((o) => `${o.kind} ${o.metadata.namespace ? o.metadata.namespace + '/' : ''}${o.metadata.name}`);
+const render = (values: Record<string, unknown> = {}) => parseManifests(renderChart(values));
+const workloads = (objects: readonly Manifest[]) => objects.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
+
+describe('helm lint', () => {
+  for (const [name, values] of [
+    ['default values', {}],
+    ['cert-manager TLS', { webhook: { tls: { mode: 'cert-manager' } } }],
+    ['custom key, dry run, namespaces, monitoring', { key: 'example.com/ip', reconciler: { dryRun: true, namespaces: ['web'] }, serviceMonitor: { enabled: true }, prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } }],
+  ] as const) {
+    test(name, () => {
+      const r = runHelm(['lint', '--strict', CHART_DIR, '--namespace', 'floatip-system', '--values', '-'], { input: JSON.stringify(values) });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+  }
+});
+
+describe('helm template', () => {
+  test('defaults: the webhook, the reconciler and the agent with their RBAC, nothing optional', () => {
+    assert.deepEqual(kinds(render()).sort(), [
+      'ClusterRole floatip-agent',
+      'ClusterRole floatip-reconciler',
+      'ClusterRole floatip-webhook-cabundle',
+      'ClusterRoleBinding floatip-agent',
+      'ClusterRoleBinding floatip-reconciler',
+      'ClusterRoleBinding floatip-webhook-cabundle',
+      'DaemonSet floatip-agent/floatip-agent',
+      'Deployment floatip-system/floatip-reconciler',
+      'Deployment floatip-system/floatip-webhook',
+      'MutatingWebhookConfiguration floatip',
+      'Namespace floatip-agent',
+      'PodDisruptionBudget floatip-system/floatip-reconciler',
+      'PodDisruptionBudget floatip-system/floatip-webhook',
+      'Role floatip-system/floatip-reconciler-leader-election',
+      'Role floatip-system/floatip-webhook-tls',
+      'RoleBinding floatip-system/floatip-reconciler-leader-election',
+      'RoleBinding floatip-system/floatip-webhook-tls',
+      'Service floatip-system/floatip-webhook',
+      'ServiceAccount floatip-agent/floatip-agent',
+      'ServiceAccount floatip-system/floatip-reconciler',
+      'ServiceAccount floatip-system/floatip-webhook',
+      'ValidatingAdmissionPolicy floatip-agent-node-annotation',
+      'ValidatingAdmissionPolicyBinding floatip-agent-node-annotation',
+      'ValidatingWebhookConfiguration floatip',
+    ]);
+  });
+
+  test('every pod: non-root, seccomp RuntimeDefault, read-only root, no capabilities, no privilege escalation, own service account', () => {
+    const variants = [{}, { webhook: { tls: { mode: 'cert-manager' } } }];
+    const seen = new Set<string>();
+    for (const values of variants) {
+      for (const w of workloads(render(values))) {
+        const pod = w.spec.template.spec;
+        seen.add(`${w.kind} ${w.metadata.name} as ${pod.serviceAccountName}`);
+        assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } }, w.metadata.name);
+        for (const c of pod.containers) {
+          assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } }, `${w.metadata.name}/${c.name}`);
+        }
+      }
+    }
+    assert.deepEqual([...seen].sort(), [
+      'DaemonSet floatip-agent as floatip-agent',
+      'Deployment floatip-reconciler as floatip-reconciler',
+      'Deployment floatip-webhook as floatip-webhook',
+    ]);
+  });
+
+  test('a custom key given once reaches all three processes, the CEL matchConditions and the agent policy', () => {
+    const key = 'example.com/public-ip';
+    const text = renderChart({ key });
+    assert.equal(text.includes('k8s.haim.dev/floating-ip\''), false, 'no CEL literal of the default key remains');
+    assert.equal(text.includes('k8s.haim.dev/anchor-ipv4'), false, 'no default anchor annotation remains');
+    const objects = parseManifests(text);
+    for (const w of workloads(objects)) assert.ok(w.spec.template.spec.containers[0].args.includes(`--key=${key}`), w.metadata.name);
+    const expressions = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].flatMap((kind) =>
+      findManifest(objects, kind, 'floatip').webhooks.flatMap((h: { matchConditions: { expression: string }[] }) => h.matchConditions.map((m) => m.expression)),
+    );
+    assert.equal(expressions.length, 2);
+    assert.match(expressions[0] ?? '', /^has\(object\.metadata\.annotations\) &&\s+'example\.com\/public-ip' in object\.metadata\.annotations$/);
+    // pod metadata, spec.template.metadata and the CronJob's jobTemplate: annotation and label each
+    assert.equal(expressions[1]?.match(/'example\.com\/public-ip' in /g)?.length, 6);
+    const policy = findManifest(objects, 'ValidatingAdmissionPolicy', 'floatip-agent-node-annotation');
+    assert.equal(policy.spec.variables.find((v: { name: string }) => v.name === 'key').expression, "'example.com/anchor-ipv4'");
+  });
+
+  test('a key without a prefix: the anchor annotation is anchor-ipv4, like the agent computes it', () => {
+    const policy = findManifest(render({ key: 'floating-ip' }), 'ValidatingAdmissionPolicy', 'floatip-agent-node-annotation');
+    assert.equal(policy.spec.variables.find((v: { name: string }) => v.name === 'key').expression, "'anchor-ipv4'");
+  });
+
+  test('cert-manager: a Certificate with a self-signed Issuer, CA injection, the Secret mounted, and no TLS RBAC for the webhook', () => {
+    const objects = render({ webhook: { tls: { mode: 'cert-manager' } } });
+    const cert = findManifest(objects, 'Certificate', 'floatip-webhook');
+    assert.deepEqual(cert.spec.dnsNames, ['floatip-webhook.floatip-system.svc', 'floatip-webhook.floatip-system.svc.cluster.local']);
+    assert.deepEqual([cert.spec.secretName, cert.spec.issuerRef], ['floatip-webhook-cert', { name: 'floatip-selfsigned', kind: 'Issuer' }]);
+    assert.deepEqual(findManifest(objects, 'Issuer', 'floatip-selfsigned').spec, { selfSigned: {} });
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      assert.equal(findManifest(objects, kind, 'floatip').metadata.annotations['cert-manager.io/inject-ca-from'], 'floatip-system/floatip-webhook');
+    }
+    assert.deepEqual(kinds(objects).filter((k) => /floatip-webhook-(tls|cabundle)/.test(k)), []);
+    const pod = findManifest(objects, 'Deployment', 'floatip-webhook').spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.deepEqual(pod.volumes, [{ name: 'tls', secret: { secretName: 'floatip-webhook-cert' } }]);
+  });
+
+  test('cert-manager with an issuerRef: no Issuer of our own', () => {
+    const issuerRef = { name: 'company-ca', kind: 'ClusterIssuer' };
+    const objects = render({ webhook: { tls: { mode: 'cert-manager', certManager: { issuerRef } } } });
+    assert.deepEqual(findManifest(objects, 'Certificate', 'floatip-webhook').spec.issuerRef, issuerRef);
+    assert.equal(objects.some((o) => o.kind === 'Issuer'), false);
+  });
+
+  test('dry run: the reconciler gets --dry-run and nothing else changes', () => {
+    const args = (values: Record<string, unknown>) => findManifest(render(values), 'Deployment', 'floatip-reconciler').spec.template.spec.containers[0].args as string[];
+    assert.deepEqual(args({ reconciler: { dryRun: true } }), [...args({}).slice(0, 4), '--dry-run', ...args({}).slice(4)]);
+  });
+
+  test('reconciler.namespaces: pods and Events through a Role per namespace, only nodes cluster-wide', () => {
+    const objects = render({ reconciler: { namespaces: ['games', 'web'] } });
+    assert.deepEqual(findManifest(objects, 'ClusterRole', 'floatip-reconciler').rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] }]);
+    for (const ns of ['games', 'web']) {
+      const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === 'floatip-reconciler' && o.metadata.namespace === ns);
+      assert.deepEqual(role?.rules, [
+        { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      ]);
+      const binding = objects.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'floatip-reconciler' && o.metadata.namespace === ns);
+      assert.deepEqual([binding?.roleRef.name, binding?.subjects], ['floatip-reconciler', [{ kind: 'ServiceAccount', name: 'floatip-reconciler', namespace: 'floatip-system' }]]);
+    }
+    assert.ok(findManifest(objects, 'Deployment', 'floatip-reconciler').spec.template.spec.containers[0].args.includes('--namespaces=games,web'));
+  });
+
+  test('the token: an existing Secret mounted as a file, default digital-ocean-token/token like do-floating-ip-k8s', () => {
+    for (const [values, secret, key] of [
+      [{}, 'digital-ocean-token', 'token'],
+      [{ digitalocean: { tokenSecret: { name: 'do-api', key: 'api-token' } } }, 'do-api', 'api-token'],
+    ] as const) {
+      const pod = findManifest(render(values), 'Deployment', 'floatip-reconciler').spec.template.spec;
+      assert.deepEqual(pod.volumes, [{ name: 'digitalocean-token', secret: { secretName: secret, items: [{ key, path: 'token' }] } }]);
+      assert.equal(JSON.stringify(pod.containers[0].env).includes('secretKeyRef'), false, 'no token in the environment');
+    }
+  });
+
+  test('namespace.create renders the release namespace with Pod Security restricted', () => {
+    assert.equal(render().some((o) => o.kind === 'Namespace' && o.metadata.name === 'floatip-system'), false);
+    const ns = findManifest(render({ namespace: { create: true } }), 'Namespace', 'floatip-system');
+    assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+
+  test('the agent cannot share the restricted release namespace', () => {
+    const r = runHelm(['template', 'floatip', CHART_DIR, '--namespace', 'floatip-system', '--set', 'agent.namespace=floatip-system']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /agent\.namespace must differ from the release namespace floatip-system: the agent needs hostNetwork/);
+  });
+});
+
+describe('values.schema.json: a bad value fails with a message naming it', () => {
+  const cases: [string, string[], string][] = [
+    ['a typo in a value name', ['--set', 'reconciler.coolOf=5s'], "- at '/reconciler': additional properties 'coolOf' not allowed"],
+    ['an unknown TLS mode', ['--set', 'webhook.tls.mode=certmanager'], "- at '/webhook/tls/mode': value must be one of 'self-managed', 'cert-manager'"],
+    ['a duration without a unit', ['--set', 'reconciler.coolOff=10'], "- at '/reconciler/coolOff': got number, want string"],
+    ['a key that is not a label key', ['--set-string', "key=k8s.haim.dev/it's"], "- at '/key': 'k8s.haim.dev/it\\'s' does not match pattern"],
+    ['a failover bound that is no histogram bucket', ['--set', 'prometheusRule.failoverSlowSeconds=7'], "- at '/prometheusRule/failoverSlowSeconds': value must be one of 1, 2, 5, 10, 30, 60"],
+    ['a namespace name with capitals', ['--set', 'reconciler.namespaces={Games}'], "- at '/reconciler/namespaces/0': 'Games' does not match pattern"],
+  ];
+  for (const [name, args, message] of cases) {
+    test(name, () => {
+      const r = runHelm(['template', 'floatip', CHART_DIR, '--namespace', 'floatip-system', ...args]);
+      assert.notEqual(r.status, 0, 'helm accepted the bad value');
+      assert.match(r.stderr, /^Error: values don't meet the specifications of the schema\(s\) in the following chart\(s\):\nfloatip:\n/);
+      assert.ok(r.stderr.includes(message), `expected "${message}" in:\n${r.stderr}`);
+    });
+  }
+});
