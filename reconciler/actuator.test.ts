@@ -1,50 +1,47 @@
+// The actuator turns one action into outcomes (data for ip-state.ts) plus Events, log lines
+// and metrics. A hand-written fake port: each test sets the functions it needs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ActionOutcome, DoErrorClass, ReservedIpPort } from '../shared/digitalocean/port.ts';
+import type { ActionOutcome, CallOptions, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { createLogger } from '../shared/logger.ts';
-import { RetryLater, createActuator } from './actuator.ts';
-import type { ActuatorState } from './actuator.ts';
+import { createActuator } from './actuator.ts';
+import type { Exposure } from './actuator.ts';
 import type { EventRecord } from './events.ts';
+import type { Outcome } from './ip-state.ts';
 import { createReconcilerMetrics } from './metrics.ts';
 import type { Action } from './model.ts';
 
 const IP = '104.248.100.100';
 const POD: V1Pod = { metadata: { name: 'web-1', namespace: 'shop', uid: 'u1' } };
 const ASSIGN: Action = { type: 'assign', ip: IP, reason: 'holder-not-eligible', detail: 'droplet 1001 cannot serve: node n1 is NotReady', dropletId: 1002, pod: { uid: 'u1', namespace: 'shop', name: 'web-1' }, node: 'n2' };
+const T = 10_000;
 
-/** A hand-written fake port: each test sets the function it needs; the rest fail loudly. */
-function fakePort(overrides: Partial<ReservedIpPort>): ReservedIpPort & { calls: string[] } {
+function fakePort(overrides: Partial<ReservedIpPort>): ReservedIpPort & { calls: string[]; signals: (AbortSignal | undefined)[] } {
   const calls: string[] = [];
-  const fail = (name: string) => async () => {
-    throw new Error(`unexpected ${name}`);
+  const signals: (AbortSignal | undefined)[] = [];
+  const record = (what: string, opts?: CallOptions) => {
+    calls.push(what);
+    signals.push(opts?.signal);
   };
+  const missing = (name: string) => () => Promise.reject(new Error(`unexpected ${name}`));
   return {
     calls,
-    getAccount: fail('getAccount'),
-    listReservedIps: fail('listReservedIps'),
-    getReservedIp: fail('getReservedIp'),
-    assign: async (ip, droplet) => {
-      calls.push(`assign ${ip} ${droplet}`);
-      if (!overrides.assign) throw new Error('unexpected assign');
-      return overrides.assign(ip, droplet);
-    },
-    unassign: async (ip) => {
-      calls.push(`unassign ${ip}`);
-      if (!overrides.unassign) throw new Error('unexpected unassign');
-      return overrides.unassign(ip);
-    },
+    signals,
+    getAccount: missing('getAccount'),
+    listReservedIps: missing('listReservedIps'),
+    getReservedIp: (ip, opts) => (record(`get ${ip}`, opts), overrides.getReservedIp ? overrides.getReservedIp(ip, opts) : missing('getReservedIp')()),
+    assign: (ip, droplet, opts) => (record(`assign ${ip} ${droplet}`, opts), overrides.assign ? overrides.assign(ip, droplet, opts) : missing('assign')()),
+    unassign: (ip, opts) => (record(`unassign ${ip}`, opts), overrides.unassign ? overrides.unassign(ip, opts) : missing('unassign')()),
   };
 }
 
-function setup(port: ReservedIpPort, opts: { dryRun?: boolean; t?: number } = {}) {
+function setup(port: ReservedIpPort, opts: { dryRun?: boolean; exposure?: Exposure } = {}) {
   const events: EventRecord[] = [];
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info' }, { write: (s: string) => logs.push(JSON.parse(s) as Record<string, unknown>) });
   const metrics = createReconcilerMetrics();
-  const state: ActuatorState = { holders: new Map([[IP, { family: 4, dropletId: 1001, locked: false }]]), memory: new Map() };
-  const clock = { t: opts.t ?? 10_000 };
   const actuator = createActuator({
     port,
     events: { record: async (e) => void events.push(e) },
@@ -52,124 +49,139 @@ function setup(port: ReservedIpPort, opts: { dryRun?: boolean; t?: number } = {}
     metrics,
     dryRun: opts.dryRun ?? false,
     actionExpiryMs: 60_000,
-    pendingPollMs: 2_000,
-    now: () => clock.t,
-    state,
+    now: () => T,
     pod: (uid) => (uid === 'u1' ? POD : undefined),
+    exposure: opts.exposure,
   });
-  return { actuator, events, logs, metrics, state, clock };
+  return { actuator, events, logs, metrics, signal: new AbortController().signal };
 }
 
-const ERROR_CASES: [DoErrorClass, number | undefined, boolean][] = [
-  ['NotFound', 60_000, true],
-  ['InProgress', 2_000, false],
-  ['Conflict', undefined, false],
-  ['Transient', undefined, true],
-  ['Terminal', 300_000, true],
+const held = (dropletId: number | null, locked = false): ReservedIp => ({ ip: IP, family: 4, region: 'nyc3', dropletId, locked });
+const done = (dropletId: number | null): ActionOutcome => ({ actionId: 5, status: 'completed', dropletId });
+const refuse = (cls: DoApiError['errorClass'], status?: number) => () => Promise.reject(new DoApiError(cls, `refused (${cls})`, status === undefined ? {} : { status }));
+
+interface ErrorRow {
+  name: string;
+  port: Partial<ReservedIpPort>;
+  expect: Outcome[];
+  event: boolean;
+}
+const ERROR_ROWS: ErrorRow[] = [
+  {
+    name: 'droplet 404 (the IP exists): the target failed',
+    port: { assign: refuse('NotFound', 404), getReservedIp: async () => held(1001) },
+    expect: [{ kind: 'observed', holder: { family: 4, dropletId: 1001, locked: false }, readStartedMs: T }, { kind: 'target-failed', dropletId: 1002, errorClass: 'NotFound', message: 'refused (NotFound)' }],
+    event: true,
+  },
+  {
+    name: 'IP 404 (not in this account): the attempt failed, slowly retried',
+    port: { assign: refuse('NotFound', 404), getReservedIp: refuse('NotFound', 404) },
+    expect: [{ kind: 'observed', holder: null, readStartedMs: T }, { kind: 'failed', dropletId: 1002, errorClass: 'NotFound', retryAfterMs: 60_000 }],
+    event: true,
+  },
+  {
+    name: 'busy droplet (422 pending event, IP not locked): the target failed',
+    port: { assign: refuse('InProgress', 422), getReservedIp: async () => held(1001) },
+    expect: [{ kind: 'observed', holder: { family: 4, dropletId: 1001, locked: false }, readStartedMs: T }, { kind: 'target-failed', dropletId: 1002, errorClass: 'InProgress', message: 'refused (InProgress)' }],
+    event: false,
+  },
+  {
+    name: 'IP locked by a running action: not the target’s fault',
+    port: { assign: refuse('InProgress', 422), getReservedIp: async () => held(1001, true) },
+    expect: [{ kind: 'observed', holder: { family: 4, dropletId: 1001, locked: true }, readStartedMs: T }, { kind: 'failed', dropletId: 1002, errorClass: 'InProgress', retryAfterMs: undefined }],
+    event: false,
+  },
+  { name: 'droplet holds another IPv4 (Conflict): the target failed', port: { assign: refuse('Conflict', 422) }, expect: [{ kind: 'target-failed', dropletId: 1002, errorClass: 'Conflict', message: 'refused (Conflict)' }], event: false },
+  { name: '422 for another reason (Terminal): the target failed', port: { assign: refuse('Terminal', 422) }, expect: [{ kind: 'target-failed', dropletId: 1002, errorClass: 'Terminal', message: 'refused (Terminal)' }], event: true },
+  { name: 'token refused (403): the attempt failed', port: { assign: refuse('Terminal', 403) }, expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'Terminal', retryAfterMs: undefined }], event: true },
+  { name: 'network error: the attempt failed', port: { assign: refuse('Transient') }, expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'Transient', retryAfterMs: undefined }], event: false },
+  {
+    name: '429: the attempt failed with DigitalOcean’s wait',
+    port: { assign: () => Promise.reject(new DoApiError('RateLimited', 'slow down', { status: 429, retryAfterMs: 7000 })) },
+    expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'RateLimited', retryAfterMs: 7000 }],
+    event: false,
+  },
 ];
-for (const [cls, delay, warns] of ERROR_CASES) {
-  test(`actuator: ${cls} becomes RetryLater(${delay ?? 'backoff'})${warns ? ' with a Warning Event' : ''}`, async () => {
-    const port = fakePort({ assign: async () => Promise.reject(new DoApiError(cls, 'the droplet is busy (DigitalOcean says so)')) });
-    const h = setup(port);
-    const err = await h.actuator.execute(ASSIGN).then(
-      () => assert.fail('should throw'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof RetryLater);
-    assert.deepEqual([err.errorClass, err.retryAfterMs, err.refreshHolders], [cls, delay, cls === 'Conflict' || cls === 'NotFound']);
-    const expected = warns ? [['Warning', 'FloatingIPAssignFailed', `DigitalOcean refused to assign reserved IP ${IP} to droplet 1002: the droplet is busy (DigitalOcean says so)`]] : [];
-    assert.deepEqual(h.events.map((e) => [e.type, e.reason, e.message]), expected);
-    const errors = (await h.metrics.reconcileErrors.get()).values.map((v) => [v.labels.class, v.value]);
-    assert.deepEqual(errors, [[cls, 1]]);
+
+for (const row of ERROR_ROWS) {
+  test(`actuator: ${row.name}`, async () => {
+    const h = setup(fakePort(row.port));
+    assert.deepEqual(await h.actuator.execute(ASSIGN, { holder: { family: 4, dropletId: 1001, locked: false } }, h.signal), row.expect);
+    assert.equal(h.events.some((e) => e.reason === 'FloatingIPAssignFailed'), row.event);
+    assert.ok(h.logs.some((l) => l.level === 'warn' && l.ip === IP), 'a warn line names the IP');
   });
 }
 
-test("actuator: RateLimited waits for DigitalOcean's reset time", async () => {
-  const port = fakePort({ assign: async () => Promise.reject(new DoApiError('RateLimited', '429', { status: 429, retryAfterMs: 12_345 })) });
-  const err = await setup(port).actuator.execute(ASSIGN).catch((e: unknown) => e);
-  assert.ok(err instanceof RetryLater);
-  assert.equal(err.retryAfterMs, 12_345);
-});
-
-test('actuator: a completed assign updates holder, memory, metrics, Event and the log line', async () => {
-  const port = fakePort({ assign: async (): Promise<ActionOutcome> => ({ actionId: 7, status: 'completed', dropletId: 1002 }) });
+test('actuator: a completed assign is a move, with metrics, Event and the log line', async () => {
+  const port = fakePort({ assign: async () => done(1002) });
   const h = setup(port);
-  h.state.memory.set(IP, { holderLostMs: 9_250 });
-  assert.deepEqual(await h.actuator.execute(ASSIGN), {});
-  assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: 1002, locked: false });
-  assert.deepEqual(h.state.memory.get(IP), { lastMoveMs: 10_000 });
-  const failover = (await h.metrics.failoverSeconds.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
-  assert.equal(failover?.value, 0.75);
-  const decision = (await h.metrics.decisionSeconds.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
-  assert.equal(decision?.value, 0.75);
-  assert.deepEqual((await h.metrics.holder.get()).values.map((v) => [v.labels, v.value]), [[{ ip: IP, droplet: '1002' }, 1]]);
-  assert.deepEqual(h.events.map((e) => [e.pod, e.type, e.reason]), [[POD, 'Normal', 'FloatingIPAssigned']]);
+  assert.deepEqual(await h.actuator.execute(ASSIGN, { holderLostMs: T - 250 }, h.signal), [{ kind: 'moved', dropletId: 1002, family: 4 }]);
+  assert.equal(port.signals[0], h.signal, 'the term signal reaches the port');
+  assert.deepEqual(h.events.map((e) => [e.type, e.reason, e.message]), [['Normal', 'FloatingIPAssigned', `Reserved IP ${IP} assigned to droplet 1002 (node n2): droplet 1001 cannot serve: node n1 is NotReady`]]);
   const line = h.logs.find((l) => l.msg === 'Floating IP attached to droplet');
   assert.deepEqual([line?.ip, line?.droplet, line?.pod, line?.node, line?.reason], [IP, 1002, 'shop/web-1', 'n2', 'holder-not-eligible']);
+  const failover = (await h.metrics.failoverSeconds.get()).values.find((v) => v.metricName === 'floatip_failover_duration_seconds_sum');
+  assert.equal(failover?.value, 0.25);
 });
 
-test('actuator: an action still in progress becomes pending state with an expiry', async () => {
-  const port = fakePort({ assign: async (): Promise<ActionOutcome> => ({ actionId: 8, status: 'in-progress', dropletId: 1001 }) });
-  const h = setup(port);
-  assert.deepEqual(await h.actuator.execute(ASSIGN), { requeueAfterMs: 2_000 });
-  assert.deepEqual(h.state.memory.get(IP), { pending: { dropletId: 1002, expiresMs: 70_000, reason: 'holder-not-eligible' } });
-  assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: 1001, locked: true });
-  assert.deepEqual((await h.metrics.moves.get()).values, []);
-  assert.equal(h.events.length, 0);
-  h.clock.t = 12_000;
-  await h.actuator.pendingCompleted(IP);
-  assert.deepEqual(h.state.memory.get(IP), { lastMoveMs: 12_000 });
-  assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: 1002, locked: false });
-  assert.deepEqual(h.events.map((e) => e.reason), ['FloatingIPAssigned']);
-  assert.deepEqual(h.logs.map((l) => l.msg), ['DigitalOcean action still in progress; waiting for it', 'Floating IP attached to droplet']);
-  assert.deepEqual((await h.metrics.moves.get()).values.map((v) => [v.labels, v.value]), [[{ ip: IP, reason: 'holder-not-eligible' }, 1]]);
+test('actuator: an action still in progress becomes pending with an expiry', async () => {
+  const h = setup(fakePort({ assign: async () => ({ actionId: 77, status: 'in-progress', dropletId: 1001 }) }));
+  assert.deepEqual(await h.actuator.execute(ASSIGN, undefined, h.signal), [{ kind: 'in-progress', dropletId: 1002, actionId: 77, reason: 'holder-not-eligible', expiresMs: T + 60_000, family: 4 }]);
 });
 
-test('actuator: an errored action is retried and the real holder kept', async () => {
-  const port = fakePort({ assign: async (): Promise<ActionOutcome> => ({ actionId: 9, status: 'errored', dropletId: 1001 }) });
-  const h = setup(port);
-  const err = await h.actuator.execute(ASSIGN).catch((e: unknown) => e);
-  assert.ok(err instanceof RetryLater);
-  assert.equal(err.errorClass, 'Transient');
-  assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: 1001, locked: false });
+test('actuator: an errored action fails that target and records the real holder', async () => {
+  const h = setup(fakePort({ assign: async () => ({ actionId: 78, status: 'errored', dropletId: 1001 }) }));
+  assert.deepEqual(await h.actuator.execute(ASSIGN, undefined, h.signal), [
+    { kind: 'observed', holder: { family: 4, dropletId: 1001, locked: false }, readStartedMs: T },
+    { kind: 'target-failed', dropletId: 1002, errorClass: 'Terminal', message: 'DigitalOcean action 78 errored; the IP is on droplet 1001' },
+  ]);
 });
 
 test('actuator: dry-run logs "would assign" and calls nothing', async () => {
   const port = fakePort({});
   const h = setup(port, { dryRun: true });
-  await h.actuator.execute(ASSIGN);
-  await h.actuator.execute({ type: 'unassign', ip: IP, reason: 'unplaced', detail: 'no eligible pod' });
+  assert.deepEqual(await h.actuator.execute(ASSIGN, undefined, h.signal), []);
   assert.deepEqual(port.calls, []);
-  assert.deepEqual(h.logs.map((l) => [l.msg, l.ip, l.droplet]), [['would assign', IP, 1002], ['would unassign', IP, null]]);
-  assert.deepEqual(h.events, []);
+  assert.ok(h.logs.some((l) => l.msg === 'would assign' && l.droplet === 1002));
 });
 
-test('actuator: unassign clears the holder and logs it', async () => {
-  const port = fakePort({ unassign: async (): Promise<ActionOutcome> => ({ actionId: 10, status: 'completed', dropletId: null }) });
-  const h = setup(port);
-  await h.actuator.execute({ type: 'unassign', ip: IP, reason: 'unplaced', detail: 'no eligible pod' });
-  assert.deepEqual(port.calls, [`unassign ${IP}`]);
-  assert.deepEqual(h.state.holders.get(IP), { family: 4, dropletId: null, locked: false });
-  assert.deepEqual(h.logs.map((l) => l.msg), ['Floating IP unassigned']);
-  assert.deepEqual((await h.metrics.holder.get()).values, []);
+test('actuator: unassign is a move to no droplet', async () => {
+  const h = setup(fakePort({ unassign: async () => done(null) }));
+  const outcomes = await h.actuator.execute({ type: 'unassign', ip: IP, reason: 'unplaced', detail: 'no eligible pod' }, undefined, h.signal);
+  assert.deepEqual(outcomes, [{ kind: 'moved', dropletId: null, family: 4 }]);
+  assert.ok(h.logs.some((l) => l.msg === 'Floating IP unassigned'));
 });
 
-test('actuator: a report is an Event once per change, again after clearReports', async () => {
+test('actuator: a report is a Warning Event and a reported outcome', async () => {
   const h = setup(fakePort({}));
-  const conflict: Action = { type: 'report', ip: IP, reason: 'conflict', detail: 'claimed by shop/old', pod: { uid: 'u1', namespace: 'shop', name: 'web-1' } };
-  await h.actuator.execute(conflict);
-  await h.actuator.execute(conflict);
-  await h.actuator.execute({ ...conflict, detail: 'claimed by shop/older' });
-  h.actuator.clearReports(IP);
-  await h.actuator.execute(conflict);
-  await h.actuator.execute({ ...conflict, reason: 'unplaced', detail: 'no eligible pod' });
-  assert.deepEqual(
-    h.events.map((e) => [e.reason, e.message]),
-    [
-      ['FloatingIPConflict', `Reserved IP ${IP}: claimed by shop/old`],
-      ['FloatingIPConflict', `Reserved IP ${IP}: claimed by shop/older`],
-      ['FloatingIPConflict', `Reserved IP ${IP}: claimed by shop/old`],
-      ['FloatingIPUnplaced', `Reserved IP ${IP}: no eligible pod`],
-    ],
-  );
+  const report: Action = { type: 'report', ip: IP, reason: 'conflict', detail: 'also claimed by shop/old-1', pod: ASSIGN.pod, reportKey: 'conflict\nu1\nshop\nA' };
+  assert.deepEqual(await h.actuator.execute(report, undefined, h.signal), [{ kind: 'reported', key: 'conflict\nu1\nshop\nA' }]);
+  assert.deepEqual(h.events.map((e) => [e.type, e.reason, e.message]), [['Warning', 'FloatingIPConflict', `Reserved IP ${IP}: also claimed by shop/old-1`]]);
+});
+
+test('actuator: the exposure is prepared before the assign; its failure retries the attempt', async () => {
+  const order: string[] = [];
+  const port = fakePort({ assign: async () => (order.push('assign'), done(1002)) });
+  const exposure: Exposure = { beforeAssign: async (ip, droplet) => void order.push(`expose ${ip} ${droplet}`), holdersChanged: () => undefined };
+  const h = setup(port, { exposure });
+  await h.actuator.execute(ASSIGN, undefined, h.signal);
+  assert.deepEqual(order, [`expose ${IP} 1002`, 'assign']);
+
+  const failing = setup(fakePort({}), { exposure: { beforeAssign: () => Promise.reject(new Error('apiserver down')), holdersChanged: () => undefined } });
+  assert.deepEqual(await failing.actuator.execute(ASSIGN, undefined, failing.signal), [{ kind: 'failed', dropletId: 1002, errorClass: 'internal', retryAfterMs: undefined }]);
+});
+
+test('actuator: no write starts once the term is over; an abort mid-call rejects', async () => {
+  const port = fakePort({ assign: async () => done(1002) });
+  const h = setup(port);
+  const ended = new AbortController();
+  ended.abort(new Error('leadership lost'));
+  await assert.rejects(h.actuator.execute(ASSIGN, undefined, ended.signal), /leadership lost/);
+  assert.deepEqual(port.calls, [], 'nothing was sent');
+
+  const term = new AbortController();
+  const hanging = fakePort({ assign: (_ip, _d, opts) => new Promise((_, reject) => opts?.signal?.addEventListener('abort', () => reject(opts.signal?.reason))) });
+  const pending = setup(hanging).actuator.execute(ASSIGN, undefined, term.signal);
+  term.abort(new Error('term over'));
+  await assert.rejects(pending, /term over/);
 });

@@ -28,8 +28,11 @@ function ok(argv: string[], env?: Record<string, string>): ReconcilerConfig {
 
 test('defaults with only a token', () => {
   const c = ok([]);
+  const { adoptable, ...rest } = c;
+  assert.deepEqual(adoptable.entries, []);
+  assert.equal(adoptable('104.248.100.100'), false, 'nothing is adoptable by default');
   assert.deepEqual(
-    { ...c, keys: { ...c.keys }, lease: { ...c.lease }, namespaces: [...c.namespaces] },
+    { ...rest, keys: { ...c.keys }, lease: { ...c.lease }, namespaces: [...c.namespaces] },
     {
       token: TOKEN,
       apiUrl: undefined,
@@ -147,4 +150,33 @@ test('describeConfig never contains the token', () => {
   assert.equal(described['tokenSet'], true);
   assert.equal(described['key'], 'k8s.haim.dev/floating-ip');
   assert.deepEqual(described['namespaces'], ['web']);
+});
+
+test('--adoptable-ips: IPs and CIDRs of both families; anything else is a clear error', () => {
+  const c = ok(['--adoptable-ips', '203.0.113.7, 198.51.100.0/28,2604:a880:800::/48']);
+  assert.deepEqual(c.adoptable.entries, ['203.0.113.7', '198.51.100.0/28', '2604:a880:800::/48']);
+  const rows: [string, boolean][] = [
+    ['203.0.113.7', true],
+    ['203.0.113.8', false],
+    ['198.51.100.15', true],
+    ['198.51.100.16', false],
+    ['2604:a880:800:14::1000', true],
+    ['2604:a880:801::1', false],
+  ];
+  for (const [ip, expected] of rows) assert.equal(c.adoptable(ip), expected, ip);
+  for (const [bad, message] of [
+    ['10.0.0.1/33', '--adoptable-ips: "10.0.0.1/33" has an invalid prefix length (0-32)'],
+    ['2604::/129', '--adoptable-ips: "2604::/129" has an invalid prefix length (0-128)'],
+    ['not-an-ip', '--adoptable-ips: "not-an-ip" is not an IP address or CIDR (e.g. 203.0.113.7 or 198.51.100.0/28)'],
+    ['1.2.3.4/8/9', '--adoptable-ips: "1.2.3.4/8/9" is not an IP address or CIDR (e.g. 203.0.113.7 or 198.51.100.0/28)'],
+  ] as const) {
+    const result = parseConfig({ argv: ['--adoptable-ips', bad], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' }, readFile: () => '', hostname: 'h' });
+    assert.deepEqual(result, { kind: 'error', message }, bad);
+  }
+});
+
+test('the lease leaves a fencing margin between the renew deadline and the expiry', () => {
+  assert.equal(ok(['--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms']).lease.renewDeadlineMs, 3000);
+  const result = parseConfig({ argv: ['--lease-duration', '3200ms', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' }, readFile: () => '', hostname: 'h' });
+  assert.deepEqual(result, { kind: 'error', message: '--lease-duration must exceed --lease-renew-deadline by at least 500 ms (the margin for a request in flight when the leader steps down)' });
 });

@@ -6,6 +6,8 @@ import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
+import { parseAdoptableIps } from './adoptable.ts';
+import type { AdoptableIps } from './adoptable.ts';
 
 export interface LeaseConfig {
   readonly name: string;
@@ -30,6 +32,8 @@ export interface ReconcilerConfig {
   readonly resyncIntervalMs: number;
   readonly actionExpiryMs: number;
   readonly unassignWhenUnplaced: boolean;
+  /** claim policy: IPs that may be taken from droplets outside the cluster (none by default) */
+  readonly adoptable: AdoptableIps;
   readonly lease: LeaseConfig;
   /** this replica's name (POD_NAME, else the host name); the lease identity adds a suffix */
   readonly podName: string;
@@ -72,6 +76,8 @@ Flags:
   --resync-interval 60s        full DigitalOcean resync period (drift repair)
   --action-expiry 5m           give up waiting for a DigitalOcean action after this long
   --unassign-when-unplaced     unassign an IP when no eligible pod claims it (default: leave it)
+  --adoptable-ips LIST         IPs/CIDRs that may be taken from a droplet outside this cluster
+                               (default: none; such IPs are left alone and reported)
   --lease-name NAME            leader election Lease (default floatip-reconciler)
   --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
   --lease-duration 15s         how long a lease is valid without renewal
@@ -130,6 +136,9 @@ function readToken(inputs: ConfigInputs): string {
   return token;
 }
 
+/** lease duration − renew deadline, at least: see the check in parseOrThrow */
+export const MIN_FENCING_MARGIN_MS = 500;
+
 const FLAGS = {
   'dry-run': { type: 'boolean' },
   namespaces: { type: 'string' },
@@ -138,6 +147,7 @@ const FLAGS = {
   'resync-interval': { type: 'string' },
   'action-expiry': { type: 'string' },
   'unassign-when-unplaced': { type: 'boolean' },
+  'adoptable-ips': { type: 'string' },
   'lease-name': { type: 'string' },
   'lease-namespace': { type: 'string' },
   'lease-duration': { type: 'string' },
@@ -182,6 +192,11 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
   if (!DNS_LABEL.test(lease.namespace)) throw new ConfigError(`--lease-namespace "${lease.namespace}" is not a valid namespace name`);
   // The same safety rules as client-go: the leader must give up before anyone may take over.
   if (lease.durationMs <= lease.renewDeadlineMs) throw new ConfigError('--lease-duration must be greater than --lease-renew-deadline');
+  // The leader stops writing at its renew deadline; a standby may take over at the lease's
+  // expiry. The difference is the margin for a DigitalOcean request already on the wire.
+  if (lease.durationMs - lease.renewDeadlineMs < MIN_FENCING_MARGIN_MS) {
+    throw new ConfigError(`--lease-duration must exceed --lease-renew-deadline by at least ${MIN_FENCING_MARGIN_MS} ms (the margin for a request in flight when the leader steps down)`);
+  }
   if (lease.renewDeadlineMs <= lease.retryPeriodMs * 1.2) throw new ConfigError('--lease-renew-deadline must be greater than 1.2 × --lease-retry-period');
 
   const kubeconfig = v.kubeconfig ?? (env['KUBECONFIG'] || undefined);
@@ -200,6 +215,7 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     resyncIntervalMs: parseDuration('resync-interval', v['resync-interval'] ?? '60s'),
     actionExpiryMs: parseDuration('action-expiry', v['action-expiry'] ?? '5m'),
     unassignWhenUnplaced: v['unassign-when-unplaced'] ?? false,
+    adoptable: parseAdoptableIps(v['adoptable-ips']),
     lease,
     podName: env['POD_NAME'] || inputs.hostname,
     bindAddress: v['bind-address'] ?? '127.0.0.1',
@@ -213,6 +229,6 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
 
 /** The config as a log line: everything but the token. */
 export function describeConfig(config: ReconcilerConfig): Record<string, unknown> {
-  const { token: _token, keys, lease, ...rest } = config;
-  return { ...rest, key: keys.annotation, lease: { ...lease }, tokenSet: true };
+  const { token: _token, keys, lease, adoptable, ...rest } = config;
+  return { ...rest, key: keys.annotation, lease: { ...lease }, adoptableIps: adoptable.entries, tokenSet: true };
 }

@@ -50,7 +50,7 @@ async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | fals
   }
 }
 
-async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, client: { timeoutMs?: number; actionWaitMs?: number } = {}) {
+async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, client: { timeoutMs?: number; actionWaitMs?: number } = {}, opts: { droplets?: boolean } = {}) {
   const emu = await startEmulator({ actionDelayMs: 20 });
   const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(`${emu.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -65,6 +65,7 @@ async function setup(t: TestContext, config: Partial<ControllerConfig> = {}, cli
   const metrics = createReconcilerMetrics();
   const controller = createController({
     port,
+    droplets: opts.droplets ? port : undefined,
     world: { listPods: () => world.pods, listNodes: () => world.nodes },
     events: sink,
     logger,
@@ -154,16 +155,33 @@ test('controller: dry-run decides and logs "would assign" without any write call
   assert.equal((await h.holders())[IP], null);
 });
 
-test('controller: the resync repairs an IP moved by hand outside the cluster', async (t) => {
+test('controller: the resync repairs an IP moved by hand to another node of the cluster', async (t) => {
   const h = await setup(t);
   h.world.pods.push(pod('web-1', 'n1'));
   h.controller.start();
   await h.moves(1);
-  await h.admin('POST', '/droplets', { id: 4242, name: 'not-a-node' });
-  await h.admin('PUT', `/holders/${IP}`, { droplet_id: 4242 });
+  await h.admin('PUT', `/holders/${IP}`, { droplet_id: 1003 });
   await h.controller.resyncNow();
-  assert.deepEqual(await h.moves(2), [['unassigned', 1], ['holder-outside-cluster', 1]]);
+  assert.deepEqual(await h.moves(2), [['unassigned', 1], ['holder-not-eligible', 1]]);
   assert.equal((await h.holders())[IP], 1001);
+});
+
+test('controller: an IP held by a droplet outside the cluster is left there and reported once; with a cluster-tagged droplet it is repaired', async (t) => {
+  const h = await setup(t, {}, {}, { droplets: true });
+  h.world.pods.push(pod('web-1', 'n1'));
+  h.controller.start();
+  await h.moves(1);
+  await h.admin('POST', '/droplets', { id: 4242, name: 'someone-elses' });
+  await h.admin('PUT', `/holders/${IP}`, { droplet_id: 4242 });
+  for (let i = 0; i < 3; i++) await h.controller.resyncNow();
+  await waitUntil('the report', async () => h.events.some((e) => e.reason === 'FloatingIPHeldOutsideCluster'));
+  await h.controller.resyncNow();
+  await waitUntil('the foreign gauge', async () => (await h.metric('floatip_ip_held_outside_cluster')).some((v) => v.labels.droplet === '4242' && v.value === 1));
+  assert.equal((await h.holders())[IP], 4242, 'not taken back');
+  assert.equal(h.events.filter((e) => e.reason === 'FloatingIPHeldOutsideCluster').length, 1);
+  const line = h.logs.find((l) => l.reason === 'held-outside-cluster');
+  assert.match(String(line?.detail), /reserved IP 104\.248\.100\.100 is held by droplet 4242, which is not part of this cluster/);
+  assert.deepEqual((await h.writes()).filter((w) => w.path.includes('/actions')).length, 1, 'only the first assignment was written');
 });
 
 test('controller: no eligible pod leaves the IP in place and reports it once', async (t) => {

@@ -1,30 +1,50 @@
-// The reconcile loop: informer callbacks mark reserved IPs dirty, the work queue runs one IP
-// at a time (per key), each run builds a snapshot, plans and acts. A periodic resync lists
-// DigitalOcean's reserved IPs (one paginated list) to refresh holders and repair drift.
+// Wiring of the reconcile loop, nothing more: informer callbacks mark reserved IPs dirty
+// (triggers.ts says which), a work queue runs one IP at a time, each run reads what it needs
+// from DigitalOcean, plans (plan.ts), acts (actuator.ts) and feeds every outcome to the per-IP
+// state machine (ip-state.ts). A periodic resync lists DigitalOcean's reserved IPs to refresh
+// holders and repair drift.
+//
+// All of it belongs to a leadership term: `start(term)` begins with empty memory, every
+// DigitalOcean call carries the term's signal, no write starts once the term is no longer
+// valid, outcomes that arrive after it ended are dropped, and `stop()` cancels instead of
+// waiting. A new term starts from a full DigitalOcean list, as a new leader must.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ReservedIpPort } from '../shared/digitalocean/port.ts';
+import type { CallOptions, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import type { Logger } from '../shared/logger.ts';
-import { RetryLater, createActuator } from './actuator.ts';
-import type { ActuatorState } from './actuator.ts';
-import type { EventSink } from './events.ts';
-import type { ReconcilerMetrics } from './metrics.ts';
-import type { IpStatus } from './model.ts';
-import { plan, STARTUP_GRACE_MS } from './plan.ts';
-import { createWorkQueue } from './queue.ts';
-import type { RunResult, WorkQueue } from './queue.ts';
 import { realTimer } from '../shared/timers.ts';
 import type { SetTimer } from '../shared/timers.ts';
-import { dropletIdOf } from './snapshot.ts';
+import { createActuator } from './actuator.ts';
+import type { Exposure } from './actuator.ts';
+import type { EventSink } from './events.ts';
+import { apply, pendingOf } from './ip-state.ts';
+import type { IpMemory, Outcome } from './ip-state.ts';
+import type { ReconcilerMetrics } from './metrics.ts';
+import type { Family, HolderFacts, IpStatus } from './model.ts';
+import { plan } from './plan.ts';
+import { createWorkQueue } from './queue.ts';
+import type { RunResult, WorkQueue } from './queue.ts';
+import { createTriggers } from './triggers.ts';
 import { createWorldCache, podsFor } from './world-index.ts';
 
-export type { EventSink };
+export type { EventSink, Exposure };
 
 /** Read access to the informer caches (arrays of the objects, nothing more). */
 export interface WorldSource {
   listPods(): readonly V1Pod[];
   listNodes(): readonly V1Node[];
+}
+
+/** A leadership term (leader.ts): work may start only while `valid()`; `signal` aborts at its end. */
+export interface Term {
+  readonly signal: AbortSignal;
+  valid(): boolean;
+}
+
+/** The droplet tags of one droplet (the CloudPort's getDroplet satisfies it). */
+export interface DropletReader {
+  getDroplet(id: number, opts?: CallOptions): Promise<{ readonly id: number; readonly tags: readonly string[] }>;
 }
 
 export interface ControllerConfig {
@@ -34,35 +54,68 @@ export interface ControllerConfig {
   unassignWhenUnplaced: boolean;
   resyncIntervalMs: number;
   actionExpiryMs: number;
+  /** claim policy: may this IP be taken from a droplet outside the cluster? default: none */
+  adoptable?: (ip: string) => boolean;
+}
+
+export interface HolderEntry {
+  readonly ip: string;
+  readonly family: Family;
+  readonly dropletId: number | null;
+  /** target of an assign in flight or pending, if any */
+  readonly movingTo?: number | null;
 }
 
 export interface Controller {
   /** informer callbacks: only mark IPs dirty */
   podChanged(pod: V1Pod | undefined, old?: V1Pod): void;
   nodeChanged(node: V1Node | undefined, old?: V1Node): void;
-  /** begin draining the queue + periodic DigitalOcean resync (on becoming leader) */
-  start(): void;
-  /** stop draining, wait for in-flight work (losing leadership / SIGTERM) */
+  /** begin a term: empty memory, drain the queue, periodic resync (default: a term until stop) */
+  start(term?: Term): void;
+  /** end the term: cancel the calls in flight, drop their outcomes, forget the term's memory */
   stop(): Promise<void>;
   /** list DigitalOcean's reserved IPs (paginated) and mark every known IP dirty */
   resyncNow(): Promise<void>;
+  /** DigitalOcean's holders as this term knows them */
+  holders(): readonly HolderEntry[];
 }
 
 export interface ControllerDeps {
   port: ReservedIpPort;
+  /** droplet tags for the claim policy (cluster tag, holders outside the cluster); none: unknown */
+  droplets?: DropletReader | undefined;
   world: WorldSource;
   events: EventSink;
   logger: Logger;
   metrics: ReconcilerMetrics;
   config: ControllerConfig;
+  exposure?: Exposure | undefined;
   now?: () => number;
   setTimer?: SetTimer;
   /** parallel IPs in flight (default 4) */
   concurrency?: number;
   /** how often to re-read an IP whose DigitalOcean action is still in progress (default 2 s) */
   pendingPollMs?: number;
-  /** per-IP retry backoff for errors without a class delay (default 100 ms doubling to 60 s) */
-  backoff?: { baseMs?: number; capMs?: number };
+  /** retries of unexpected errors; floorMs also bounds how soon evidence cuts a backoff short */
+  backoff?: { baseMs?: number; capMs?: number; floorMs?: number };
+}
+
+/** plan → act rounds in one run: a failed target is replaced at once, within bounds. */
+const MAX_PASSES = 4;
+/** how long droplet tags (claim policy) are trusted before they are read again */
+const DROPLET_TAGS_TTL_MS = 5 * 60_000;
+
+interface TermState {
+  readonly term: Term;
+  readonly queue: WorkQueue;
+  readonly memory: Map<string, IpMemory>;
+  readonly dropletTags: Map<number, { tags: readonly string[]; atMs: number }>;
+  clusterTag: string | undefined;
+  holdersStale: boolean;
+  resyncing: Promise<void> | undefined;
+  cancelResync: (() => void) | undefined;
+  readonly unplaced: Set<string>;
+  readonly foreign: Map<string, number>;
 }
 
 export function createController(deps: ControllerDeps): Controller {
@@ -70,22 +123,17 @@ export function createController(deps: ControllerDeps): Controller {
   const now = deps.now ?? Date.now;
   const setTimer = deps.setTimer ?? realTimer;
   const log = deps.logger;
-  const pendingPollMs = deps.pendingPollMs ?? 2_000;
-  const state: ActuatorState = { holders: new Map(), memory: new Map() };
-  const evidence = new Map<string, number>(); // ip → first event time since its last run
-  const unplaced = new Set<string>();
-  // pod uid → the invalid annotation value already warned about (dropped with the pod)
-  const invalidSeen = new Map<string, string | undefined>();
-  // droplet id → name of a deleted node: lets the move say "node X was deleted" rather than
-  // "not a node of this cluster". Bounded; a droplet that joins again is forgotten.
-  const deletedNodes = new Map<number, string>();
-  const DELETED_NODES_KEPT = 1024;
-  let queue: WorkQueue | undefined;
-  let resyncTimer: (() => void) | undefined;
-  let resyncing: Promise<void> | undefined;
-  let holdersStale = true;
-  let podsByUid: ReadonlyMap<string, V1Pod> = new Map();
+  const adoptable = config.adoptable ?? (() => false);
+  const planConfig = {
+    coolOffMs: config.coolOffMs,
+    unassignWhenUnplaced: config.unassignWhenUnplaced,
+    adoptable,
+    retryFloorMs: deps.backoff?.floorMs ?? 1_000,
+    pendingPollMs: deps.pendingPollMs ?? 2_000,
+  };
   const cache = createWorldCache(config.keys);
+  let podsByUid: ReadonlyMap<string, V1Pod> = new Map();
+  let current: TermState | undefined;
 
   const actuator = createActuator({
     port: deps.port,
@@ -94,223 +142,284 @@ export function createController(deps: ControllerDeps): Controller {
     metrics,
     dryRun: config.dryRun,
     actionExpiryMs: config.actionExpiryMs,
-    pendingPollMs,
     now,
-    state,
     pod: (uid) => podsByUid.get(uid),
+    exposure: deps.exposure,
   });
 
-  function mark(ip: string): void {
-    if (!queue) return;
-    if (!evidence.has(ip)) evidence.set(ip, now());
-    queue.add(ip);
+  const triggers = createTriggers({
+    keys: config.keys,
+    cache,
+    world,
+    logger: log,
+    events: deps.events,
+    heldBy: (dropletId) => [...(current?.memory ?? [])].filter(([, m]) => m.holder?.dropletId === dropletId).map(([ip]) => ip),
+    active: () => current !== undefined,
+  });
+
+  function mark(s: TermState, ip: string): void {
+    if (s.term.signal.aborted) return;
+    s.memory.set(ip, apply(s.memory.get(ip), { kind: 'evidence' }, now()));
+    s.queue.add(ip);
   }
 
-  /** IPs the pod's annotation claims; an invalid current value is warned about once per pod. */
-  function claimedIps(pod: V1Pod | undefined, current = true): readonly string[] {
-    if (!pod) return [];
-    const { ips, invalid } = cache.entry(pod);
-    if (invalid === undefined) return ips;
-    const uid = pod.metadata?.uid ?? '';
-    const value = pod.metadata?.annotations?.[config.keys.annotation];
-    if (current && queue && !(invalidSeen.has(uid) && invalidSeen.get(uid) === value)) {
-      invalidSeen.set(uid, value);
-      log.warn({ namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid, reason: invalid }, 'pod annotation ignored');
-      void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: invalid });
+  /** The one way memory changes; keeps the holder gauge in step. */
+  function record(s: TermState, ip: string, outcome: Outcome): void {
+    const was = s.memory.get(ip);
+    const before = was?.holder;
+    const after = apply(was, outcome, now());
+    s.memory.set(ip, after);
+    const waited = was?.pending?.action;
+    if (waited && !after.pending && after.lastMoveMs !== was?.lastMoveMs) void actuator.completedLater(waited, was);
+    if (before?.dropletId !== after.holder?.dropletId) {
+      if (before?.dropletId != null) metrics.holder.remove({ ip, droplet: String(before.dropletId) });
+      if (after.holder?.dropletId != null) metrics.holder.set({ ip, droplet: String(after.holder.dropletId) }, 1);
     }
-    return [];
+    if (was?.pending && !after.pending && after.lastMoveMs === was.lastMoveMs && outcome.kind === 'observed') {
+      log.warn({ ip, droplet: was.pending.dropletId, holder: after.holder?.dropletId ?? null }, 'DigitalOcean action ended without moving the IP; planning again');
+    }
   }
 
-  function heldBy(dropletId: number | null): string[] {
-    if (dropletId === null) return [];
-    return [...state.holders].filter(([, h]) => h.dropletId === dropletId).map(([ip]) => ip);
-  }
+  const holderOf = (r: { family: Family; dropletId: number | null; locked: boolean }): HolderFacts => ({ family: r.family, dropletId: r.dropletId, locked: r.locked });
 
-  function podsOn(nodeName: string | undefined): readonly string[] {
-    if (!nodeName) return [];
-    return cache.pods(world.listPods()).byNode.get(nodeName)?.flatMap((p) => claimedIps(p)) ?? [];
-  }
-
-  async function refreshHolders(): Promise<void> {
+  async function refreshHolders(s: TermState): Promise<void> {
     const started = now();
-    const list = await deps.port.listReservedIps();
-    for (const r of list) {
-      const mem = state.memory.get(r.ip);
-      // An action of ours that finished after the list was read is newer than the list.
-      if (mem?.lastMoveMs !== undefined && mem.lastMoveMs >= started) continue;
-      state.holders.set(r.ip, { family: r.family, dropletId: r.dropletId, locked: r.locked });
-    }
+    const list = await deps.port.listReservedIps({ signal: s.term.signal });
+    if (s.term.signal.aborted) return;
     const listed = new Set(list.map((r) => r.ip));
-    for (const ip of state.holders.keys()) if (!listed.has(ip)) state.holders.delete(ip);
-    metrics.holder.reset();
-    for (const [ip, h] of state.holders) if (h.dropletId !== null) metrics.holder.set({ ip, droplet: String(h.dropletId) }, 1);
-    holdersStale = false;
+    for (const r of list) record(s, r.ip, { kind: 'observed', holder: holderOf(r), readStartedMs: started });
+    for (const [ip, m] of s.memory) if (!listed.has(ip) && m.holder) record(s, ip, { kind: 'observed', holder: null, readStartedMs: started });
+    s.holdersStale = false;
+    deps.exposure?.holdersChanged();
   }
 
-  /** Before planning an IP with a pending action (or never seen), read its holder afresh. */
-  async function refreshOne(ip: string): Promise<void> {
-    let listed = false;
-    if (holdersStale) {
-      await (resyncing ?? refreshHolders());
-      listed = !holdersStale;
-    }
-    if (!listed && (state.memory.get(ip)?.pending || !state.holders.has(ip))) {
+  /** What a run must know before planning: a fresh holder where it may have changed, droplet tags. */
+  async function refresh(s: TermState, ip: string): Promise<void> {
+    const signal = s.term.signal;
+    if (s.holdersStale) await (s.resyncing ?? refreshHolders(s));
+    const mem = s.memory.get(ip);
+    if (mem?.holder === undefined || pendingOf(mem, now()) || mem.holder?.locked) {
+      const started = now();
       try {
-        const r = await deps.port.getReservedIp(ip);
-        state.holders.set(ip, { family: r.family, dropletId: r.dropletId, locked: r.locked });
+        const r = await deps.port.getReservedIp(ip, { signal });
+        record(s, ip, { kind: 'observed', holder: holderOf(r), readStartedMs: started });
       } catch (err) {
         if (!(err instanceof DoApiError && err.errorClass === 'NotFound')) throw err;
-        state.holders.delete(ip); // not in this account: the assign will say so
+        record(s, ip, { kind: 'observed', holder: null, readStartedMs: started }); // not in this account: the assign will say so
       }
     }
-    const mem = state.memory.get(ip);
-    if (mem?.pending && mem.pending.expiresMs <= now()) state.memory.set(ip, { ...mem, pending: undefined });
-    const pending = state.memory.get(ip)?.pending;
-    const holder = state.holders.get(ip);
-    if (pending && holder && !holder.locked) {
-      if (holder.dropletId === pending.dropletId) await actuator.pendingCompleted(ip);
-      else {
-        log.warn({ ip, droplet: pending.dropletId, holder: holder.dropletId }, 'DigitalOcean action ended without moving the IP; planning again');
-        state.memory.set(ip, { ...state.memory.get(ip), pending: undefined });
+    await learnTags(s, s.memory.get(ip)?.holder?.dropletId ?? null);
+  }
+
+  /** Droplet tags for the claim policy: the cluster's own tag, and a non-node holder's tags. */
+  async function learnTags(s: TermState, holder: number | null): Promise<void> {
+    const reader = deps.droplets;
+    if (!reader) return;
+    const nodes = cache.nodes(world.listNodes());
+    if (s.clusterTag === undefined) {
+      const anyNode = nodes.find((n) => n.dropletId !== null);
+      if (anyNode?.dropletId != null) {
+        const tags = await tagsOf(s, reader, anyNode.dropletId);
+        s.clusterTag = tags?.find((t) => /^k8s:[0-9a-f-]{36}$/.test(t));
       }
+    }
+    if (holder !== null && !nodes.some((n) => n.dropletId === holder)) await tagsOf(s, reader, holder);
+  }
+
+  async function tagsOf(s: TermState, reader: DropletReader, id: number): Promise<readonly string[] | undefined> {
+    const known = s.dropletTags.get(id);
+    if (known && now() - known.atMs < DROPLET_TAGS_TTL_MS) return known.tags;
+    try {
+      const d = await reader.getDroplet(id, { signal: s.term.signal });
+      s.dropletTags.set(id, { tags: d.tags, atMs: now() });
+      return d.tags;
+    } catch (err) {
+      if (s.term.signal.aborted) throw err;
+      // Unknown tags leave the droplet "outside": the safe side of the claim policy.
+      if (!(err instanceof DoApiError && err.errorClass === 'NotFound')) log.warn({ droplet: id, err }, 'cannot read droplet tags; treating it as outside the cluster for now');
+      s.dropletTags.set(id, { tags: [], atMs: now() });
+      return undefined;
     }
   }
 
-  function noteStatus(status: IpStatus, evidenceMs: number): void {
+  function noteStatus(s: TermState, status: IpStatus): void {
     const { ip } = status;
-    const mem = state.memory.get(ip) ?? {};
-    if (status.holderLost && mem.holderLostMs === undefined) state.memory.set(ip, { ...mem, holderLostMs: evidenceMs });
-    if (status.state === 'placed' || status.state === 'unclaimed') {
-      if (mem.holderLostMs !== undefined) state.memory.set(ip, { ...mem, holderLostMs: undefined });
-      actuator.clearReports(ip);
-    }
     if (status.state === 'unplaced') {
-      unplaced.add(ip);
+      s.unplaced.add(ip);
       metrics.unplaced.set({ ip }, 1);
-    } else if (unplaced.delete(ip)) {
-      metrics.unplaced.set({ ip }, 0);
+    } else if (s.unplaced.delete(ip)) metrics.unplaced.set({ ip }, 0);
+    const foreignHolder = s.foreign.get(ip);
+    if (status.state === 'foreign' && status.holder !== null) {
+      if (foreignHolder !== undefined && foreignHolder !== status.holder) metrics.heldOutsideCluster.remove({ ip, droplet: String(foreignHolder) });
+      s.foreign.set(ip, status.holder);
+      metrics.heldOutsideCluster.set({ ip, droplet: String(status.holder) }, 1);
+    } else if (foreignHolder !== undefined) {
+      s.foreign.delete(ip);
+      metrics.heldOutsideCluster.remove({ ip, droplet: String(foreignHolder) });
     }
   }
 
-  function waitFor(status: IpStatus): number | undefined {
-    // Pod events re-plan sooner; this re-check reports a pod that never starts.
-    if (status.state === 'starting') return STARTUP_GRACE_MS;
-    if (status.state !== 'waiting') return undefined;
-    const mem = state.memory.get(status.ip);
-    const t = now();
-    if (mem?.pending && mem.pending.expiresMs > t) return Math.min(pendingPollMs, mem.pending.expiresMs - t);
-    if (mem?.lastMoveMs !== undefined && mem.lastMoveMs + config.coolOffMs > t) return mem.lastMoveMs + config.coolOffMs - t;
-    return pendingPollMs; // locked by DigitalOcean
-  }
-
-  async function reconcile(ip: string): Promise<RunResult> {
-    const evidenceMs = evidence.get(ip) ?? now();
-    evidence.delete(ip);
-    await refreshOne(ip);
-    const index = cache.pods(world.listPods());
-    podsByUid = index.byUid;
-    const result = plan(
-      {
+  async function reconcile(s: TermState, ip: string, signal: AbortSignal): Promise<RunResult> {
+    await refresh(s, ip);
+    let requeueAfterMs: number | undefined;
+    for (let pass = 0; pass < MAX_PASSES && !signal.aborted; pass++) {
+      const index = cache.pods(world.listPods());
+      podsByUid = index.byUid;
+      const snapshot = {
         targets: [ip],
         pods: podsFor(index, ip),
         nodes: cache.nodes(world.listNodes()),
-        holders: state.holders,
-        memory: state.memory,
-        deletedNodes,
-        config: { coolOffMs: config.coolOffMs, unassignWhenUnplaced: config.unassignWhenUnplaced },
-      },
-      now(),
-    );
-    const status = result.statuses[0];
-    if (status) noteStatus(status, evidenceMs);
-    let requeueAfterMs = status && waitFor(status);
-    try {
-      for (const action of result.actions) {
-        const r = await actuator.execute(action);
-        if (r.requeueAfterMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, r.requeueAfterMs);
-        // A droplet freed or taken may unblock IPs that had nowhere to go.
-        if (action.type !== 'report' && !config.dryRun) for (const other of unplaced) if (other !== ip) mark(other);
+        deletedNodes: triggers.deletedNodes(),
+        dropletTags: new Map([...s.dropletTags].map(([id, t]) => [id, t.tags])),
+        clusterTag: s.clusterTag,
+        config: planConfig,
+      };
+      const result = plan(snapshot, s.memory, now());
+      const status = result.statuses[0];
+      if (status) {
+        record(s, ip, { kind: 'planned', status, reportKeys: status.reportKeys, evidenceMs: s.memory.get(ip)?.evidenceMs ?? now() });
+        noteStatus(s, status);
       }
-    } catch (err) {
-      if (err instanceof RetryLater && err.refreshHolders) holdersStale = true;
-      throw err;
+      requeueAfterMs = result.requeueAfterMs;
+      let moved = false;
+      for (const action of result.actions) {
+        // A write starts only inside a term that is still valid at this instant.
+        if (action.type !== 'report' && !s.term.valid()) return {};
+        const outcomes = await actuator.execute(action, s.memory.get(ip), signal);
+        if (signal.aborted) return {}; // the term is over: its outcomes are not ours to keep
+        for (const o of outcomes) {
+          record(s, ip, o);
+          if (o.kind === 'target-failed' && o.errorClass === 'Conflict') s.holdersStale = true;
+        }
+        if (action.type !== 'report') {
+          moved = true;
+          deps.exposure?.holdersChanged();
+          // A droplet freed or taken may unblock IPs that had nowhere to go.
+          if (!config.dryRun) for (const other of s.unplaced) if (other !== ip) mark(s, other);
+        }
+      }
+      if (!moved || config.dryRun) break;
+      if (s.holdersStale) await (s.resyncing ?? refreshHolders(s));
     }
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
 
-  function scheduleResync(ms: number): void {
-    resyncTimer?.();
-    resyncTimer = setTimer(() => {
-      resyncTimer = undefined;
-      void resyncNow();
+  function scheduleResync(s: TermState, ms: number): void {
+    s.cancelResync?.();
+    s.cancelResync = setTimer(() => {
+      s.cancelResync = undefined;
+      void resync(s);
     }, ms);
   }
 
-  async function resyncNow(): Promise<void> {
-    if (resyncing) return resyncing;
-    resyncing = (async () => {
+  function resync(s: TermState): Promise<void> {
+    if (s.resyncing) return s.resyncing;
+    s.resyncing = (async () => {
       try {
-        await refreshHolders();
-        const ips = new Set([...world.listPods().flatMap((p) => claimedIps(p)), ...state.memory.keys()]);
-        for (const ip of ips) mark(ip);
-        if (queue) scheduleResync(config.resyncIntervalMs);
+        await refreshHolders(s);
+        if (s.term.signal.aborted) return;
+        const ips = new Set([...triggers.allClaimedIps(), ...s.memory.keys()]);
+        for (const ip of ips) mark(s, ip);
+        scheduleResync(s, config.resyncIntervalMs);
       } catch (err) {
+        if (s.term.signal.aborted) return;
         metrics.reconcileErrors.inc({ class: err instanceof DoApiError ? err.errorClass : 'internal' });
         log.warn({ err }, 'DigitalOcean resync failed; retrying');
-        if (queue) scheduleResync(Math.min(config.resyncIntervalMs, 10_000));
+        scheduleResync(s, Math.min(config.resyncIntervalMs, 10_000));
       } finally {
-        resyncing = undefined;
+        s.resyncing = undefined;
       }
     })();
-    return resyncing;
+    return s.resyncing;
   }
 
-  return {
-    podChanged(pod, old) {
-      for (const ip of new Set([...claimedIps(pod), ...claimedIps(old, false)])) mark(ip);
-      if (pod === undefined && old?.metadata?.uid) invalidSeen.delete(old.metadata.uid);
-    },
-    nodeChanged(node, old) {
-      const current = dropletIdOf(node?.spec?.providerID);
-      const previous = dropletIdOf(old?.spec?.providerID);
-      if (current !== null) deletedNodes.delete(current);
-      if (node === undefined && previous !== null && old?.metadata?.name) {
-        deletedNodes.set(previous, old.metadata.name);
-        if (deletedNodes.size > DELETED_NODES_KEPT) deletedNodes.delete(deletedNodes.keys().next().value as number);
-      }
-      const names = new Set([node?.metadata?.name, old?.metadata?.name]);
-      const droplets = new Set([dropletIdOf(node?.spec?.providerID), dropletIdOf(old?.spec?.providerID)]);
-      const ips = new Set([...[...names].flatMap(podsOn), ...[...droplets].flatMap(heldBy)]);
-      for (const ip of ips) mark(ip);
-    },
-    start() {
-      if (queue) return;
-      holdersStale = true;
-      queue = createWorkQueue({
-        worker: reconcile,
+  function begin(term: Term): TermState {
+    const s: TermState = {
+      term,
+      memory: new Map(),
+      dropletTags: new Map(),
+      clusterTag: undefined,
+      holdersStale: true,
+      resyncing: undefined,
+      cancelResync: undefined,
+      unplaced: new Set(),
+      foreign: new Map(),
+      queue: createWorkQueue({
+        worker: (ip, signal) => reconcile(s, ip, AbortSignal.any([signal, term.signal])),
         concurrency: deps.concurrency ?? 4,
         backoff: deps.backoff,
         setTimer,
         now,
         onDepth: (d) => metrics.queueDepth.set(d),
         onError(ip, err, retryInMs) {
-          if (!(err instanceof RetryLater)) {
-            metrics.reconcileErrors.inc({ class: err instanceof DoApiError ? err.errorClass : 'internal' });
-            log.warn({ ip, err, retryInMs }, 'reconcile failed');
-          }
+          if (term.signal.aborted) return;
+          metrics.reconcileErrors.inc({ class: err instanceof DoApiError ? err.errorClass : 'internal' });
+          log.warn({ ip, err, retryInMs }, 'reconcile failed');
         },
-      });
-      void resyncNow();
+      }),
+    };
+    return s;
+  }
+
+  async function end(s: TermState): Promise<void> {
+    s.cancelResync?.();
+    await s.queue.shutdown(); // aborts the runs in flight; their outcomes are dropped
+    await s.resyncing?.catch(() => undefined);
+    metrics.holder.reset();
+    metrics.unplaced.reset();
+    metrics.heldOutsideCluster.reset();
+    metrics.queueDepth.set(0);
+  }
+
+  /** a term started without one from the elector ends with stop() */
+  let ownAbort: AbortController | undefined;
+  const stopping = new WeakMap<TermState, Promise<void>>();
+  function stopTerm(s: TermState): Promise<void> {
+    if (current === s) current = undefined;
+    const done = stopping.get(s) ?? end(s);
+    stopping.set(s, done);
+    return done;
+  }
+
+  return {
+    podChanged(pod, old) {
+      const s = current;
+      for (const ip of triggers.podChanged(pod, old)) if (s) mark(s, ip);
     },
-    async stop() {
-      const q = queue;
-      queue = undefined;
-      resyncTimer?.();
-      resyncTimer = undefined;
-      await resyncing;
-      await q?.shutdown();
-      evidence.clear();
+    nodeChanged(node, old) {
+      const s = current;
+      for (const ip of triggers.nodeChanged(node, old)) if (s) mark(s, ip);
     },
-    resyncNow,
+    start(term) {
+      if (current) return;
+      let t = term;
+      if (!t) {
+        const own = new AbortController();
+        t = { signal: own.signal, valid: () => !own.signal.aborted };
+        ownAbort = own;
+      }
+      const s = begin(t);
+      current = s;
+      t.signal.addEventListener('abort', () => void stopTerm(s), { once: true });
+      void resync(s);
+    },
+    stop() {
+      ownAbort?.abort(new Error('controller stopped'));
+      ownAbort = undefined;
+      return current ? stopTerm(current) : Promise.resolve();
+    },
+    resyncNow: () => (current ? resync(current) : Promise.resolve()),
+    holders() {
+      const s = current;
+      if (!s) return [];
+      const t = now();
+      const out: HolderEntry[] = [];
+      for (const [ip, m] of s.memory) {
+        if (!m.holder) continue;
+        const pending = pendingOf(m, t);
+        out.push(pending ? { ip, family: m.holder.family, dropletId: m.holder.dropletId, movingTo: pending.dropletId } : { ip, family: m.holder.family, dropletId: m.holder.dropletId });
+      }
+      return out;
+    },
   };
 }

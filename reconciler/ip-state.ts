@@ -4,13 +4,15 @@
 // the retry backoff — changes only through `apply(memory, outcome, now)`, and is read by
 // `plan()` through the queries below. Pure: no clock, no I/O; every rule is a table row.
 import type { DoErrorClass } from '../shared/digitalocean/port.ts';
-import type { HolderFacts, IpStatus, Reason } from './model.ts';
+import type { Action, HolderFacts, IpStatus, Reason } from './model.ts';
 
 export interface PendingAction {
   /** where the action moves the IP (null: unassign) */
   readonly dropletId: number | null;
   readonly actionId: number;
   readonly reason: Reason;
+  /** the planned action, so its completion is reported as if it had not waited */
+  readonly action?: Action;
   readonly startedMs: number;
   /** we stop waiting for DigitalOcean after this */
   readonly expiresMs: number;
@@ -70,7 +72,7 @@ export type Outcome =
   /** plan() ran: its status, and the keys of every report that is true now */
   | { readonly kind: 'planned'; readonly status: IpStatus; readonly reportKeys: readonly string[]; readonly evidenceMs: number }
   | { readonly kind: 'moved'; readonly dropletId: number | null; readonly family: 4 | 6 }
-  | { readonly kind: 'in-progress'; readonly dropletId: number | null; readonly actionId: number; readonly reason: Reason; readonly expiresMs: number; readonly family: 4 | 6 }
+  | { readonly kind: 'in-progress'; readonly dropletId: number | null; readonly actionId: number; readonly reason: Reason; readonly expiresMs: number; readonly family: 4 | 6; readonly action?: Action }
   /** the target droplet refused (404, 422, pending event, already holds one) */
   | { readonly kind: 'target-failed'; readonly dropletId: number; readonly errorClass: DoErrorClass; readonly message: string }
   /** the attempt failed for a reason that is not the target's */
@@ -160,7 +162,14 @@ export function apply(memory: IpMemory | undefined, outcome: Outcome, now: numbe
       return {
         ...without(m, 'retry'),
         holder: { family: outcome.family, dropletId: m.holder?.dropletId ?? null, locked: true },
-        pending: { dropletId: outcome.dropletId, actionId: outcome.actionId, reason: outcome.reason, startedMs: now, expiresMs: outcome.expiresMs },
+        pending: {
+          dropletId: outcome.dropletId,
+          actionId: outcome.actionId,
+          reason: outcome.reason,
+          startedMs: now,
+          expiresMs: outcome.expiresMs,
+          ...(outcome.action ? { action: outcome.action } : {}),
+        },
       };
     case 'target-failed': {
       const untilMs = now + (TARGET_FAILURE_MS[outcome.errorClass] ?? TARGET_FAILURE_MS.Terminal ?? 0);

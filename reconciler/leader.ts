@@ -8,6 +8,17 @@
 //
 // Expiry is judged from the lease's renewTime against the local clock, so replicas assume
 // NTP-synced clocks with skew well below the lease duration (15 s by default).
+//
+// Fencing: leading is a *term* ({ signal, valid() }). A term is valid until renewDeadline
+// after the instant the last successful renewal was *sent* (others count the lease from the
+// renewTime it carries, which is that instant), and its signal aborts when the leader steps
+// down for any reason — at the latest at that deadline, because a leader's calls and sleeps
+// are bounded by it. Since renewDeadline < leaseDuration, the old leader has stopped writing
+// before anyone else may take the lease; the difference is the margin for a request that was
+// already on the wire. A replica that loses its term unexpectedly resets completely (its
+// controller is per term) and stays a standby, rather than exiting as controller-runtime
+// does: every piece of term state is created inside the term, so nothing survives it, and
+// the warm informer caches let it take over again at once instead of after a restart.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { V1MicroTime } from '@kubernetes/client-node';
 import type { V1Lease } from '@kubernetes/client-node';
@@ -29,7 +40,8 @@ export interface LeaderElectorOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
-  onStartedLeading: () => void;
+  /** a new term: work may start only while `term.valid()`; `term.signal` aborts at its end */
+  onStartedLeading: (term: LeadershipTerm) => void;
   /** awaited before the lease is released, so the old leader is quiet before a new one acts */
   onStoppedLeading: () => Promise<void> | void;
   logger: Logger;
@@ -39,6 +51,12 @@ export interface LeaderElectorOptions {
   random?: () => number;
   /** bound for one API call; default renewDeadline / 2 like kube-controller-manager */
   callTimeoutMs?: number;
+}
+
+export interface LeadershipTerm {
+  readonly signal: AbortSignal;
+  /** still leading at this instant (the renew deadline has not passed) */
+  valid(): boolean;
 }
 
 export interface LeaderElector {
@@ -84,7 +102,9 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   const log = opts.logger.child({ lease: `${namespace}/${name}`, identity });
   const abort = new AbortController();
   let leading = false;
+  /** when the last successful renewal was sent (the renewTime it wrote) */
   let lastRenewMs = 0;
+  let term: AbortController | undefined;
   /** the lease as last written or read by us: the renew fast path skips the GET */
   let cached: V1Lease | undefined;
   let observed: string | undefined;
@@ -132,6 +152,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
         ? await bounded(api.replaceNamespacedLease({ name, namespace, body }), timeoutMs)
         : await bounded(api.createNamespacedLease({ namespace, body }), timeoutMs);
       observe(cached);
+      lastRenewMs = t;
       return 'held';
     } catch (err) {
       cached = undefined;
@@ -168,6 +189,9 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
 
   async function stepDown(why: string): Promise<void> {
     leading = false;
+    // Cancel the term's work first: nothing of it may run while we report and release.
+    term?.abort(new Error(`leadership lost: ${why}`));
+    term = undefined;
     if (abort.signal.aborted) log.info({ reason: why }, 'stopped leading');
     else log.warn({ reason: why }, 'stopped leading');
     await opts.onStoppedLeading();
@@ -181,19 +205,21 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       const held = await tryAcquireOrRenew(timeoutMs);
       if (abort.signal.aborted) break;
       if (held) {
-        lastRenewMs = now();
         if (!leading) {
           leading = true;
           log.info('started leading');
-          opts.onStartedLeading();
+          const t = new AbortController();
+          term = t;
+          opts.onStartedLeading({ signal: t.signal, valid: () => leading && term === t && !t.signal.aborted && now() < lastRenewMs + opts.renewDeadlineMs });
         }
       } else if (leading && (observed !== undefined && observed !== identity)) {
         await stepDown(`lease taken by ${observed}`);
       } else if (leading && now() - lastRenewMs >= opts.renewDeadlineMs) {
         await stepDown(`could not renew for ${opts.renewDeadlineMs} ms`);
       }
-      // Standbys jitter (up to +20%) so several of them do not poll in lock-step.
-      const wait = leading ? opts.retryPeriodMs : opts.retryPeriodMs * (1 + 0.2 * random());
+      // Standbys jitter (up to +20%) so several of them do not poll in lock-step. A leader
+      // wakes no later than its renew deadline, so it steps down right at it.
+      const wait = leading ? Math.max(0, Math.min(opts.retryPeriodMs, lastRenewMs + opts.renewDeadlineMs - now())) : opts.retryPeriodMs * (1 + 0.2 * random());
       await sleep(wait, abort.signal);
     }
   }

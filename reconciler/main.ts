@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createDoClient } from '../shared/digitalocean/client.ts';
+import { createDoClient, defaultUserAgent } from '../shared/digitalocean/client.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -16,7 +16,7 @@ import type { Logger } from '../shared/logger.ts';
 import { describeConfig, parseConfig } from './config.ts';
 import type { ReconcilerConfig } from './config.ts';
 import { createController } from './controller.ts';
-import type { Controller, WorldSource } from './controller.ts';
+import type { Controller, DropletReader, WorldSource } from './controller.ts';
 import { createKubernetesEventSink } from './events.ts';
 import type { EventSink } from './events.ts';
 import { createInformers, kubeInformerFactory } from './informers.ts';
@@ -107,28 +107,33 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   logger.info({ config: describeConfig(config) }, 'starting');
 
   const apiUrl = config.apiUrl ?? 'https://api.digitalocean.com';
-  const port =
+  // The lease identity names this replica to DigitalOcean too (User-Agent), so a request log
+  // — the emulator's, or DigitalOcean support's — tells which replica wrote.
+  const identity = `${config.podName}-${deps.identitySuffix ?? randomBytes(3).toString('hex')}`;
+  const client =
     deps.port ??
     createDoClient({
       token: config.token,
       ...(config.apiUrl === undefined ? {} : { baseUrl: config.apiUrl }),
+      userAgent: `${defaultUserAgent()} reconciler/${identity}`,
       logger,
       onResponse: (r) => {
         metrics.doCalls.inc({ method: r.method, route: r.route, code: r.code });
         if (r.rateLimitRemaining !== undefined) metrics.rateBudgetRemaining.set(r.rateLimitRemaining);
       },
     });
+  const port: ReservedIpPort = client;
   const account = await checkDigitalOcean(port, apiUrl);
   logger.info({ account: account.uuid, status: account.status }, 'DigitalOcean token accepted');
 
   const kc = deps.kubeConfig ?? loadKubeConfig(config);
-  const identity = `${config.podName}-${deps.identitySuffix ?? randomBytes(3).toString('hex')}`;
   const events = deps.events ?? createKubernetesEventSink({ api: kc.makeApiClient(CoreV1Api), logger, instance: config.podName });
 
   // The controller reads the informer caches only once it runs (on leading), by then they exist.
   const world: WorldSource = { listPods: () => informers.listPods(), listNodes: () => informers.listNodes() };
   const ctl = createController({
     port,
+    droplets: 'getDroplet' in client ? (client as ReservedIpPort & DropletReader) : undefined,
     world,
     events,
     logger,
@@ -140,6 +145,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       unassignWhenUnplaced: config.unassignWhenUnplaced,
       resyncIntervalMs: config.resyncIntervalMs,
       actionExpiryMs: config.actionExpiryMs,
+      adoptable: config.adoptable,
     },
   });
   const informers = createInformers({
@@ -160,15 +166,16 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     renewDeadlineMs: config.lease.renewDeadlineMs,
     retryPeriodMs: config.lease.retryPeriodMs,
     logger,
-    onStartedLeading: () => {
+    onStartedLeading: (term) => {
       metrics.isLeader.set(1);
-      ctl.start();
+      ctl.start(term);
     },
     onStoppedLeading: async () => {
       metrics.isLeader.set(0);
-      // In-flight DigitalOcean work may finish, but not hold up the hand-over for long.
+      // The term's signal has already aborted the calls in flight: this only waits for them
+      // to unwind, which is quick; the bound is for a bug, not for DigitalOcean.
       const done = await within(ctl.stop().then(() => true), config.shutdownTimeoutMs / 2);
-      if (!done) logger.warn('controller still busy after half the shutdown timeout; handing over anyway');
+      if (!done) logger.error('controller did not unwind after its term was cancelled; handing over anyway');
     },
   });
 

@@ -26,6 +26,8 @@ export interface ReconcilerMetrics {
   readonly reconcileErrors: Counter<'class'>;
   /** IPs with no eligible pod (label: ip) */
   readonly unplaced: Gauge<'ip'>;
+  /** 1 for a claimed IP that a droplet outside the cluster holds and the claim policy leaves there */
+  readonly heldOutsideCluster: Gauge<'ip' | 'droplet'>;
 }
 
 export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {}): ReconcilerMetrics {
@@ -56,5 +58,11 @@ export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {})
     isLeader: new Gauge({ name: 'floatip_leader', help: '1 while this replica holds the leader Lease', registers }),
     reconcileErrors: new Counter({ name: 'floatip_reconcile_errors_total', help: 'Failed reconcile attempts by error class', labelNames: ['class'], registers }),
     unplaced: new Gauge({ name: 'floatip_ip_unplaced', help: '1 when a reserved IP has no eligible pod', labelNames: ['ip'], registers }),
+    heldOutsideCluster: new Gauge({
+      name: 'floatip_ip_held_outside_cluster',
+      help: 'Claimed reserved IP held by a droplet outside this cluster, left there by the claim policy (1)',
+      labelNames: ['ip', 'droplet'],
+      registers,
+    }),
   };
 }

@@ -2,11 +2,13 @@
 // - dedupe: a key waiting in the queue is queued once;
 // - serial per key: a key added while it runs is marked dirty and runs once more afterwards;
 // - retries: a failed run is retried after the error's `retryAfterMs` or an exponential
-//   per-key backoff (reset by the next success); while a key backs off, `add()` does not
-//   bypass the backoff, so a failing key cannot hot-loop on a stream of events;
+//   per-key backoff (reset by the next success); new evidence (`add()`) cuts a backoff short,
+//   but not to less than `floorMs` after the failure, so a failing key cannot hot-loop on a
+//   stream of events;
 // - a successful run may ask to be looked at again later (`requeueAfterMs`: pending actions,
 //   cool-off), which new evidence does not wait for;
-// - `shutdown()` stops taking work and waits for the runs in flight.
+// - every run gets the queue's AbortSignal; `shutdown()` aborts it (runs in flight cancel
+//   their calls instead of finishing them) and resolves when they have settled.
 import { realTimer } from '../shared/timers.ts';
 import type { SetTimer } from '../shared/timers.ts';
 
@@ -16,9 +18,9 @@ export interface RunResult {
 }
 
 export interface WorkQueueOptions {
-  readonly worker: (key: string) => Promise<RunResult | void>;
+  readonly worker: (key: string, signal: AbortSignal) => Promise<RunResult | void>;
   readonly concurrency?: number;
-  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
+  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number; readonly floorMs?: number };
   readonly setTimer?: SetTimer;
   readonly now?: () => number;
   /** called whenever the number of keys waiting to run changes */
@@ -47,12 +49,14 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const concurrency = opts.concurrency ?? 4;
   const baseMs = opts.backoff?.baseMs ?? 100;
   const capMs = opts.backoff?.capMs ?? 60_000;
+  const floorMs = opts.backoff?.floorMs ?? 1_000;
+  const abort = new AbortController();
   const setTimer = opts.setTimer ?? realTimer;
   const queue: string[] = [];
   const queued = new Set<string>();
   const running = new Map<string, Promise<void>>();
   const dirty = new Set<string>();
-  const backingOff = new Map<string, () => void>();
+  const backingOff = new Map<string, { failedAt: number; due: number; cancel: () => void }>();
   const later = new Map<string, { due: number; cancel: () => void }>();
   const failureCount = new Map<string, number>();
   const now = opts.now ?? Date.now;
@@ -61,7 +65,18 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const depthChanged = () => opts.onDepth?.(queue.length);
 
   function add(key: string): void {
-    if (stopped || backingOff.has(key)) return;
+    if (stopped) return;
+    const backoff = backingOff.get(key);
+    if (backoff) {
+      // New evidence: retry sooner than the backoff, but never sooner than the floor.
+      const floor = backoff.failedAt + floorMs;
+      if (now() < floor) {
+        if (backoff.due > floor) schedule(key, backoff.failedAt, floor - now());
+        return;
+      }
+      backoff.cancel();
+      backingOff.delete(key);
+    }
     if (running.has(key)) {
       dirty.add(key);
       return;
@@ -92,21 +107,28 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     const delay = retryAfterOf(err) ?? Math.min(capMs, baseMs * 2 ** (n - 1));
     opts.onError?.(key, err, delay);
     if (stopped) return;
+    schedule(key, now(), delay);
+  }
+
+  function schedule(key: string, failedAt: number, delay: number): void {
+    backingOff.get(key)?.cancel();
     const cancel = setTimer(() => {
       backingOff.delete(key);
       add(key);
     }, delay);
-    backingOff.set(key, cancel);
+    backingOff.set(key, { failedAt, due: now() + delay, cancel });
   }
 
   async function run(key: string): Promise<void> {
     try {
-      const result = await opts.worker(key);
+      const result = await opts.worker(key, abort.signal);
       failureCount.delete(key);
       if (result?.requeueAfterMs !== undefined) addAfter(key, result.requeueAfterMs);
     } catch (err) {
-      dirty.delete(key); // the retry covers whatever arrived meanwhile
+      // Evidence that arrived meanwhile may cut the retry short (down to the floor).
+      const evidence = dirty.delete(key);
       retry(key, err);
+      if (evidence) add(key);
     }
   }
 
@@ -131,7 +153,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     failures: (key) => failureCount.get(key) ?? 0,
     async shutdown() {
       stopped = true;
-      for (const cancel of backingOff.values()) cancel();
+      abort.abort(new Error('work queue shut down'));
+      for (const b of backingOff.values()) b.cancel();
       for (const t of later.values()) t.cancel();
       backingOff.clear();
       later.clear();

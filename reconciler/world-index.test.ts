@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
-import type { HolderFacts, IpMemory, Snapshot } from './model.ts';
+import type { IpMemory } from './ip-state.ts';
+import type { HolderFacts, Snapshot } from './model.ts';
 import { plan } from './plan.ts';
 import { indexPods, nodeFacts } from './snapshot.ts';
 import { createWorldCache, podsFor } from './world-index.ts';
@@ -59,23 +60,21 @@ const holders = new Map<string, HolderFacts>([
   [D4, { family: 4, dropletId: 1001, locked: false }],
   [A6, { family: 6, dropletId: null, locked: false }],
 ]);
-const memory = new Map<string, IpMemory>();
+const memory = new Map<string, IpMemory>([...holders].map(([ip, holder]) => [ip, { holder }]));
 const snapshot = (ip: string, podFacts: Snapshot['pods']): Snapshot => ({
   targets: [ip],
   pods: podFacts,
   nodes: nodes.map(nodeFacts),
-  holders,
-  memory,
-  config: { coolOffMs: 30_000, unassignWhenUnplaced: false },
+  config: { coolOffMs: 30_000, unassignWhenUnplaced: false, adoptable: () => false, retryFloorMs: 1000, pendingPollMs: 2000 },
 });
 
 test('world index: planning an IP from its pods decides exactly as planning from every pod', () => {
   const index = createWorldCache(KEYS).pods(pods);
   const all = indexPods(pods, KEYS).facts;
-  for (const ip of [A4, B4, C4, D4, A6]) assert.deepEqual(plan(snapshot(ip, podsFor(index, ip)), NOW), plan(snapshot(ip, all), NOW), ip);
+  for (const ip of [A4, B4, C4, D4, A6]) assert.deepEqual(plan(snapshot(ip, podsFor(index, ip)), memory, NOW), plan(snapshot(ip, all), memory, NOW), ip);
   // 1001 holds D4, so A4 goes to pool-2's droplet. Planned from A4's claimants alone, pool
   // would seem to win B4 too, and B4 (listed first) would take 1002 and leave A4 unplaced.
-  const moves = (pods: Snapshot['pods']) => plan(snapshot(A4, pods), NOW).actions.map((a) => [a.type, a.dropletId, a.pod?.name]);
+  const moves = (pods: Snapshot['pods']) => plan(snapshot(A4, pods), memory, NOW).actions.map((a) => [a.type, a.dropletId, a.pod?.name]);
   assert.deepEqual(moves(podsFor(index, A4)), [['report', undefined, 'late-1'], ['assign', 1002, 'pool-2']]);
   assert.deepEqual(moves(index.claimants.get(A4) ?? []), [['report', undefined, 'late-1'], ['report', undefined, 'pool-1']]);
 });

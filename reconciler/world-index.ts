@@ -6,6 +6,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import type { NodeFacts, PodFacts } from './model.ts';
+import { workloadKey } from './plan.ts';
 import { nodeFacts, podFacts } from './snapshot.ts';
 
 /** What one pod object says, parsed once. */
@@ -27,6 +28,8 @@ export interface ClaimIndex {
   readonly byNode: ReadonlyMap<string, readonly V1Pod[]>;
   /** position of each usable pod in the list, to keep plan inputs in list order */
   readonly position: ReadonlyMap<PodFacts, number>;
+  /** workload (namespace + owner) → its usable pods */
+  readonly byWorkload: ReadonlyMap<string, readonly PodFacts[]>;
 }
 
 export interface WorldCache {
@@ -69,6 +72,7 @@ export function createWorldCache(keys: FloatingIpKeys): WorldCache {
     const claimants = new Map<string, PodFacts[]>();
     const byNode = new Map<string, V1Pod[]>();
     const position = new Map<PodFacts, number>();
+    const byWorkload = new Map<string, PodFacts[]>();
     list.forEach((pod, i) => {
       const nodeName = pod.spec?.nodeName;
       if (nodeName) {
@@ -80,13 +84,16 @@ export function createWorldCache(keys: FloatingIpKeys): WorldCache {
       if (!f) return;
       byUid.set(f.uid, pod);
       position.set(f, i);
+      const members = byWorkload.get(workloadKey(f));
+      if (members) members.push(f);
+      else byWorkload.set(workloadKey(f), [f]);
       for (const a of f.addresses) {
         const claim = claimants.get(a.text);
         if (claim) claim.push(f);
         else claimants.set(a.text, [f]);
       }
     });
-    return { byUid, claimants, byNode, position };
+    return { byUid, claimants, byNode, position, byWorkload };
   }
 
   return {
@@ -113,18 +120,19 @@ export function createWorldCache(keys: FloatingIpKeys): WorldCache {
 }
 
 /**
- * The pods `plan()` needs to decide `ip`, in list order: every workload claiming it, and
- * every workload claiming another IP of those workloads — placing a pool asks which IPs
- * its workload wins, and those may be claimed by older workloads too. Groups are complete
- * (all pods of a group list the same IPs), so every group's winner and pods are those of
- * the whole world. Other IPs' holders come from DigitalOcean's list and memory, not pods.
+ * The pods `plan()` needs to decide `ip`, in list order: every workload claiming it (all its
+ * pods, whatever their annotation: a rollout may be half-way through editing it), and every
+ * workload claiming another IP of those workloads — placing a pool asks which IPs its
+ * workload wins, and those may be claimed by older workloads too. Other IPs' holders come
+ * from the per-IP memory, not from pods.
  */
 export function podsFor(index: ClaimIndex, ip: string): PodFacts[] {
   const direct = index.claimants.get(ip) ?? [];
+  const workloads = new Set(direct.map(workloadKey));
   const ips = new Set([ip]);
-  for (const pod of direct) for (const a of pod.addresses) ips.add(a.text);
-  if (ips.size === 1) return [...direct];
-  const pods = new Set<PodFacts>();
-  for (const other of ips) for (const pod of index.claimants.get(other) ?? []) pods.add(pod);
-  return [...pods].sort((a, b) => (index.position.get(a) ?? 0) - (index.position.get(b) ?? 0));
+  for (const w of workloads) for (const pod of index.byWorkload.get(w) ?? []) for (const a of pod.addresses) ips.add(a.text);
+  for (const other of ips) for (const pod of index.claimants.get(other) ?? []) workloads.add(workloadKey(pod));
+  if (workloads.size === 1 && ips.size === 1) return [...(index.byWorkload.get([...workloads][0] as string) ?? [])];
+  const pods = [...workloads].flatMap((w) => index.byWorkload.get(w) ?? []);
+  return pods.sort((a, b) => (index.position.get(a) ?? 0) - (index.position.get(b) ?? 0));
 }

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { CoreV1Event, KubeConfig, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { registerWebhooks, startControlPlane, waitFor } from './cluster/harness.ts';
-import type { ControlPlane } from './cluster/harness.ts';
+import type { ControlPlane, ControlPlaneOptions } from './cluster/harness.ts';
 import { startEmulator } from './do-emulator/server.ts';
 import type { RunningEmulator } from './do-emulator/server.ts';
 import type { LoggedRequest } from './do-emulator/admin-routes.ts';
@@ -19,6 +19,7 @@ import { startWebhookServer } from '../webhook/server.ts';
 import type { RunningWebhookServer } from '../webhook/server.ts';
 import { generateLoopbackTls } from '../webhook/tls/certs.ts';
 import type { ReconcilerConfig } from '../reconciler/config.ts';
+import { parseAdoptableIps } from '../reconciler/adoptable.ts';
 import { startReconciler } from '../reconciler/main.ts';
 import type { ReconcilerDeps, RunningReconciler } from '../reconciler/main.ts';
 
@@ -99,10 +100,12 @@ export interface ReconcilerWorld {
 }
 
 /** Starts everything; `droplets` become Ready kwok nodes (default 1001..1003). */
-export async function startReconcilerWorld(opts: { droplets?: readonly number[]; actionDelayMs?: number } = {}): Promise<ReconcilerWorld> {
+export async function startReconcilerWorld(
+  opts: { droplets?: readonly number[]; actionDelayMs?: number; controlPlane?: ControlPlaneOptions } = {},
+): Promise<ReconcilerWorld> {
   const tls = generateLoopbackTls();
   const [cp, emulator, webhook] = await Promise.all([
-    startControlPlane(),
+    startControlPlane(opts.controlPlane),
     startEmulator({ token: TOKEN, actionDelayMs: opts.actionDelayMs ?? 100 }),
     startWebhookServer({ tls: { cert: tls.certPem, key: tls.keyPem } }),
   ]);
@@ -170,6 +173,7 @@ export function reconcilerConfig(apiUrl: string, podName: string, overrides: Par
     resyncIntervalMs: 60_000,
     actionExpiryMs: 60_000,
     unassignWhenUnplaced: false,
+    adoptable: parseAdoptableIps(undefined),
     lease: { name: 'floatip-reconciler', namespace: NS, durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 },
     podName,
     bindAddress: '127.0.0.1',

@@ -1,0 +1,83 @@
+// Which reserved IPs an informer event concerns. A pod event concerns the IPs its old and new
+// annotation list; a node event the IPs claimed by pods on that node and the IPs its droplet
+// holds. Also remembers which droplets belonged to nodes deleted while this process watched
+// (so a move can say "node X was deleted", and the claim policy knows the droplet was ours),
+// and warns once per pod about an annotation it cannot use.
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { FloatingIpKeys } from '../shared/keys.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { EventSink } from './events.ts';
+import { dropletIdOf } from './snapshot.ts';
+import type { WorldCache } from './world-index.ts';
+
+export interface TriggerDeps {
+  readonly keys: FloatingIpKeys;
+  readonly cache: WorldCache;
+  readonly world: { listPods(): readonly V1Pod[] };
+  readonly logger: Logger;
+  readonly events: EventSink;
+  /** IPs the droplet holds, as the current term knows them */
+  readonly heldBy: (dropletId: number) => readonly string[];
+  /** warnings are made only while a term runs (standbys stay quiet) */
+  readonly active: () => boolean;
+}
+
+export interface Triggers {
+  podChanged(pod: V1Pod | undefined, old?: V1Pod): readonly string[];
+  nodeChanged(node: V1Node | undefined, old?: V1Node): readonly string[];
+  /** droplet id → name of a node deleted while this process watched */
+  deletedNodes(): ReadonlyMap<number, string>;
+  /** every IP a usable annotation claims */
+  allClaimedIps(): readonly string[];
+}
+
+/** Bound on remembered deleted nodes; a droplet that joins again is forgotten at once. */
+const DELETED_NODES_KEPT = 1024;
+
+export function createTriggers(deps: TriggerDeps): Triggers {
+  const { cache, keys } = deps;
+  const deleted = new Map<number, string>();
+  // pod uid → the invalid annotation value already warned about (dropped with the pod)
+  const invalidSeen = new Map<string, string | undefined>();
+
+  function claimedIps(pod: V1Pod | undefined, current = true): readonly string[] {
+    if (!pod) return [];
+    const { ips, invalid } = cache.entry(pod);
+    if (invalid === undefined) return ips;
+    const uid = pod.metadata?.uid ?? '';
+    const value = pod.metadata?.annotations?.[keys.annotation];
+    if (current && deps.active() && !(invalidSeen.has(uid) && invalidSeen.get(uid) === value)) {
+      invalidSeen.set(uid, value);
+      deps.logger.warn({ namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid, reason: invalid }, 'pod annotation ignored');
+      void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: invalid });
+    }
+    return [];
+  }
+
+  function podsOn(nodeName: string | undefined): readonly string[] {
+    if (!nodeName) return [];
+    return cache.pods(deps.world.listPods()).byNode.get(nodeName)?.flatMap((p) => claimedIps(p)) ?? [];
+  }
+
+  return {
+    podChanged(pod, old) {
+      const ips = new Set([...claimedIps(pod), ...claimedIps(old, false)]);
+      if (pod === undefined && old?.metadata?.uid) invalidSeen.delete(old.metadata.uid);
+      return [...ips];
+    },
+    nodeChanged(node, old) {
+      const current = dropletIdOf(node?.spec?.providerID);
+      const previous = dropletIdOf(old?.spec?.providerID);
+      if (current !== null) deleted.delete(current);
+      if (node === undefined && previous !== null && old?.metadata?.name) {
+        deleted.set(previous, old.metadata.name);
+        if (deleted.size > DELETED_NODES_KEPT) deleted.delete(deleted.keys().next().value as number);
+      }
+      const names = new Set([node?.metadata?.name, old?.metadata?.name]);
+      const droplets = [...new Set([current, previous])].filter((d): d is number => d !== null);
+      return [...new Set([...[...names].flatMap(podsOn), ...droplets.flatMap(deps.heldBy)])];
+    },
+    deletedNodes: () => deleted,
+    allClaimedIps: () => [...new Set(deps.world.listPods().flatMap((p) => claimedIps(p)))],
+  };
+}
