@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { V1Lease } from '@kubernetes/client-node';
 import { createLogger } from '../shared/logger.ts';
 import { createLeaderElector, leaseAvailable } from './leader.ts';
-import type { LeaseApi, LeaderElector } from './leader.ts';
+import type { LeadershipTerm, LeaseApi, LeaderElector } from './leader.ts';
 
 const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
 
@@ -67,6 +67,7 @@ class VirtualTime {
 
 function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: { mode?: 'ok' | 'fail' | 'hang' } = {}) {
   const log: string[] = [];
+  const terms: LeadershipTerm[] = [];
   const elector: LeaderElector = createLeaderElector({
     api: store.api(fault),
     name: 'floatip-reconciler',
@@ -75,7 +76,11 @@ function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: 
     leaseDurationMs: 15_000,
     renewDeadlineMs: 10_000,
     retryPeriodMs: 1000,
-    onStartedLeading: () => log.push(`started@${time.t}`),
+    onStartedLeading: (term) => {
+      log.push(`started@${time.t}`);
+      terms.push(term);
+      term.signal.addEventListener('abort', () => log.push(`term aborted@${time.t}`), { once: true });
+    },
     onStoppedLeading: () => {
       log.push(`stopped@${time.t}`);
     },
@@ -84,7 +89,7 @@ function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: 
     sleep: time.sleep,
     random: () => 0,
   });
-  return { elector, log, fault };
+  return { elector, log, fault, terms };
 }
 
 const T0 = 1_000_000;
@@ -133,7 +138,7 @@ test('release on stop: the standby takes over within one retry period', async ()
   b.elector.start();
   await time.advance(5000);
   await a.elector.stop();
-  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 5000}`]);
+  assert.deepEqual(a.log, [`started@${T0}`, `term aborted@${T0 + 5000}`, `stopped@${T0 + 5000}`]);
   assert.equal(store.lease?.spec?.holderIdentity, '');
   assert.equal(store.lease?.spec?.leaseDurationSeconds, 1);
   await time.advance(1000);
@@ -155,7 +160,7 @@ test('a killed leader: the standby waits for expiry; the cut-off leader steps do
   a.fault.mode = 'fail'; // a loses the API server (partition): it cannot renew any more
   await time.advance(15_000);
   assert.deepEqual(b.log, [], 'the lease is valid until renewTime + 15 s');
-  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 13_000}`]);
+  assert.deepEqual(a.log, [`started@${T0}`, `term aborted@${T0 + 13_000}`, `stopped@${T0 + 13_000}`]);
   await time.advance(1000);
   assert.deepEqual(b.log, [`started@${T0 + 19_000}`], 'first retry after T0 + 18 s');
   assert.equal(store.lease?.spec?.leaseTransitions, 1);
@@ -171,7 +176,7 @@ test('a renew call that hangs cannot keep a leader past its renew deadline', asy
   await time.advance(2000); // renews at +1000 and +2000
   a.fault.mode = 'hang';
   await time.advance(12_000);
-  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 12_000}`]);
+  assert.deepEqual(a.log, [`started@${T0}`, `term aborted@${T0 + 12_000}`, `stopped@${T0 + 12_000}`]);
   assert.equal(a.elector.isLeader(), false);
   await a.elector.stop();
 });
@@ -201,7 +206,7 @@ test('a leader that finds another valid holder steps down at once', async () => 
   const current = store.read();
   store.write({ ...current, spec: { ...current.spec, holderIdentity: 'intruder', renewTime: new Date(time.t).toISOString() as unknown as Date } }, false);
   await time.advance(1000);
-  assert.deepEqual(a.log, [`started@${T0}`, `stopped@${T0 + 1000}`]);
+  assert.deepEqual(a.log, [`started@${T0}`, `term aborted@${T0 + 1000}`, `stopped@${T0 + 1000}`]);
   assert.equal(a.elector.observedLeader(), 'intruder');
   await a.elector.stop();
   assert.equal(store.lease?.spec?.holderIdentity, 'intruder', 'stop does not release a lease it does not hold');
@@ -219,4 +224,72 @@ test('two replicas starting together: exactly one wins the create', async () => 
   assert.equal(a.log.length + b.log.length, 1);
   await a.elector.stop();
   await b.elector.stop();
+});
+
+test('fencing: the term is valid until renewDeadline after the last renewal was sent, and ends before anyone else may lead', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a');
+  const b = replica(store, time, 'b');
+  a.elector.start();
+  await time.advance(0);
+  b.elector.start();
+  await time.advance(3000); // a renews at T0 + 3000
+  const [term] = a.terms;
+  assert.ok(term?.valid(), 'valid while renewed');
+  a.fault.mode = 'fail';
+  await time.advance(9_999); // T0 + 12_999
+  assert.equal(term?.valid(), true, 'still inside the renew deadline');
+  assert.equal(term?.signal.aborted, false);
+  await time.advance(1); // T0 + 13_000 = last renewal + renew deadline
+  assert.equal(term?.valid(), false);
+  assert.equal(term?.signal.aborted, true, 'aborted at the deadline, not later');
+  await time.advance(10_000);
+  const started = Number(b.log[0]?.split('@')[1]);
+  assert.ok(started > T0 + 13_000 + 4_000, `the standby leads only after the lease expired (${started - T0})`);
+  assert.equal(b.terms[0]?.valid(), true);
+  await a.elector.stop();
+  await b.elector.stop();
+  assert.equal(b.terms[0]?.signal.aborted, true, 'stop ends the term');
+  assert.equal(a.terms.length, 1, 'a stays a standby with no new term');
+});
+
+test('fencing: a renewal that arrives late does not extend the term from its arrival', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  let delayMs = 0;
+  const api = store.api();
+  const slow: LeaseApi = {
+    ...api,
+    replaceNamespacedLease: async (p) => {
+      await time.sleep(delayMs, new AbortController().signal);
+      return api.replaceNamespacedLease(p);
+    },
+  };
+  const terms: LeadershipTerm[] = [];
+  const elector = createLeaderElector({
+    api: slow,
+    name: 'floatip-reconciler',
+    namespace: 'floatip-system',
+    identity: 'a',
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 1000,
+    onStartedLeading: (t) => void terms.push(t),
+    onStoppedLeading: () => undefined,
+    logger: createLogger({ level: 'silent' }),
+    now: time.now,
+    sleep: time.sleep,
+    random: () => 0,
+  });
+  elector.start();
+  await time.advance(0);
+  delayMs = 4000; // the next renewal is sent at T0 + 1000 and answered at T0 + 5000
+  await time.advance(5000);
+  delayMs = 1_000_000; // and then nothing gets through
+  await time.advance(5_999); // T0 + 10_999: 9_999 ms after the renewal was *sent*
+  assert.equal(terms[0]?.valid(), true);
+  await time.advance(1);
+  assert.equal(terms[0]?.valid(), false, 'counted from T0 + 1000, when the renewal left, not T0 + 5000');
+  await elector.stop();
 });

@@ -113,7 +113,7 @@ test("queue: an error's retryAfterMs is honoured", async () => {
   assert.deepEqual(h.runs, ['a@0', 'a@5000']);
 });
 
-test('queue: new events do not bypass the backoff of a failing key', async () => {
+test('queue: new events within the floor do not bypass the backoff of a failing key', async () => {
   const h = harness((_k, n) => {
     if (n === 1) throw new Error('boom');
   });
@@ -125,6 +125,63 @@ test('queue: new events do not bypass the backoff of a failing key', async () =>
   assert.deepEqual(h.runs, ['a@0', 'b@50']);
   await h.clock.advance(40);
   assert.deepEqual(h.runs, ['a@0', 'b@50', 'a@100']);
+});
+
+test('queue: new evidence cuts a long backoff short, but not below the floor', async () => {
+  const h = harness((_k, n) => {
+    if (n <= 2) throw Object.assign(new Error('slow down'), { retryAfterMs: 60_000 });
+  });
+  h.queue.add('a');
+  await h.clock.advance(300);
+  h.queue.add('a'); // evidence 300 ms after the failure: waits for the 1 s floor
+  await h.clock.advance(699);
+  assert.deepEqual(h.runs, ['a@0']);
+  await h.clock.advance(1);
+  assert.deepEqual(h.runs, ['a@0', 'a@1000']);
+  await h.clock.advance(5000); // failed again at 1000; evidence after the floor runs at once
+  h.queue.add('a');
+  await h.clock.advance(0);
+  assert.deepEqual(h.runs, ['a@0', 'a@1000', 'a@6000']);
+  await h.clock.advance(120_000);
+  assert.deepEqual(h.runs, ['a@0', 'a@1000', 'a@6000'], 'a success ends the backoff: nothing more');
+});
+
+test('queue: evidence that arrives during a failing run retries after the floor', async () => {
+  const g = gate();
+  const h = harness(async (_k, n) => {
+    if (n === 1) {
+      await g.promise;
+      throw Object.assign(new Error('boom'), { retryAfterMs: 30_000 });
+    }
+  });
+  h.queue.add('a');
+  await settle();
+  h.queue.add('a');
+  await h.clock.advance(200);
+  g.open();
+  await h.clock.advance(999);
+  assert.deepEqual(h.runs, ['a@0']);
+  await h.clock.advance(1);
+  assert.deepEqual(h.runs, ['a@0', 'a@1200']);
+});
+
+test('queue: shutdown aborts the signal the runs in flight were given', async () => {
+  let seen: AbortSignal | undefined;
+  const clock = createFakeClock(0);
+  const queue = createWorkQueue({
+    setTimer: clock.setTimer,
+    now: clock.now,
+    worker: (_key, signal) =>
+      new Promise<void>((_, reject) => {
+        seen = signal;
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      }),
+  });
+  queue.add('a');
+  await settle();
+  assert.equal(seen?.aborted, false);
+  await queue.shutdown(); // resolves because the run rejects on abort: it does not wait for it to finish its work
+  assert.equal(seen?.aborted, true);
 });
 
 test('queue: requeueAfterMs looks again later; a new event does not wait for it', async () => {
@@ -145,7 +202,7 @@ test('queue: addAfter keeps the earliest due time', async () => {
   assert.deepEqual(h.runs, ['a@300']);
 });
 
-test('queue: shutdown waits for runs in flight, drops waiting keys and timers', async () => {
+test('queue: shutdown waits for runs in flight to settle, drops waiting keys and timers', async () => {
   const g = gate();
   let finished = false;
   const h = harness(async (k) => {
