@@ -21,10 +21,14 @@ export interface ControlPlaneCerts {
 }
 
 // Users the bootstrap RBAC policy already knows, so each component runs with its own rights.
+// kwok keeps admin rights but has a name of its own, so an admission policy can silence it
+// for one node (partition.ts) without touching what the tests themselves write.
+export const KWOK_USER = 'floatip-test-kwok';
 const CLIENTS = {
   admin: { cn: 'floatip-test-admin', org: 'system:masters' },
   controllerManager: { cn: 'system:kube-controller-manager', org: undefined },
   scheduler: { cn: 'system:kube-scheduler', org: undefined },
+  kwok: { cn: KWOK_USER, org: 'system:masters' },
 } as const;
 export type ClientName = keyof typeof CLIENTS;
 

@@ -3,13 +3,16 @@
 // actually limiting what a floatip service account may do.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, AppsV1Api, AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, AuthenticationV1Api, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { readyStatus, startControlPlane, waitFor } from './harness.ts';
+import { NODE_LEASE_NAMESPACE, readyStatus, startControlPlane, waitFor } from './harness.ts';
 import type { ControlPlane } from './harness.ts';
 
 const isReady = (pod: V1Pod) =>
   pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+// The client types MicroTime as a Date; on the wire (and so at run time) it is a string.
+const millis = (t: Date | string | undefined) => (t === undefined ? NaN : new Date(t).getTime());
 
 async function apiStatus(call: Promise<unknown>): Promise<number> {
   try {
@@ -103,8 +106,23 @@ describe('test control plane', () => {
     const node = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })).items[0]?.spec?.nodeName ?? '';
     const podsOn = async () =>
       (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web', fieldSelector: `spec.nodeName=${node}` })).items;
-    await cp.partitionNode(node);
-    assert.equal(readyStatus(await core.readNode({ name: node })), 'Unknown');
+    const leases = cp.kubeConfig.makeApiClient(CoordinationV1Api);
+    const readLease = () => leases.readNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, name: node });
+    const live = await readLease();
+    assert.ok(live.spec?.holderIdentity, 'kwok holds the node Lease');
+    assert.equal(live.spec?.leaseDurationSeconds, cp.timing.nodeLeaseDurationSeconds);
+
+    const frozen = await cp.partitionNode(node);
+    const unknown = (await core.readNode({ name: node })).status?.conditions?.find((c) => c.type === 'Ready');
+    // set by the node lifecycle controller, not by a kubelet
+    assert.deepEqual([unknown?.status, unknown?.reason], ['Unknown', 'NodeStatusUnknown']);
+    // Like a dead kubelet's: the same holder and duration, and not written since the partition
+    // took hold, more than a grace period (five renew intervals) ago.
+    const dead = await readLease();
+    assert.deepEqual(
+      [dead.spec?.holderIdentity, dead.spec?.leaseDurationSeconds, dead.metadata?.resourceVersion, millis(dead.spec?.renewTime)],
+      [live.spec?.holderIdentity, live.spec?.leaseDurationSeconds, frozen.resourceVersion, frozen.renewTime?.getTime()],
+    );
     await waitFor(`pods on ${node} marked NotReady`, async () => (await podsOn()).every((p) => !isReady(p)));
     const taints = await waitFor(`the unreachable taints on ${node}`, async () => {
       const t = (await core.readNode({ name: node })).spec?.taints ?? [];
@@ -116,9 +134,30 @@ describe('test control plane', () => {
     ]);
     await cp.healNode(node);
     assert.equal(readyStatus(await core.readNode({ name: node })), 'True');
+    const renewed = await readLease();
+    assert.equal(renewed.spec?.holderIdentity, live.spec?.holderIdentity);
+    assert.ok(millis(renewed.spec?.renewTime) > (frozen.renewTime?.getTime() ?? Infinity), 'renewed after the heal');
     const pods = await podsOn();
     assert.ok(pods.length > 0);
     assert.deepEqual(pods.map(isReady), pods.map(() => true));
+  });
+
+  test('a pod set NotReady keeps running and stays NotReady until set Ready again', async () => {
+    const pod = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })).items[0];
+    const name = pod?.metadata?.name ?? '';
+    await cp.setPodReady('default', name, false);
+    const conditionsOf = async () => {
+      const p = await core.readNamespacedPod({ namespace: 'default', name });
+      const status = (type: string) => p.status?.conditions?.find((c) => c.type === type)?.status;
+      return [p.status?.phase, status('Ready'), status('ContainersReady'), p.metadata?.uid];
+    };
+    assert.deepEqual(await conditionsOf(), ['Running', 'False', 'False', pod?.metadata?.uid]);
+    // the Deployment controller sees it too (kwok did not set it back)
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    await waitFor('deployment web to count 1 ready replica', async () => (await apps.readNamespacedDeployment({ namespace: 'default', name: 'web' })).status?.readyReplicas === 1);
+    assert.deepEqual(await conditionsOf(), ['Running', 'False', 'False', pod?.metadata?.uid]);
+    await cp.setPodReady('default', name, true);
+    assert.deepEqual(await conditionsOf(), ['Running', 'True', 'True', pod?.metadata?.uid]);
   });
 
   test('a deleted node is gone', async () => {

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { generateControlPlaneCerts } from './certs.ts';
 import { readManifests, rewriteWebhookConfigurations, WEBHOOK_CONFIGURATIONS } from './manifests.ts';
+import { componentArgs } from './component-args.ts';
 import { fakeNode } from './nodes.ts';
+import { partitionPolicyObjects, PARTITIONS } from './partition.ts';
+import { readinessConditions } from './pods.ts';
 import { waitFor } from './wait.ts';
 
 test('control-plane certificates chain to one CA, with the names the components need', async () => {
@@ -21,7 +24,12 @@ test('control-plane certificates chain to one CA, with the names the components 
     assert.equal(x.verify(ca.publicKey), true);
     return x.subject.replace(/\n/g, ',');
   });
-  assert.deepEqual(subjects, ['CN=floatip-test-admin,O=system:masters', 'CN=system:kube-controller-manager', 'CN=system:kube-scheduler']);
+  assert.deepEqual(subjects, [
+    'CN=floatip-test-admin,O=system:masters',
+    'CN=system:kube-controller-manager',
+    'CN=system:kube-scheduler',
+    'CN=floatip-test-kwok,O=system:masters',
+  ]);
   assert.notEqual(server.serialNumber, new X509Certificate(certs.clients.admin.cert).serialNumber);
 });
 
@@ -65,4 +73,38 @@ test('waitFor returns the first truthy value and names what timed out, with the 
     }, { timeoutMs: 20, intervalMs: 5 }),
     { message: 'timed out after 20 ms waiting for the impossible; last error: boom' },
   );
+});
+
+test('the controller-manager gets the grace period asked for, 10 s by default; kwok has its own kubeconfig', () => {
+  const layout = { dir: '/d', etcdPort: 1, etcdPeerPort: 2, apiPort: 3, cmPort: 4, schedulerPort: 5 };
+  const grace = (args: Record<string, string[]>) => args['kube-controller-manager']?.filter((a) => a.startsWith('--node-monitor-grace-period='));
+  assert.deepEqual(grace(componentArgs(layout)), ['--node-monitor-grace-period=10000ms']);
+  assert.deepEqual(grace(componentArgs(layout, { nodeMonitorGracePeriodMs: 50_000 })), ['--node-monitor-grace-period=50000ms']);
+  assert.deepEqual(componentArgs(layout).kwok.filter((a) => a.startsWith('--kubeconfig=')), ['--kubeconfig=/d/kwok.kubeconfig']);
+});
+
+test('the partition policy matches only kwok\'s user, and its binding reads the partitions ConfigMap', () => {
+  const [policy, binding, params] = partitionPolicyObjects('kwok-user') as { kind: string; spec?: Record<string, unknown>; metadata?: object }[];
+  assert.deepEqual([policy?.kind, binding?.kind, params?.kind], ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ConfigMap']);
+  assert.deepEqual(policy?.spec?.['matchConditions'], [{ name: 'kwok-only', expression: "request.userInfo.username == 'kwok-user'" }]);
+  assert.deepEqual(binding?.spec?.['paramRef'], { ...PARTITIONS, parameterNotFoundAction: 'Allow' });
+  assert.deepEqual(params?.metadata, { ...PARTITIONS });
+});
+
+test('readinessConditions: flips Ready and ContainersReady, keeps the rest, moves transition times only on change', () => {
+  const t0 = new Date(Date.UTC(2026, 0, 1));
+  const now = new Date(Date.UTC(2026, 0, 2));
+  const ready = [
+    { type: 'Initialized', status: 'True', lastTransitionTime: t0 },
+    { type: 'Ready', status: 'True', lastTransitionTime: t0 },
+    { type: 'ContainersReady', status: 'True', lastTransitionTime: t0 },
+  ];
+  const failing = readinessConditions(ready, false, now);
+  assert.deepEqual(failing.map((c) => [c.type, c.status, c.lastTransitionTime, c.reason]), [
+    ['Initialized', 'True', t0, undefined],
+    ['Ready', 'False', now, 'ContainersNotReady'],
+    ['ContainersReady', 'False', now, 'ContainersNotReady'],
+  ]);
+  assert.deepEqual(readinessConditions(ready, true, now).map((c) => [c.type, c.status, c.lastTransitionTime]), ready.map((c) => [c.type, c.status, t0]));
+  assert.deepEqual(readinessConditions([], false, now).map((c) => [c.type, c.status]), [['Ready', 'False'], ['ContainersReady', 'False']]);
 });

@@ -17,12 +17,18 @@ import { nodeOps } from './nodes.ts';
 import type { NodeOptions } from './nodes.ts';
 import { forgetDir, freePort, removeOnExit, startComponent, waitUntilUp } from './processes.ts';
 import type { Component } from './processes.ts';
-import { componentArgs, NODE_MONITOR_GRACE_MS } from './component-args.ts';
+import { componentArgs, NODE_LEASE_SECONDS, NODE_MONITOR_GRACE_MS } from './component-args.ts';
+import { KWOK_USER } from './certs.ts';
 import { partitionOps } from './partition.ts';
+import { podOps } from './pods.ts';
+import type { NodeLeaseSnapshot } from './partition.ts';
 import { waitFor } from './wait.ts';
 
 export { waitFor } from './wait.ts';
 export { KWOK_ANNOTATION, readyStatus } from './nodes.ts';
+export { NODE_LEASE_NAMESPACE } from './partition.ts';
+export type { NodeLeaseSnapshot } from './partition.ts';
+export { UPSTREAM_NODE_MONITOR_GRACE_MS } from './component-args.ts';
 
 export interface ControlPlane {
   readonly kubeconfigPath: string;
@@ -34,16 +40,23 @@ export interface ControlPlane {
   readonly caPem: string;
   /** how long start-up took (a benchmark figure for test output, never an assertion) */
   readonly startup: { readonly apiServerReadyMs: number; readonly totalMs: number };
+  /** the controller-manager's --node-monitor-grace-period, and kwok's node Lease duration */
+  readonly timing: { readonly nodeMonitorGracePeriodMs: number; readonly nodeLeaseDurationSeconds: number };
   /** a kwok-managed node with a DOKS-like shape; waits until Ready unless ready is false */
   addNode(name: string, opts: NodeOptions): Promise<void>;
   deleteNode(name: string): Promise<void>;
   /** Ready=False as reported by a live kubelet: taints follow, pods keep their status */
   setNodeReady(name: string, ready: boolean): Promise<void>;
-  /** heartbeats stop (a dead droplet): resolves once the controller marks the node Ready=Unknown,
-   * about 10 s; its pods are then marked NotReady and the unreachable taints added */
-  partitionNode(name: string): Promise<void>;
-  /** heartbeats resume; resolves once the node is Ready */
+  /** its kubelet falls silent (a dead droplet): the node Lease keeps its holder and duration but
+   * is no longer renewed, and nothing updates the node's or its pods' status. Resolves once the
+   * node controller marks the node Ready=Unknown (after the grace period; it then marks its pods
+   * NotReady and adds the unreachable taints), or with `awaitUnknown: false` as soon as the
+   * silence holds. Returns the Lease as it was left. */
+  partitionNode(name: string, opts?: { awaitUnknown?: boolean }): Promise<NodeLeaseSnapshot>;
+  /** heartbeats resume; resolves once the Lease was renewed and the node and its running pods are Ready */
   healNode(name: string): Promise<void>;
+  /** the pod's Ready (and ContainersReady) condition, as a readiness probe would set it */
+  setPodReady(namespace: string, name: string, ready: boolean): Promise<void>;
   /** a kubeconfig authenticating as that service account, with a token from TokenRequest */
   kubeConfigForServiceAccount(namespace: string, name: string): Promise<KubeConfig>;
   /** server-side applies a multi-document YAML file (path relative to the repo root) */
@@ -55,6 +68,9 @@ export interface ControlPlaneOptions {
   scheduler?: boolean;
   controllerManager?: boolean;
   kwok?: boolean;
+  /** the controller-manager's --node-monitor-grace-period: default 10 s, upstream's is 50 s
+   * (UPSTREAM_NODE_MONITOR_GRACE_MS) */
+  nodeMonitorGracePeriodMs?: number;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -116,8 +132,10 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       writeFile(file('admin.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.admin })),
       writeFile(file('controller-manager.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.controllerManager })),
       writeFile(file('scheduler.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.scheduler })),
+      writeFile(file('kwok.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.kwok })),
     ]);
-    const args = componentArgs({ dir, etcdPort, etcdPeerPort, apiPort, cmPort, schedulerPort });
+    const nodeMonitorGracePeriodMs = opts.nodeMonitorGracePeriodMs ?? NODE_MONITOR_GRACE_MS;
+    const args = componentArgs({ dir, etcdPort, etcdPeerPort, apiPort, cmPort, schedulerPort }, { nodeMonitorGracePeriodMs });
     const start = (name: keyof typeof args, env?: NodeJS.ProcessEnv) => {
       const c = startComponent({ name, binary: binaries[name], args: args[name], logPath: file(`${name}.log`), env });
       components.push(c);
@@ -151,18 +169,21 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     await Promise.all(waits);
 
     const nodes = nodeOps(kubeConfig, { kwok: want.kwok });
-    const partitions = partitionOps(kubeConfig, { graceMs: NODE_MONITOR_GRACE_MS });
+    const kwokKubeConfig = kubeConfigFor(server, certs.ca.cert, { clientCert: certs.clients.kwok });
+    const partitions = partitionOps(kubeConfig, kwokKubeConfig, { graceMs: nodeMonitorGracePeriodMs, kwokUser: KWOK_USER });
     return {
       kubeconfigPath: file('admin.kubeconfig'),
       kubeConfig,
       server,
       caPem: certs.ca.cert,
       startup: { apiServerReadyMs, totalMs: Date.now() - t0 },
+      timing: { nodeMonitorGracePeriodMs, nodeLeaseDurationSeconds: NODE_LEASE_SECONDS },
       addNode: nodes.addNode,
       deleteNode: nodes.deleteNode,
       setNodeReady: nodes.setNodeReady,
       partitionNode: partitions.partitionNode,
       healNode: partitions.healNode,
+      setPodReady: podOps(kubeConfig).setPodReady,
       async kubeConfigForServiceAccount(namespace, name) {
         const response = await core.createNamespacedServiceAccountToken({
           namespace,
