@@ -6,7 +6,6 @@
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
-import { realTimer } from '../shared/timers.ts';
 import type { SetTimer } from '../shared/timers.ts';
 import type { AgentConfig } from './config.ts';
 import { MetadataError, readAnchorIpv4 } from './metadata.ts';
@@ -51,7 +50,13 @@ function safeJson(text: string): unknown {
 
 export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
   const core = deps.kubeConfig.makeApiClient(CoreV1Api);
-  const setTimer = deps.setTimer ?? realTimer;
+  // A referenced timer: between checks it is what keeps the agent process alive.
+  const setTimer: SetTimer =
+    deps.setTimer ??
+    ((fn, ms) => {
+      const t = setTimeout(fn, ms);
+      return () => clearTimeout(t);
+    });
   const log = deps.logger.child({ node: config.nodeName });
   const stopper = new AbortController();
   let recorded: string | undefined;

@@ -69,6 +69,8 @@ export interface AgentProcess {
   stderr(): string;
   /** resolves with the exit code */
   readonly exited: Promise<number | null>;
+  /** null while the process runs */
+  exitCode(): number | null;
   /** SIGTERM, then the exit code */
   stop(): Promise<number | null>;
 }
@@ -99,6 +101,7 @@ export async function spawnAgent(opts: { nodeName: string; metadataUrl: string; 
     lines,
     stderr: () => stderr,
     exited,
+    exitCode: () => child.exitCode ?? (child.signalCode === null ? null : -1),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;

@@ -5,6 +5,8 @@
 // change but that annotation on its own node (exact messages).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from './cluster/harness.ts';
@@ -21,6 +23,15 @@ const NODES = [
   { name: 'pool-a-1', dropletId: 1001, anchor: '10.20.0.11' },
   { name: 'pool-a-2', dropletId: 1002, anchor: '10.20.0.12' },
 ];
+
+/** A loopback port nothing listens on (found free, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 function apiMessage(err: unknown): string {
   if (!(err instanceof ApiException)) throw err;
@@ -60,7 +71,7 @@ describe('floatip agent: manifests, anchor annotation and policy', () => {
     assert.deepEqual(pods.map((p) => [p.spec?.serviceAccountName, p.spec?.hostNetwork]), NODES.map(() => [AGENT_SA, true]));
     const container = pods[0]?.spec?.containers[0];
     assert.deepEqual(container?.command, ['node', 'dist/agent/main.js']);
-    assert.deepEqual(container?.args, ['--node-name=$(NODE_NAME)', '--metadata-url=http://169.254.169.254']);
+    assert.deepEqual(container?.args?.slice(0, 2), ['--node-name=$(NODE_NAME)', '--metadata-url=http://169.254.169.254']);
 
     // the same pod template, submitted to the restricted namespace
     const daemonSet = (await readManifests('deploy/manifests/agent.yaml')).find((o) => o.kind === 'DaemonSet') as { spec: { template: V1Pod } };
@@ -96,15 +107,17 @@ describe('floatip agent: manifests, anchor annotation and policy', () => {
     await mergePatch(cp.kubeConfig, 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: null } } });
     await waitFor('the annotation restored', async () => (await core.readNode({ name: 'pool-a-1' })).metadata?.annotations?.[ANCHOR_KEY] === '10.20.0.11');
     assert.equal(await quick.stop(), 0, 'SIGTERM exits 0');
+    assert.deepEqual(agents.slice(0, NODES.length).map((a) => a.exitCode()), NODES.map(() => null), 'the agents keep running between checks');
   });
 
   test('metadata service unreachable: one clear fatal line and exit 1', async () => {
-    const agent = await spawnAgent({ nodeName: 'pool-a-1', metadataUrl: 'http://127.0.0.1:9', kubeconfigYaml: (await agentCredentials(cp, 'pool-a-1')).yaml });
+    const port = await closedPort();
+    const agent = await spawnAgent({ nodeName: 'pool-a-1', metadataUrl: `http://127.0.0.1:${port}`, kubeconfigYaml: (await agentCredentials(cp, 'pool-a-1')).yaml });
     assert.equal(await agent.exited, 1);
     const fatal = agent.lines.filter((l) => l['level'] === 'fatal');
     assert.deepEqual(
       fatal.map((l) => [l['msg'], l['problem']]),
-      [['metadata service unreachable at http://127.0.0.1:9/metadata/v1/interfaces/public/0/anchor_ipv4/address: ECONNREFUSED', 'unreachable']],
+      [[`metadata service unreachable at http://127.0.0.1:${port}/metadata/v1/interfaces/public/0/anchor_ipv4/address: ECONNREFUSED`, 'unreachable']],
     );
   });
 
@@ -113,16 +126,16 @@ describe('floatip agent: manifests, anchor annotation and policy', () => {
     // allowed: its own node's annotation (to an IPv4 address)
     await mergePatch(agent1, 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '10.20.0.11' } } });
 
-    const rows: [string, string, object, string][] = [
-      ['another node', 'pool-a-2', { metadata: { annotations: { [ANCHOR_KEY]: '10.20.0.11' } } }, 'the floatip agent on node pool-a-1 may not change node pool-a-2'],
-      ['a label', 'pool-a-1', { metadata: { labels: { 'node-role.kubernetes.io/ingress': '' } } }, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
-      ['another annotation', 'pool-a-1', { metadata: { annotations: { 'example.com/x': 'y' } } }, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
-      ['the spec', 'pool-a-1', { spec: { unschedulable: true } }, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
-      ['a taint', 'pool-a-1', { spec: { taints: [{ key: 'x', effect: 'NoSchedule' }] } }, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
-      ['not an IPv4', 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '2604:a880:800:14::1000' } } }, `annotation ${ANCHOR_KEY} must be an IPv4 address (the droplet anchor IP)`],
+    const rows: [string, string, object, number, string][] = [
+      ['another node', 'pool-a-2', { metadata: { annotations: { [ANCHOR_KEY]: '10.20.0.11' } } }, 403, 'the floatip agent on node pool-a-1 may not change node pool-a-2'],
+      ['a label', 'pool-a-1', { metadata: { labels: { 'node-role.kubernetes.io/ingress': '' } } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
+      ['another annotation', 'pool-a-1', { metadata: { annotations: { 'example.com/x': 'y' } } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
+      ['the spec', 'pool-a-1', { spec: { unschedulable: true } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
+      ['a taint', 'pool-a-1', { spec: { taints: [{ key: 'x', effect: 'NoSchedule' }] } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
+      ['not an IPv4', 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '2604:a880:800:14::1000' } } }, 422, `annotation ${ANCHOR_KEY} must be an IPv4 address (the droplet anchor IP)`],
     ];
-    for (const [what, node, patch, message] of rows) {
-      assert.equal(await denied(mergePatch(agent1, node, patch)), `403 nodes "${node}" is forbidden: ${POLICY}: ${message}`, what);
+    for (const [what, node, patch, code, message] of rows) {
+      assert.equal(await denied(mergePatch(agent1, node, patch)), `${code} nodes "${node}" is forbidden: ${POLICY}: ${message}`, what);
     }
 
     // a token of the same account that is not bound to a pod carries no node name
