@@ -19,10 +19,26 @@ export interface LoggedRequest {
   readonly path: string;
   /** the query string without `?`, '' when absent */
   readonly query: string;
-  /** the status sent, or 0 when the connection was reset or left hanging */
+  /**
+   * the status sent, or 0 when nothing was sent: the connection was reset or left hanging,
+   * or the client disconnected during a latency fault (then the request was not applied)
+   */
   readonly status: number;
   /** the parsed JSON request body, or null */
   readonly body: unknown;
+  /** the request's User-Agent header (tells which replica sent it), or null */
+  readonly userAgent: string | null;
+  /** present when the client disconnected before the answer was complete */
+  readonly aborted?: true;
+}
+
+/** A request the emulator is still handling (latency, hang or trickle faults keep it open). */
+export interface InFlightRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly userAgent: string | null;
+  /** when it arrived, on the emulator's clock */
+  readonly since: string;
 }
 
 export interface EmulatorCore {
@@ -31,6 +47,7 @@ export interface EmulatorCore {
   readonly limiter: RateLimiter;
   readonly clock: EmulatorClock;
   readonly requests: LoggedRequest[];
+  readonly inFlight: Set<InFlightRequest>;
   /** seq of the last logged request; restarts on reset, not when the log is cleared */
   lastSeq: number;
   /** load a seed (or the default world) and clear faults, the request log and the budget */
@@ -59,7 +76,7 @@ export function adminRoutes(core: EmulatorCore): Route[] {
         region: state.region,
         actionDelayMs: state.actionDelayMs,
         rateLimit: core.limiter.limits,
-        droplets: [...state.droplets.values()].map((d) => ({ ...renderDroplet(d), pending_event: d.pendingEvent })),
+        droplets: [...state.droplets.values()].map((d) => ({ ...renderDroplet(d), pending_event: d.pendingEvent, anchor_ipv4: d.anchorIpv4 })),
         reservedIps: [...state.addresses.values()].map((a) => ({
           ip: a.ip, family: a.family, region: a.region, dropletId: a.dropletId, locked: a.actionId !== null, actionId: a.actionId,
         })),
@@ -69,7 +86,7 @@ export function adminRoutes(core: EmulatorCore): Route[] {
       }),
     ),
     route('POST', '/_emulator/droplets', (ctx) => {
-      const b = (ctx.body ?? {}) as { id?: number; name?: string; region?: string; tags?: string[]; status?: 'active' };
+      const b = (ctx.body ?? {}) as { id?: number; name?: string; region?: string; tags?: string[]; status?: 'active'; anchorIpv4?: string | null };
       const id = b.id ?? Math.max(1000, ...state.droplets.keys()) + 1;
       const droplet = state.addDroplet({ ...b, id, name: b.name ?? `droplet-${id}` });
       return { status: 201, body: renderDroplet(droplet) };
@@ -92,6 +109,7 @@ export function adminRoutes(core: EmulatorCore): Route[] {
       return noContent;
     }),
     route('GET', '/_emulator/requests', () => ok(core.requests)),
+    route('GET', '/_emulator/in-flight', () => ok([...core.inFlight])),
     route('DELETE', '/_emulator/requests', () => {
       core.requests.length = 0;
       return noContent;

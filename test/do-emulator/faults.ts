@@ -1,5 +1,6 @@
-// Injected failures: for the next `count` API requests matching method + path regex, answer
-// with a status, add latency, reset the connection or never answer.
+// Injected failures: for the next `count` requests (API or metadata) matching method + path
+// regex, answer with a status, add latency, reset the connection, never answer, send the
+// body slowly, or apply the request and then lose its answer.
 import { badRequest } from './api-error.ts';
 
 export interface FaultSpec {
@@ -8,12 +9,24 @@ export interface FaultSpec {
   path: string;
   status?: number;
   body?: unknown;
-  headers?: Record<string, string>;
+  /** added to the answer; null removes a header the emulator would send (e.g. retry-after on a 429) */
+  headers?: Record<string, string | null>;
+  /**
+   * real-time delay before the request is handled; a client that disconnects meanwhile is
+   * logged with status 0 and `aborted: true`, and its request is not applied
+   */
   latencyMs?: number;
   /** destroy the socket without answering */
   reset?: boolean;
   /** keep the request open until the client gives up or the emulator closes */
   hang?: boolean;
+  /** send the headers at once, then the body in small pieces spread over this many real ms */
+  trickleMs?: number;
+  /**
+   * apply the request as usual, then answer with `status`, `hang` or `reset` instead of the
+   * real answer: DigitalOcean acted but the client never learns it
+   */
+  applyThenFail?: boolean;
   /** how many matching requests it applies to; default 1 */
   count?: number;
 }
@@ -41,6 +54,12 @@ export class FaultTable {
     if (!Number.isSafeInteger(count) || count < 1) throw badRequest('count must be a positive integer');
     if (s.status !== undefined && (!Number.isSafeInteger(s.status) || s.status < 100 || s.status > 599)) {
       throw badRequest('status must be an HTTP status code');
+    }
+    for (const [name, v] of [['latencyMs', s.latencyMs], ['trickleMs', s.trickleMs]] as const) {
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw badRequest(`${name} must be a non-negative integer (milliseconds)`);
+    }
+    if (s.applyThenFail === true && s.status === undefined && s.hang !== true && s.reset !== true) {
+      throw badRequest('applyThenFail needs status, hang or reset: how the answer is lost');
     }
     const fault: Fault = { ...s, method: s.method?.toUpperCase(), id: this.nextId++, regex, remaining: count };
     this.faults.push(fault);

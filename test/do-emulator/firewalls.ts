@@ -1,8 +1,13 @@
-// Cloud firewalls: enough state for create/read/update/delete and the droplet, tag and rule
-// sub-resources. Rules are stored as sent; the emulator filters no traffic.
+// Cloud firewalls: create/read/update/delete and the droplet, tag and rule sub-resources,
+// with DigitalOcean's validation (firewall-rules.ts). Rules are stored in the form the API
+// renders ("all" becomes "0"); the emulator filters no traffic. A firewall's `droplet_ids`
+// lists the droplets assigned to it by id only: droplets reached through its `tags` are not
+// added, as on the real API (tools such as Terraform read droplet_ids back without a diff).
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound } from './api-error.ts';
 import type { EmulatorClock } from './clock.ts';
+import { checkLimits, existingTags, firewallName, idArray, rules, stringArray } from './firewall-rules.ts';
+import type { RuleContext, StoredRule } from './firewall-rules.ts';
 import type { SeedFirewall } from './world.ts';
 
 export interface Firewall {
@@ -11,8 +16,8 @@ export interface Firewall {
   name: string;
   tags: string[];
   dropletIds: number[];
-  inboundRules: unknown[];
-  outboundRules: unknown[];
+  inboundRules: StoredRule[];
+  outboundRules: StoredRule[];
 }
 
 interface FirewallBody {
@@ -23,41 +28,32 @@ interface FirewallBody {
   outbound_rules?: unknown;
 }
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9.-]+$/;
-
-function stringArray(value: unknown, field: string): string[] {
-  if (value == null) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw badRequest(`${field} must be an array of strings`);
-  return [...value] as string[];
+export interface FirewallWorld extends RuleContext {
+  dropletExists(id: number): boolean;
 }
 
-function idArray(value: unknown, field: string): number[] {
-  if (value == null) return [];
-  if (!Array.isArray(value) || !value.every((v) => Number.isSafeInteger(v))) throw badRequest(`${field} must be an array of integers`);
-  return [...value] as number[];
+function bodyOf(body: unknown): FirewallBody {
+  if (body === null || body === undefined) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+  return body as FirewallBody;
 }
 
-function rules(value: unknown, field: string): unknown[] {
-  if (value == null) return [];
-  if (!Array.isArray(value)) throw badRequest(`${field} must be an array`);
-  return structuredClone(value);
-}
+const ruleKey = (r: StoredRule) => JSON.stringify(r);
 
 export class FirewallStore {
   readonly byId = new Map<string, Firewall>();
   private readonly clock: EmulatorClock;
-  private readonly dropletExists: (id: number) => boolean;
+  private readonly world: FirewallWorld;
 
-  constructor(clock: EmulatorClock, dropletExists: (id: number) => boolean) {
+  constructor(clock: EmulatorClock, world: FirewallWorld) {
     this.clock = clock;
-    this.dropletExists = dropletExists;
+    this.world = world;
   }
 
   load(seeds: readonly SeedFirewall[]): void {
     this.byId.clear();
     for (const s of seeds) {
-      const fw = this.create({ name: s.name, tags: s.tags, droplet_ids: s.dropletIds, inbound_rules: s.inboundRules, outbound_rules: s.outboundRules }, s.id);
-      this.byId.set(fw.id, fw);
+      this.create({ name: s.name, tags: s.tags, droplet_ids: s.dropletIds, inbound_rules: s.inboundRules, outbound_rules: s.outboundRules }, s.id);
     }
   }
 
@@ -68,13 +64,14 @@ export class FirewallStore {
   }
 
   /** POST /v2/firewalls and PUT (a full replacement: absent fields reset, as the spec says). */
-  create(body: FirewallBody, id: string = randomUUID()): Firewall {
-    const fw: Firewall = { id, createdAt: this.byId.get(id)?.createdAt ?? this.clock.now(), ...this.parse(body) };
+  create(body: unknown, id: string = randomUUID()): Firewall {
+    const fw: Firewall = { id, createdAt: this.byId.get(id)?.createdAt ?? this.clock.now(), ...this.parse(bodyOf(body)) };
+    checkLimits(fw);
     this.byId.set(id, fw);
     return fw;
   }
 
-  update(id: string, body: FirewallBody): Firewall {
+  update(id: string, body: unknown): Firewall {
     this.get(id);
     return this.create(body, id);
   }
@@ -85,59 +82,67 @@ export class FirewallStore {
 
   addDroplets(id: string, body: unknown): void {
     const fw = this.get(id);
-    const ids = this.knownDroplets(idArray((body as FirewallBody | null)?.droplet_ids, 'droplet_ids'));
-    fw.dropletIds = [...new Set([...fw.dropletIds, ...ids])];
+    const ids = this.knownDroplets(idArray(bodyOf(body).droplet_ids, 'droplet_ids'));
+    this.change(fw, { dropletIds: [...new Set([...fw.dropletIds, ...ids])] });
   }
 
   removeDroplets(id: string, body: unknown): void {
     const fw = this.get(id);
-    const ids = new Set(idArray((body as FirewallBody | null)?.droplet_ids, 'droplet_ids'));
+    const ids = new Set(idArray(bodyOf(body).droplet_ids, 'droplet_ids'));
     fw.dropletIds = fw.dropletIds.filter((d) => !ids.has(d));
   }
 
   addTags(id: string, body: unknown): void {
     const fw = this.get(id);
-    fw.tags = [...new Set([...fw.tags, ...stringArray((body as FirewallBody | null)?.tags, 'tags')])];
+    this.change(fw, { tags: [...new Set([...fw.tags, ...existingTags(bodyOf(body).tags, 'tags', this.world)])] });
   }
 
   removeTags(id: string, body: unknown): void {
     const fw = this.get(id);
-    const tags = new Set(stringArray((body as FirewallBody | null)?.tags, 'tags'));
+    const tags = new Set(stringArray(bodyOf(body).tags, 'tags'));
     fw.tags = fw.tags.filter((t) => !tags.has(t));
   }
 
   addRules(id: string, body: unknown): void {
     const fw = this.get(id);
-    const b = (body ?? {}) as FirewallBody;
-    fw.inboundRules.push(...rules(b.inbound_rules, 'inbound_rules'));
-    fw.outboundRules.push(...rules(b.outbound_rules, 'outbound_rules'));
+    const b = bodyOf(body);
+    this.change(fw, {
+      inboundRules: [...fw.inboundRules, ...rules(b.inbound_rules, 'sources', 'inbound_rules', this.world)],
+      outboundRules: [...fw.outboundRules, ...rules(b.outbound_rules, 'destinations', 'outbound_rules', this.world)],
+    });
   }
 
+  /** Rules are matched in their stored form, so removing "all" removes the rule shown as "0". */
   removeRules(id: string, body: unknown): void {
     const fw = this.get(id);
-    const b = (body ?? {}) as FirewallBody;
-    const drop = (list: unknown[], gone: unknown[]) => {
-      const keys = new Set(gone.map((r) => JSON.stringify(r)));
-      return list.filter((r) => !keys.has(JSON.stringify(r)));
+    const b = bodyOf(body);
+    const anyTag: RuleContext = { tagExists: () => true };
+    const drop = (list: StoredRule[], gone: StoredRule[]) => {
+      const keys = new Set(gone.map(ruleKey));
+      return list.filter((r) => !keys.has(ruleKey(r)));
     };
-    fw.inboundRules = drop(fw.inboundRules, rules(b.inbound_rules, 'inbound_rules'));
-    fw.outboundRules = drop(fw.outboundRules, rules(b.outbound_rules, 'outbound_rules'));
+    fw.inboundRules = drop(fw.inboundRules, rules(b.inbound_rules, 'sources', 'inbound_rules', anyTag));
+    fw.outboundRules = drop(fw.outboundRules, rules(b.outbound_rules, 'destinations', 'outbound_rules', anyTag));
   }
 
   forgetDroplet(dropletId: number): void {
     for (const fw of this.byId.values()) fw.dropletIds = fw.dropletIds.filter((d) => d !== dropletId);
   }
 
+  /** Apply a change only when the whole firewall stays within the limits. */
+  private change(fw: Firewall, patch: Partial<Pick<Firewall, 'dropletIds' | 'tags' | 'inboundRules' | 'outboundRules'>>): void {
+    checkLimits({ ...fw, ...patch });
+    Object.assign(fw, patch);
+  }
+
   private parse(body: FirewallBody): Omit<Firewall, 'id' | 'createdAt'> {
-    if (typeof body.name !== 'string' || !NAME.test(body.name)) {
-      throw badRequest('name must begin with an alphanumeric character, followed by alphanumerics, periods or dashes');
-    }
-    const inboundRules = rules(body.inbound_rules, 'inbound_rules');
-    const outboundRules = rules(body.outbound_rules, 'outbound_rules');
+    const name = firewallName(body.name);
+    const inboundRules = rules(body.inbound_rules, 'sources', 'inbound_rules', this.world);
+    const outboundRules = rules(body.outbound_rules, 'destinations', 'outbound_rules', this.world);
     if (inboundRules.length === 0 && outboundRules.length === 0) throw badRequest('a firewall needs at least one inbound or outbound rule');
     return {
-      name: body.name,
-      tags: stringArray(body.tags, 'tags'),
+      name,
+      tags: existingTags(body.tags, 'tags', this.world),
       dropletIds: this.knownDroplets(idArray(body.droplet_ids, 'droplet_ids')),
       inboundRules,
       outboundRules,
@@ -145,7 +150,7 @@ export class FirewallStore {
   }
 
   private knownDroplets(ids: number[]): number[] {
-    const unknown = ids.find((id) => !this.dropletExists(id));
+    const unknown = ids.find((id) => !this.world.dropletExists(id));
     if (unknown !== undefined) throw notFound(`Droplet ${unknown} could not be found.`);
     return ids;
   }

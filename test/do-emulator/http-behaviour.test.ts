@@ -173,11 +173,11 @@ describe('firewalls', () => {
     assert.equal((await api('POST', `/v2/firewalls/${id}/droplets`, { droplet_ids: [1001, 1002] })).status, 204);
     assert.equal((await api('DELETE', `/v2/firewalls/${id}/droplets`, { droplet_ids: [1001] })).status, 204);
     assert.equal((await api('POST', `/v2/firewalls/${id}/tags`, { tags: ['k8s'] })).status, 204);
-    const outbound = { protocol: 'tcp', ports: '0', destinations: { addresses: ['0.0.0.0/0'] } };
+    const outbound = { protocol: 'tcp', ports: 'all', destinations: { addresses: ['0.0.0.0/0'] } };
     assert.equal((await api('POST', `/v2/firewalls/${id}/rules`, { outbound_rules: [outbound] })).status, 204);
     assert.equal((await api('DELETE', `/v2/firewalls/${id}/rules`, { inbound_rules: [rule] })).status, 204);
     const got = (await api('GET', `/v2/firewalls/${id}`)).body.firewall;
-    assert.deepEqual([got.droplet_ids, got.tags, got.inbound_rules, got.outbound_rules], [[1002], ['k8s'], [], [outbound]]);
+    assert.deepEqual([got.droplet_ids, got.tags, got.inbound_rules, got.outbound_rules], [[1002], ['k8s'], [], [{ ...outbound, ports: '0' }]]);
 
     const put = await api('PUT', `/v2/firewalls/${id}`, { name: 'renamed', inbound_rules: [rule] });
     assert.equal(put.status, 200);

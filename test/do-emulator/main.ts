@@ -18,7 +18,8 @@ function nonNegativeInt(text: string | undefined, flag: string): number | undefi
 const USAGE = `Usage: node dist/test/do-emulator/main.js [flags]
 
 A stateful emulator of DigitalOcean's reserved-IP, action, droplet, firewall and account API
-(under /v2) with an admin API under /_emulator (see README "Emulator"). Loopback by default.
+(under /v2), the droplet metadata service (under /_metadata/<dropletId>/metadata/v1/) and an
+admin API under /_emulator (see README "Emulator"). Loopback by default.
 
 Flags:
   --port P               port to listen on (default 0: any free port; the URL is logged)

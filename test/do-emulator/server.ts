@@ -1,17 +1,19 @@
 // The emulator's HTTP server: DigitalOcean's API under /v2 (bearer token, rate budget,
-// injected faults, request log) and the admin API under /_emulator.
+// injected faults, request log), the droplet metadata service under /_metadata/<dropletId>
+// (faults and log too, no token) and the admin API under /_emulator.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminRoutes } from './admin-routes.ts';
-import type { EmulatorCore, LoggedRequest } from './admin-routes.ts';
+import type { EmulatorCore, InFlightRequest } from './admin-routes.ts';
 import { ApiFailure, badRequest, errorIdForStatus, notFound } from './api-error.ts';
 import { apiRoutes } from './api-routes.ts';
 import { systemClock } from './clock.ts';
 import type { EmulatorClock } from './clock.ts';
 import { FaultTable } from './faults.ts';
 import type { Fault } from './faults.ts';
+import { METADATA_PREFIX, metadataAnswer } from './metadata.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { findRoute } from './router.ts';
 import type { Route } from './router.ts';
@@ -65,12 +67,79 @@ async function readBody(req: IncomingMessage): Promise<Body> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  if (status === 204 || body === undefined) {
-    res.writeHead(status, headers).end();
+type Payload = { readonly json: unknown } | { readonly text: string };
+
+interface Answer {
+  readonly status: number;
+  /** absent: no body (204, or a 401/429 without one) */
+  readonly payload?: Payload;
+  readonly headers: Record<string, string>;
+}
+
+/** How long one piece of a trickled body waits at least, so a long body is not one byte a tick. */
+const TRICKLE_STEP_MS = 20;
+
+function encode(answer: Answer): { headers: Record<string, string>; bytes: Buffer | undefined } {
+  const p = answer.payload;
+  if (answer.status === 204 || p === undefined) return { headers: answer.headers, bytes: undefined };
+  const [type, text] = 'json' in p ? ['application/json; charset=utf-8', JSON.stringify(p.json)] : ['text/plain; charset=utf-8', p.text];
+  const bytes = Buffer.from(text, 'utf8');
+  return { headers: { ...answer.headers, 'content-type': type, 'content-length': String(bytes.length) }, bytes };
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  const { headers, bytes } = encode(answer);
+  res.writeHead(answer.status, headers).end(bytes);
+}
+
+/**
+ * The client's side of one request: whether it went away before the answer was complete,
+ * and real-time waits that end early when it does (latency and trickle faults).
+ */
+function watchClient(res: ServerResponse) {
+  let gone = false;
+  const wakers = new Set<() => void>();
+  res.once('close', () => {
+    if (!res.writableFinished) gone = true;
+    for (const wake of wakers) wake();
+  });
+  return {
+    get gone() {
+      return gone;
+    },
+    wait(ms: number): Promise<void> {
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          wakers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        wakers.add(wake);
+      });
+    },
+  };
+}
+
+type Client = ReturnType<typeof watchClient>;
+
+/** Headers first, then the body in pieces spread over `trickleMs`; stops when the client leaves. */
+async function trickle(res: ServerResponse, answer: Answer, trickleMs: number, client: Client): Promise<void> {
+  const { headers, bytes } = encode(answer);
+  res.writeHead(answer.status, headers);
+  res.flushHeaders();
+  if (bytes === undefined || bytes.length === 0) {
+    res.end();
     return;
   }
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+  const pieces = Math.max(1, Math.min(bytes.length, Math.floor(trickleMs / TRICKLE_STEP_MS)));
+  const size = Math.ceil(bytes.length / pieces);
+  for (let at = 0; at < bytes.length; at += size) {
+    await client.wait(trickleMs / pieces);
+    if (client.gone) return;
+    res.write(bytes.subarray(at, at + size));
+  }
+  res.end();
 }
 
 function errorBody(status: number, message: string, requestId: string, id = errorIdForStatus(status)) {
@@ -94,6 +163,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     limiter,
     clock,
     requests: [],
+    inFlight: new Set(),
     lastSeq: 0,
     reset(seed = defaultWorld()) {
       this.lastSeq = 0;
@@ -107,64 +177,92 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   core.reset(opts.state);
   const admin = adminRoutes(core);
 
-  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /** API and metadata requests: faults, the request log and the in-flight list apply to both. */
+  async function handleRequest(req: IncomingMessage, res: ServerResponse, url: URL, kind: 'api' | 'metadata'): Promise<void> {
     const method = req.method ?? 'GET';
     const requestId = randomUUID();
+    const userAgent = req.headers['user-agent'] ?? null;
+    const client = watchClient(res);
+    const flight: InFlightRequest = { method, path: url.pathname, userAgent, since: new Date(clock.now()).toISOString() };
+    core.inFlight.add(flight);
+    res.once('close', () => core.inFlight.delete(flight));
     const body = await readBody(req);
     const log = (status: number) => {
-      const entry: LoggedRequest = {
+      core.requests.push({
         seq: ++core.lastSeq, time: new Date(clock.now()).toISOString(), method, path: url.pathname,
-        query: url.search.slice(1), status, body: body.ok ? body.value : null,
-      };
-      core.requests.push(entry);
+        query: url.search.slice(1), status, body: body.ok ? body.value : null, userAgent, ...(client.gone ? { aborted: true } : {}),
+      });
     };
-    const reply = (status: number, payload: unknown, headers: Record<string, string>) => {
-      send(res, status, payload, { ...headers, 'x-request-id': requestId });
-      log(status);
+    const deliver = async (answer: Answer, trickleMs: number | undefined) => {
+      if (trickleMs === undefined || trickleMs === 0) {
+        send(res, answer);
+        log(answer.status);
+        return;
+      }
+      await trickle(res, answer, trickleMs, client);
+      log(answer.status);
     };
 
     const fault = core.faults.take(method, url.pathname);
-    if (fault !== undefined && (await applyFault(fault, req, requestId, reply))) {
-      if (fault.reset === true || fault.hang === true) log(0);
-      return;
+    if (fault?.latencyMs !== undefined) await client.wait(fault.latencyMs);
+    // The client gave up during the latency: the request never reached "DigitalOcean".
+    if (client.gone) return log(0);
+    if (fault !== undefined && fault.applyThenFail !== true) {
+      if (loseAnswer(fault, req)) return log(0);
+      if (fault.status !== undefined) return deliver(faultAnswer(fault, requestId, kind), fault.trickleMs);
     }
+    const answer = kind === 'metadata' ? metadataReply(method, url.pathname) : apiAnswer(req, url, body, requestId);
+    if (fault?.applyThenFail === true) {
+      // Applied above; the answer is lost on the way back.
+      if (loseAnswer(fault, req)) return log(0);
+      return deliver(faultAnswer(fault, requestId, kind), fault.trickleMs);
+    }
+    return deliver(answer, fault?.trickleMs);
+  }
+
+  function metadataReply(method: string, path: string): Answer {
+    const m = metadataAnswer(state, method, path);
+    return { status: m.status, payload: { text: m.text }, headers: {} };
+  }
+
+  function apiAnswer(req: IncomingMessage, url: URL, body: Body, requestId: string): Answer {
+    const withId = (headers: Record<string, string>) => ({ ...headers, 'x-request-id': requestId });
     const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (auth === null || (opts.token !== undefined && auth[1] !== opts.token)) {
-      reply(401, errorBody(401, 'Unable to authenticate you', requestId), limiter.peek());
-      return;
+      return { status: 401, payload: { json: errorBody(401, 'Unable to authenticate you', requestId) }, headers: withId(limiter.peek()) };
     }
     const budget = limiter.take();
-    if (!budget.allowed) {
-      reply(429, errorBody(429, 'API Rate limit exceeded.', requestId), budget.headers);
-      return;
-    }
+    if (!budget.allowed) return { status: 429, payload: { json: errorBody(429, 'API Rate limit exceeded.', requestId) }, headers: withId(budget.headers) };
     try {
       if (!body.ok) throw badRequest('error parsing request body');
       const result = dispatch(apiRoutes, core, req, url, body.value);
-      reply(result.status, result.body, budget.headers);
+      return { status: result.status, ...(result.body === undefined ? {} : { payload: { json: result.body } }), headers: withId(budget.headers) };
     } catch (err) {
       const failure = err instanceof ApiFailure ? err : new ApiFailure(500, 'server_error', 'Unexpected server-side error');
-      reply(failure.status, errorBody(failure.status, failure.message, requestId, failure.id), budget.headers);
+      return { status: failure.status, payload: { json: errorBody(failure.status, failure.message, requestId, failure.id) }, headers: withId(budget.headers) };
     }
   }
 
-  /** true when the fault answered (or swallowed) the request; false to go on normally */
-  async function applyFault(
-    fault: Fault, req: IncomingMessage, requestId: string,
-    reply: (status: number, payload: unknown, headers: Record<string, string>) => void,
-  ): Promise<boolean> {
-    // Latency is real time, not the emulator clock: it exists to exercise client timeouts.
-    if (fault.latencyMs !== undefined) await new Promise((r) => setTimeout(r, fault.latencyMs));
+  /** A reset or hang fault: the answer never arrives. */
+  function loseAnswer(fault: Fault, req: IncomingMessage): boolean {
     if (fault.reset === true) {
       req.socket.destroy();
       return true;
     }
-    if (fault.hang === true) return true;
-    if (fault.status === undefined) return false;
-    const headers: Record<string, string> = { ...limiter.peek(), ...(fault.status === 429 ? { 'retry-after': '1' } : {}), ...fault.headers };
-    const payload = fault.body ?? errorBody(fault.status, `injected fault ${fault.id}`, requestId);
-    reply(fault.status, payload, headers);
-    return true;
+    return fault.hang === true;
+  }
+
+  function faultAnswer(fault: Fault, requestId: string, kind: 'api' | 'metadata'): Answer {
+    const status = fault.status ?? 500;
+    const defaults: Record<string, string> = kind === 'metadata' ? {} : { ...limiter.peek(), 'x-request-id': requestId, ...(status === 429 ? { 'retry-after': '1' } : {}) };
+    const headers: Record<string, string> = { ...defaults };
+    for (const [name, value] of Object.entries(fault.headers ?? {})) {
+      if (value === null) delete headers[name];
+      else headers[name] = value;
+    }
+    const message = `injected fault ${fault.id}`;
+    const payload: Payload = fault.body !== undefined ? { json: fault.body } : kind === 'metadata' ? { text: message } : { json: errorBody(status, message, requestId) };
+    return { status, payload, headers };
   }
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -172,18 +270,20 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     try {
       if (!body.ok) throw badRequest('body is not valid JSON');
       const result = dispatch(admin, core, req, url, body.value);
-      send(res, result.status, result.body, {});
+      send(res, { status: result.status, ...(result.body === undefined ? {} : { payload: { json: result.body } }), headers: {} });
     } catch (err) {
       const failure = err instanceof ApiFailure ? err : new ApiFailure(500, 'server_error', String(err));
-      send(res, failure.status, { id: failure.id, message: failure.message }, {});
+      send(res, { status: failure.status, payload: { json: { id: failure.id, message: failure.message } }, headers: {} });
     }
   }
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', baseUrl);
-    const handler = url.pathname.startsWith('/_emulator/') ? handleAdmin : handleApi;
-    handler(req, res, url).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, { id: 'server_error', message: String(err) }, {});
+    const handled = url.pathname.startsWith('/_emulator/')
+      ? handleAdmin(req, res, url)
+      : handleRequest(req, res, url, url.pathname.startsWith(METADATA_PREFIX) ? 'metadata' : 'api');
+    handled.catch((err: unknown) => {
+      if (!res.headersSent) send(res, { status: 500, payload: { json: { id: 'server_error', message: String(err) } }, headers: {} });
     });
   });
   const host = opts.host ?? '127.0.0.1';

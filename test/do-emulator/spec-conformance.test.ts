@@ -66,6 +66,7 @@ async function walkFirewalls(api: Api): Promise<void> {
   const body = { name: 'walk', inbound_rules: [{ protocol: 'tcp', ports: '443', sources: { addresses: ['0.0.0.0/0'] } }] };
   await api('GET', '/v2/firewalls');
   await api('POST', '/v2/firewalls', { name: 'no-rules' });
+  await api('POST', '/v2/firewalls', { name: 'zero-ports', inbound_rules: [{ protocol: 'tcp', ports: '0', sources: { addresses: ['0.0.0.0/0'] } }] });
   const id = (await api('POST', '/v2/firewalls', body)).body.firewall.id as string;
   await api('GET', `/v2/firewalls/${id}`);
   await api('PUT', `/v2/firewalls/${id}`, { ...body, tags: ['k8s'] });
@@ -109,7 +110,7 @@ describe('spec conformance', () => {
     for (const expected of [
       'GET /v2/account 401', 'GET /v2/reserved_ips 429', 'GET /v2/droplets 500', 'GET /v2/droplets/{droplet_id} 404',
       'POST /v2/reserved_ips/{reserved_ip}/actions 422', 'POST /v2/floating_ips/{floating_ip}/actions 404',
-      'DELETE /v2/reserved_ipv6/{reserved_ipv6} 422', 'POST /v2/firewalls 400', 'PUT /v2/firewalls/{firewall_id} 404',
+      'DELETE /v2/reserved_ipv6/{reserved_ipv6} 422', 'POST /v2/firewalls 400', 'POST /v2/firewalls 422', 'PUT /v2/firewalls/{firewall_id} 404',
       'GET /v2/reserved_ips/{reserved_ip}/actions/{action_id} 404', 'POST /v2/reserved_ipv6 201', 'POST /v2/firewalls 202',
     ]) {
       assert.ok(seen.has(expected), `walk did not produce ${expected}`);

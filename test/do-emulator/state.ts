@@ -18,6 +18,8 @@ export interface Droplet {
   readonly tags: string[];
   readonly status: 'new' | 'active' | 'off' | 'archive';
   readonly publicIpv4: string;
+  /** the anchor IP reserved IPv4 traffic arrives on (metadata service only); null: none (custom image) */
+  readonly anchorIpv4: string | null;
   readonly createdAt: number;
   pendingEvent: boolean;
 }
@@ -64,12 +66,18 @@ function derivedPublicIpv4(id: number): string {
   return `159.203.${Math.floor(id / 256) % 256}.${id % 256}`;
 }
 
+function derivedAnchorIpv4(id: number): string {
+  return `10.20.${Math.floor(id / 256) % 256}.${id % 256}`;
+}
+
 export class EmulatorState {
   readonly droplets = new Map<number, Droplet>();
   readonly addresses = new Map<string, ReservedAddress>();
   readonly actions = new Map<number, Action>();
   readonly firewalls: FirewallStore;
   region = DEFAULT_REGION;
+  /** tags that exist without a droplet carrying them (DigitalOcean's tags API is not modelled) */
+  readonly extraTags = new Set<string>();
   actionDelayMs: number;
   private readonly clock: EmulatorClock;
   private nextActionId = 70_000_001;
@@ -79,7 +87,10 @@ export class EmulatorState {
   constructor(clock: EmulatorClock, actionDelayMs: number) {
     this.clock = clock;
     this.actionDelayMs = actionDelayMs;
-    this.firewalls = new FirewallStore(clock, (id) => this.droplets.has(id));
+    this.firewalls = new FirewallStore(clock, {
+      dropletExists: (id) => this.droplets.has(id),
+      tagExists: (tag) => this.extraTags.has(tag) || [...this.droplets.values()].some((d) => d.tags.includes(tag)),
+    });
   }
 
   load(seed: EmulatorSeed): void {
@@ -89,6 +100,8 @@ export class EmulatorState {
     this.addresses.clear();
     this.actions.clear();
     this.region = seed.region ?? DEFAULT_REGION;
+    this.extraTags.clear();
+    for (const t of seed.tags ?? []) this.extraTags.add(t);
     for (const d of seed.droplets ?? []) this.addDroplet(d);
     for (const r of seed.reservedIps ?? []) {
       const family: Family = isIP(r.ip) === 6 ? 6 : 4;
@@ -101,6 +114,7 @@ export class EmulatorState {
   addDroplet(seed: SeedDroplet): Droplet {
     if (!Number.isSafeInteger(seed.id) || seed.id < 1) throw new ApiFailure(400, 'bad_request', 'droplet id must be a positive integer');
     if (this.droplets.has(seed.id)) throw new ApiFailure(409, 'conflict', `droplet ${seed.id} already exists`);
+    if (seed.anchorIpv4 != null && isIP(seed.anchorIpv4) !== 4) throw new ApiFailure(400, 'bad_request', `anchorIpv4 must be an IPv4 address, got ${seed.anchorIpv4}`);
     const droplet: Droplet = {
       id: seed.id,
       name: seed.name,
@@ -108,6 +122,7 @@ export class EmulatorState {
       tags: [...(seed.tags ?? [])],
       status: seed.status ?? 'active',
       publicIpv4: seed.publicIpv4 ?? derivedPublicIpv4(seed.id),
+      anchorIpv4: seed.anchorIpv4 === undefined ? derivedAnchorIpv4(seed.id) : seed.anchorIpv4,
       createdAt: this.clock.now(),
       pendingEvent: seed.pendingEvent ?? false,
     };

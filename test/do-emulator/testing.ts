@@ -96,3 +96,14 @@ export function emulatorPerFile(opts: { actionDelayMs: number }): {
     admin: (method, path, body, expect) => started(admin)(method, path, body, expect),
   };
 }
+
+/** Poll `fn` (every 10 ms) until it returns a value other than undefined; fail naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

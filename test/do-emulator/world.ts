@@ -10,6 +10,11 @@ export interface SeedDroplet {
   readonly status?: 'new' | 'active' | 'off' | 'archive';
   /** the droplet's own public IPv4; derived from the id when absent */
   readonly publicIpv4?: string;
+  /**
+   * its anchor IPv4 (metadata service only; reserved IPv4 traffic arrives on it); derived
+   * from the id (10.20.x.y) when absent; null: no anchor, as for a custom image
+   */
+  readonly anchorIpv4?: string | null;
   /** a pending event (resize, power cycle...) makes IP actions touching it answer 422 */
   readonly pendingEvent?: boolean;
 }
@@ -36,6 +41,8 @@ export interface EmulatorSeed {
   readonly droplets?: readonly SeedDroplet[];
   readonly reservedIps?: readonly SeedReservedIp[];
   readonly firewalls?: readonly SeedFirewall[];
+  /** tags that exist although no droplet carries them (firewalls may only name existing tags) */
+  readonly tags?: readonly string[];
   readonly rateLimit?: { readonly perMinute?: number; readonly perHour?: number };
 }
 
@@ -56,7 +63,7 @@ export function defaultWorld(): EmulatorSeed {
   const tags = doksWorkerTags(DEFAULT_CLUSTER_ID);
   return {
     region: DEFAULT_REGION,
-    droplets: [1001, 1002, 1003].map((id, i) => ({ id, name: `pool-a-${i + 1}`, tags })),
+    droplets: [1001, 1002, 1003].map((id, i) => ({ id, name: `pool-a-${i + 1}`, tags, anchorIpv4: `10.20.0.${11 + i}` })),
     reservedIps: [
       { ip: '104.248.100.100' },
       { ip: '104.248.100.101' },
@@ -70,15 +77,16 @@ export function defaultWorld(): EmulatorSeed {
         id: DEFAULT_FIREWALL_ID,
         name: `k8s-${DEFAULT_CLUSTER_ID}-worker`,
         tags: [`k8s:${DEFAULT_CLUSTER_ID}`],
+        // "all" as a request says it; the API (and the emulator) show it as "0"
         inboundRules: [
           { protocol: 'tcp', ports: '30000-32767', sources: everywhere },
           { protocol: 'udp', ports: '30000-32767', sources: everywhere },
-          { protocol: 'tcp', ports: '0', sources: { tags: [`k8s:${DEFAULT_CLUSTER_ID}`] } },
+          { protocol: 'tcp', ports: 'all', sources: { tags: [`k8s:${DEFAULT_CLUSTER_ID}`] } },
         ],
         outboundRules: [
-          { protocol: 'tcp', ports: '0', destinations: everywhere },
-          { protocol: 'udp', ports: '0', destinations: everywhere },
-          { protocol: 'icmp', ports: '0', destinations: everywhere },
+          { protocol: 'tcp', ports: 'all', destinations: everywhere },
+          { protocol: 'udp', ports: 'all', destinations: everywhere },
+          { protocol: 'icmp', destinations: everywhere },
         ],
       },
     ],
