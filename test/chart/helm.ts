@@ -37,8 +37,10 @@ export function locateHelm(opts: { build?: boolean } = {}): string {
   return path;
 }
 
-export function runHelm(args: readonly string[], opts: { input?: string } = {}): HelmResult {
-  const r = spawnSync(locateHelm(), args, { encoding: 'utf8', input: opts.input, maxBuffer: 16 << 20, timeout: 60_000 });
+/** `env` is added to the environment (e.g. KUBECONFIG and HELM_*_HOME for a test cluster). */
+export function runHelm(args: readonly string[], opts: { input?: string; env?: Record<string, string> } = {}): HelmResult {
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const r = spawnSync(locateHelm(), args, { encoding: 'utf8', input: opts.input, env, maxBuffer: 16 << 20, timeout: 60_000 });
   if (r.error) throw new Error(`helm ${args[0]} could not run: ${r.error.message}`);
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
