@@ -9,7 +9,10 @@ import type { Logger } from '../shared/logger.ts';
 export const COMPONENT = 'floatip-reconciler';
 
 export interface EventRecord {
-  readonly pod: V1Pod;
+  /** the involved object: a Pod, or a Service when `kind` says so */
+  readonly pod: Pick<V1Pod, 'metadata'>;
+  /** kind of the involved object; default Pod */
+  readonly kind?: 'Pod' | 'Service';
   readonly type: 'Normal' | 'Warning';
   readonly reason: string;
   readonly message: string;
@@ -65,11 +68,11 @@ export function createKubernetesEventSink(opts: {
     const meta = e.pod.metadata ?? {};
     const namespace = meta.namespace ?? 'default';
     // kubelet-style unique name: <object>.<hex nanoseconds>
-    const name = `${meta.name ?? 'pod'}.${(BigInt(t) * 1_000_000n + BigInt(sent.size)).toString(16)}`;
+    const name = `${meta.name ?? (e.kind ?? 'Pod').toLowerCase()}.${(BigInt(t) * 1_000_000n + BigInt(sent.size)).toString(16)}`;
     const at = new Date(t);
     const body: CoreV1Event = {
       metadata: { name, namespace },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace, name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion },
+      involvedObject: { apiVersion: 'v1', kind: e.kind ?? 'Pod', namespace, name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion },
       type: e.type,
       reason: e.reason,
       message: e.message,
