@@ -25,6 +25,8 @@ export interface Logged {
   query: string;
   status: number;
   body: unknown;
+  userAgent: string | null;
+  aborted?: true;
 }
 
 /** Registers the hooks; call once at the top of a test file. */

@@ -102,3 +102,18 @@ test('after a long 429 block, callers fail fast as RateLimited without queueing'
   clock.advance(600_000);
   assert.equal((await client.getReservedIp(V4)).ip, V4);
 });
+
+test('a 429 without retry-after waits seconds (equal jitter, growing), never the hourly ratelimit-reset', async () => {
+  await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': null }, count: 2 });
+  const { client, waits } = setup();
+  assert.equal((await client.getReservedIp(V4)).ip, V4);
+  assert.deepEqual(await calls(), [`GET /v2/reserved_ips/${V4} 429`, `GET /v2/reserved_ips/${V4} 429`, `GET /v2/reserved_ips/${V4} 200`]);
+  assert.deepEqual(waits, [1500, 3000], 'random 0.5 under 2 s, then 4 s; the emulator\'s ratelimit-reset is an hour away');
+});
+
+test('a POST that fails Transient is not retried inside the call (moves.ts reads first)', async () => {
+  await fault({ method: 'POST', path: '/actions$', status: 503, count: 10 });
+  const { client } = setup({ retry: { maxAttempts: 1 } });
+  await rejection(client.assign(V4, 1001));
+  assert.deepEqual(await calls(), [`POST /v2/reserved_ips/${V4}/actions 503`, `GET /v2/reserved_ips/${V4} 200`]);
+});

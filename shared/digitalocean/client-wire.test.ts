@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { createDoClient, defaultUserAgent } from './client.ts';
+import { createDoClient, defaultUserAgent, userAgent } from './client.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -48,4 +48,13 @@ test('requests go to <baseUrl>/v2 (given with or without /v2) with bearer token,
 
 test('the default User-Agent carries the package version', () => {
   assert.equal(defaultUserAgent(), `floatip/${pkg.version}`);
+});
+
+test('userAgent(component, identity) names the replica; characters HTTP forbids in a token become _', () => {
+  const v = pkg.version;
+  assert.equal(userAgent('reconciler', 'floatip-reconciler-7d9f-abc123'), `floatip/${v} reconciler/floatip-reconciler-7d9f-abc123`);
+  assert.equal(userAgent('agent'), `floatip/${v} agent`);
+  assert.equal(userAgent('reconciler', 'ns/pod name'), `floatip/${v} reconciler/ns_pod_name`);
+  assert.equal(userAgent('', ''), `floatip/${v} _/_`);
+  assert.equal(userAgent('r', 'x'.repeat(500)).length, `floatip/${v} r/`.length + 128);
 });

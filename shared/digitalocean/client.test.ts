@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { emulatorFixture, rejection, TOKEN, V4, V4B, V6 } from './client-fixture.ts';
+import { userAgent } from './client.ts';
 
 const { admin, calls, fault, requests, setup } = emulatorFixture();
 
@@ -133,4 +134,13 @@ test('every request the client sends is a spec operation with a valid body', asy
     const schema = `reserved_ip${template.includes('ipv6') ? 'v6' : ''}_action_${(r.body as { type: string }).type}`;
     assert.deepEqual(spec.validateSchema(schema, r.body), [], `${r.method} ${r.path} ${JSON.stringify(r.body)}`);
   }
+});
+
+test('the emulator logs the User-Agent of each request, so a test can tell which replica wrote', async () => {
+  const a = setup({ userAgent: userAgent('reconciler', 'replica-a') });
+  const b = setup({ userAgent: userAgent('reconciler', 'replica-b') });
+  await a.client.getReservedIp(V4);
+  await b.client.assign(V4, 1001);
+  const agents = [...new Set((await requests()).map((r) => r.userAgent?.split(' ')[1]))];
+  assert.deepEqual(agents, ['reconciler/replica-a', 'reconciler/replica-b']);
 });

@@ -55,10 +55,10 @@ export function createCloudOperations(ctx: IContext, deps: CallDeps, pageSize: n
     update: bind(ctx, modules.firewall.updateFirewall),
     remove: bind(ctx, modules.firewall.deleteFirewall),
   };
-  const firewallOp = (method: Operation['method'], id: string | undefined, scope: string): Operation => ({
+  const firewallOp = (method: Operation['method'], id: string | undefined, scope: string, subject?: string): Operation => ({
     method,
     route: id === undefined ? ROUTES.firewallList : ROUTES.firewall,
-    subject: id === undefined ? 'the firewall list' : `firewall ${id}`,
+    subject: subject ?? (id === undefined ? 'the firewall list' : `firewall ${id}`),
     scopes: `${scope} and droplet:read`,
   });
 
@@ -85,11 +85,11 @@ export function createCloudOperations(ctx: IContext, deps: CallDeps, pageSize: n
      */
     async createFirewall(spec, opts) {
       const signal = opts?.signal;
-      const op = firewallOp('POST', undefined, 'firewall:create');
+      const op = firewallOp('POST', undefined, 'firewall:create', `firewall ${spec.name}`);
       const body = toWire(spec);
       for (let attempt = 1; ; attempt++) {
         try {
-          const { data } = await callDo(deps, op, (s) => fw.create(s, body as never), signal);
+          const { data } = await refusalIsTerminal(callDo(deps, op, (s) => fw.create(s, body as never), signal));
           return answered(op, data.firewall as WireFirewall | undefined);
         } catch (err) {
           if (!(err instanceof DoApiError) || err.errorClass !== 'Transient') throw err;
@@ -112,7 +112,7 @@ export function createCloudOperations(ctx: IContext, deps: CallDeps, pageSize: n
 
     async updateFirewall(id, spec, opts) {
       const op = firewallOp('PUT', checkedId(id), 'firewall:update');
-      const { data } = await callDo(deps, op, (s) => fw.update(s, { ...toWire(spec), id } as never), opts?.signal);
+      const { data } = await refusalIsTerminal(callDo(deps, op, (s) => fw.update(s, { ...toWire(spec), id } as never), opts?.signal));
       return answered(op, data.firewall as WireFirewall | undefined);
     },
 
@@ -127,6 +127,22 @@ export function createCloudOperations(ctx: IContext, deps: CallDeps, pageSize: n
       }
     },
   };
+}
+
+/**
+ * The shared classification makes a 422 InProgress, because a reserved-IP 422 is re-read
+ * and explained (moves.ts). On a firewall it is a refusal of the firewall itself (ports,
+ * limits, unknown tags): retrying the same body cannot help, a person must change it.
+ */
+async function refusalIsTerminal<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof DoApiError && err.status === 422) {
+      throw new DoApiError('Terminal', err.message, { status: 422, doId: err.doId, requestId: err.requestId, cause: err });
+    }
+    throw err;
+  }
 }
 
 function checkedId(id: string): string {

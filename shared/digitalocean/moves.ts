@@ -6,10 +6,10 @@ import type { Logger } from '../logger.ts';
 import type { ReservedAddress } from '../addresses.ts';
 import { pause } from './abort.ts';
 import type { Sleep } from './abort.ts';
-import type { ActionBody } from './endpoints.ts';
+import type { ActionBody, WireAction } from './endpoints.ts';
 import type { Operations } from './operations.ts';
 import { DoApiError, isAbort } from './port.ts';
-import type { ActionOutcome } from './port.ts';
+import type { ActionOutcome, ReservedIp } from './port.ts';
 import { backoffMs, pollDelayMs } from './retry.ts';
 
 export interface ActionWait {
@@ -81,12 +81,19 @@ async function afterUnclearWrite(deps: MoveDeps, addr: ReservedAddress, target: 
     if (isAbort(readErr) || !(readErr instanceof DoApiError)) throw readErr;
     throw new DoApiError('Transient', `${err.message}; whether DigitalOcean applied it is unknown, because re-reading the IP failed too: ${readErr.message}`, { ...details, cause: readErr });
   }
-  if (ip.dropletId === target && !ip.locked) {
+  const verdict = afterLostAnswer(ip, target);
+  if (verdict === 'applied') {
     log?.info({ status: err.status }, `reserved IP ${verb(target)} was applied although its answer was lost`);
     return { actionId: 0, status: 'completed', dropletId: target };
   }
-  if (!ip.locked) return undefined;
-  const running = await runningActionOfKind(deps, addr, target, signal);
+  if (verdict === 'not-applied') return undefined;
+  let actions: readonly WireAction[] = [];
+  try {
+    actions = await deps.ops.recentActions(addr, signal);
+  } catch (listErr) {
+    if (!(listErr instanceof DoApiError)) throw listErr;
+  }
+  const running = runningActionOfKind(actions, target);
   if (running === undefined) {
     throw new DoApiError('InProgress', `${err.message}; reserved IP ${addr.text} now has an action in progress (held by ${holderText(ip.dropletId)}), so the ${verb(target)} is not sent again; try again when it completes`, details);
   }
@@ -94,15 +101,17 @@ async function afterUnclearWrite(deps: MoveDeps, addr: ReservedAddress, target: 
   return waitForAction(deps, addr, running, target, true, log, signal);
 }
 
-/** The newest in-progress action of the kind we sent, from the IP's action list (IPv4 only). */
-async function runningActionOfKind(deps: MoveDeps, addr: ReservedAddress, target: number | null, signal: Signal): Promise<number | undefined> {
-  let actions;
-  try {
-    actions = await deps.ops.recentActions(addr, signal);
-  } catch (err) {
-    if (err instanceof DoApiError) return undefined;
-    throw err;
-  }
+/**
+ * What a re-read IP says about a write whose answer was lost: already where asked, locked by
+ * a running action (possibly ours), or as before (the write did not happen).
+ */
+export function afterLostAnswer(ip: Pick<ReservedIp, 'dropletId' | 'locked'>, target: number | null): 'applied' | 'action-running' | 'not-applied' {
+  if (ip.locked) return 'action-running';
+  return ip.dropletId === target ? 'applied' : 'not-applied';
+}
+
+/** The newest in-progress action of the kind we sent (the action object names no droplet). */
+export function runningActionOfKind(actions: readonly WireAction[], target: number | null): number | undefined {
   const kind = target === null ? 'unassign_ip' : 'assign_ip';
   const ids = actions.filter((a) => a.status === 'in-progress' && a.type === kind && typeof a.id === 'number').map((a) => a.id as number);
   return ids.length === 0 ? undefined : Math.max(...ids);
