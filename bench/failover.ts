@@ -8,9 +8,13 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDecision } from './decision.ts';
 import { benchEndToEnd } from './e2e.ts';
+import { benchFailureToService, FAILURES } from './failure-to-service.ts';
+import type { FailureResult } from './failure-to-service.ts';
+import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts';
+import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
-import { rounded, table, toBaselineFile } from './stats.ts';
+import { grid, rounded, seconds, table, toBaselineFile } from './stats.ts';
 import type { BaselineFile, Figure, Summary } from './stats.ts';
 
 const USAGE = `Usage: node bench/failover.ts [flags]
@@ -22,6 +26,12 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --e2e / --no-e2e        end-to-end failovers on the real control plane
                           (default: on when the Kubernetes test binaries are cached)
   --e2e-iterations N      (default 5)
+  --failure-iterations N  failure-to-service runs per failure kind and heartbeat mode, on
+                          the control plane at upstream grace (50 s) (default 2; a partition
+                          with heartbeat detection off takes about a minute)
+  --webhook / --no-webhook  webhook throughput against a bare HTTPS echo (default on)
+  --webhook-seconds N     duration bound of one throughput figure (default 3)
+  --webhook-requests N    request bound of one throughput figure (default 30000)
   --update-baseline       write bench/baseline.json from this run
   --time-limit-s N        exit 1 if the whole run takes longer (default 900)
   --verbose               the e2e reconciler logs at info level on stderr
@@ -37,6 +47,11 @@ const FLAGS = {
   e2e: { type: 'boolean' },
   'no-e2e': { type: 'boolean' },
   'e2e-iterations': { type: 'string', default: '5' },
+  'failure-iterations': { type: 'string', default: '2' },
+  webhook: { type: 'boolean' },
+  'no-webhook': { type: 'boolean' },
+  'webhook-seconds': { type: 'string', default: '3' },
+  'webhook-requests': { type: 'string', default: '30000' },
   'update-baseline': { type: 'boolean', default: false },
   'time-limit-s': { type: 'string', default: '900' },
   verbose: { type: 'boolean', default: false },
@@ -55,6 +70,63 @@ function count(name: string, text: string, min: number): number {
 
 function summaryFigures(prefix: string, label: string, s: Summary, unit: Figure['unit'], which: readonly (keyof Summary)[]): Figure[] {
   return which.map((k) => ({ key: `${prefix}.${k}`, label: `${label} ${k}`, unit, value: s[k] }));
+}
+
+const CONNECTIONS = [1, 16, 64] as const;
+const FAILURE_LABELS = { partition: 'holder partitioned (kubelet silent)', deletion: 'holder node deleted', pod: 'holder pod NotReady' } as const;
+
+function failureFigures(r: FailureResult): Figure[] {
+  const out: Figure[] = [];
+  for (const [mode, byFailure] of Object.entries(r.toServiceMs)) {
+    for (const failure of FAILURES) {
+      out.push(...summaryFigures(`failure.${failure}.${mode}`, `${FAILURE_LABELS[failure]} → IP served, heartbeat ${mode}`, byFailure[failure], 'ms', ['p50', 'max']));
+    }
+  }
+  if (r.nodeNotReadyMs.n > 0) out.push(...summaryFigures('failure.nodeNotReady', 'partition → node controller marks NotReady', r.nodeNotReadyMs, 'ms', ['p50']));
+  return out;
+}
+
+/** failure × heartbeat mode, side by side: the figure users care about */
+function failureTable(r: FailureResult): string[] {
+  const cell = (mode: 'on' | 'off', failure: (typeof FAILURES)[number]) => {
+    const s = r.toServiceMs[mode]?.[failure];
+    return s ? `${seconds(s.p50)} / ${seconds(s.max)}` : '—';
+  };
+  const n = r.toServiceMs.on?.partition.n ?? 0;
+  return [
+    `Failure of the IP's holder → IP on a healthy droplet (p50 / max of ${n}), controller-manager node-monitor-grace-period ${r.nodeMonitorGracePeriodMs / 1000} s:`,
+    grid(['failure', 'heartbeat detection on', 'off (--no-heartbeat-failover)'], FAILURES.map((f) => [FAILURE_LABELS[f], cell('on', f), cell('off', f)])),
+    `The node controller marked a partitioned node NotReady ${r.nodeNotReadyMs.n > 0 ? `${seconds(r.nodeNotReadyMs.p50)} after the partition (p50 of ${r.nodeNotReadyMs.n})` : 'never before the IP had moved'}.`,
+  ];
+}
+
+function throughputFigures(results: readonly RunResult[]): Figure[] {
+  const out: Figure[] = [];
+  for (const r of results) {
+    const key = `webhook.${r.target}.c${r.connections}`;
+    const label = `${r.target === 'echo' ? 'bare https echo' : `webhook /${r.target}`} at ${r.connections} conn.`;
+    out.push({ key: `${key}.rps`, label: `${label} throughput`, unit: 'req/s', value: r.perSecond });
+    out.push(...summaryFigures(key, label, r.latencyMs, 'ms', ['p50', 'p99']));
+  }
+  const at16 = ratios(results, 16);
+  out.push({ key: 'webhook.ratio.validate.c16', label: 'webhook /validate ÷ echo req/s at 16 conn.', unit: 'ratio', value: at16.validate });
+  out.push({ key: 'webhook.ratio.mutate.c16', label: 'webhook /mutate ÷ echo req/s at 16 conn.', unit: 'ratio', value: at16.mutate });
+  return out;
+}
+
+function throughputTable(results: readonly RunResult[]): string[] {
+  const row = (c: number) => [
+    String(c),
+    ...TARGETS.map((t) => {
+      const r = results.find((x) => x.target === t && x.connections === c);
+      return r ? `${Math.round(r.perSecond)}/s  ${r.latencyMs.p50.toFixed(2)} / ${r.latencyMs.p99.toFixed(2)} ms` : '—';
+    }),
+    ...(['validate', 'mutate'] as const).map((t) => ratios(results, c)[t].toFixed(2)),
+  ];
+  return [
+    'Webhook throughput (AdmissionReviews/s, latency p50 / p99) against a bare node:https echo, same run:',
+    grid(['connections', '/validate', '/mutate', 'bare https echo', 'validate ÷ echo', 'mutate ÷ echo'], CONNECTIONS.map(row)),
+  ];
 }
 
 function readBaseline(): BaselineFile | undefined {
@@ -91,7 +163,11 @@ async function main(argv: readonly string[]): Promise<number> {
     podsPerIp: count('pods-per-ip', v['pods-per-ip'], 1),
     nodes: count('nodes', v.nodes, 1),
     e2eIterations: count('e2e-iterations', v['e2e-iterations'], 1),
+    failureIterations: count('failure-iterations', v['failure-iterations'], 1),
+    webhookSeconds: count('webhook-seconds', v['webhook-seconds'], 1),
+    webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
   };
+  const webhook = v['no-webhook'] ? false : (v.webhook ?? true);
   const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
@@ -127,7 +203,15 @@ async function main(argv: readonly string[]): Promise<number> {
     ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
   );
 
+  let throughput: RunResult[] | undefined;
+  if (webhook) {
+    log(`webhook throughput: ${TARGETS.join(', ')} at ${CONNECTIONS.join(', ')} connections, ≤ ${opts.webhookSeconds} s each`);
+    throughput = await benchWebhookThroughput({ connections: CONNECTIONS, maxMs: opts.webhookSeconds * 1000, maxRequests: opts.webhookRequests, rounds: 3, warmup: 500 });
+    figures.push(...throughputFigures(throughput));
+  }
+
   let controlPlaneStartMs: number | undefined;
+  let failures: FailureResult | undefined;
   if (e2e) {
     log(`end to end: ${opts.e2eIterations} node deletions on the real control plane`);
     const e = await benchEndToEnd({ iterations: opts.e2eIterations, actionDelayMs: 300, logLevel: v.verbose ? 'info' : 'warn' });
@@ -135,6 +219,11 @@ async function main(argv: readonly string[]): Promise<number> {
     figures.push(...summaryFigures('e2e.deleteAnswered', 'e2e node DELETE answered', e.deleteAnsweredMs, 'ms', ['p50', 'max']));
     figures.push(...summaryFigures('e2e.request', 'e2e node deleted → assign request', e.toAssignRequestMs, 'ms', ['p50', 'max']));
     figures.push(...summaryFigures('e2e.completed', 'e2e node deleted → action completed', e.toActionCompletedMs, 'ms', ['p50', 'p90', 'max']));
+
+    log(`failure to service: ${opts.failureIterations} of each failure, heartbeat detection on and off, controller-manager grace 50 s`);
+    failures = await benchFailureToService({ iterations: opts.failureIterations, actionDelayMs: 300, logLevel: v.verbose ? 'info' : 'warn' });
+    if (failures.offUnsupported) log(`failure to service: heartbeat off skipped: ${failures.offUnsupported}`);
+    figures.push(...failureFigures(failures));
   } else {
     log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
   }
@@ -153,9 +242,11 @@ async function main(argv: readonly string[]): Promise<number> {
     '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
   ];
   if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
+  if (failures) out.push('', ...failureTable(failures));
+  if (throughput) out.push('', ...throughputTable(throughput));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e };
+  const options = { ...opts, e2e, webhook };
   if (v['update-baseline']) {
     writeFileSync(BASELINE, `${JSON.stringify(toBaselineFile(result, host, options, new Date()), null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);

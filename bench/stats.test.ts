@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAssignRequest, routeOf } from './fixtures.ts';
-import { delta, rounded, summarize, table, toBaselineFile } from './stats.ts';
+import { delta, grid, rounded, seconds, summarize, table, toBaselineFile } from './stats.ts';
 
 test('summarize: nearest-rank percentiles over unsorted samples', () => {
   const samples = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1
@@ -31,6 +31,19 @@ test('rounded: digits per unit', () => {
 test('table: aligned columns with baseline and delta', () => {
   const text = table([{ key: 'd.p50', label: 'decision p50', unit: 'ms', value: 1.5 }], { 'd.p50': 1 });
   assert.equal(text, ['measure          now  baseline   delta', '------------  ------  --------  ------', 'decision p50  1.5 ms      1 ms  +50.0%'].join('\n'));
+});
+
+test('grid: columns as wide as their widest cell; seconds: two decimals, a dash for no sample', () => {
+  const text = grid(['failure', 'on', 'off'], [['partition', seconds(4321), seconds(51_234.5)], ['pod', seconds(NaN), seconds(undefined)]]);
+  assert.equal(text, ['failure        on      off', '---------  ------  -------', 'partition  4.32 s  51.23 s', 'pod             —        —'].join('\n'));
+});
+
+test('rounded: whole requests per second, ratios to two digits', () => {
+  const out = rounded([
+    { key: 'r', label: 'r', unit: 'req/s', value: 2703.6 },
+    { key: 'q', label: 'q', unit: 'ratio', value: 0.4567 },
+  ]);
+  assert.deepEqual(out.map((f) => f.value), [2704, 0.46]);
 });
 
 test('toBaselineFile: flat figures with machine, options and time', () => {

@@ -22,14 +22,14 @@ export function summarize(samples: readonly number[]): Summary {
 export interface Figure {
   readonly key: string;
   readonly label: string;
-  readonly unit: 'ms' | 's' | 'calls' | 'MiB' | 'count';
+  readonly unit: 'ms' | 's' | 'calls' | 'MiB' | 'count' | 'req/s' | 'ratio';
   readonly value: number;
 }
 
 export type Baseline = Readonly<Record<string, number>>;
 
 const round = (v: number, unit: Figure['unit']) => {
-  const digits = unit === 'ms' ? 2 : unit === 'count' ? 0 : unit === 'calls' ? 2 : unit === 's' ? 3 : 1;
+  const digits = unit === 'ms' ? 2 : unit === 'count' || unit === 'req/s' ? 0 : unit === 'calls' || unit === 'ratio' ? 2 : unit === 's' ? 3 : 1;
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 };
@@ -49,10 +49,19 @@ export function delta(value: number, base: number | undefined): string {
 
 export function table(figures: readonly Figure[], baseline: Baseline | undefined): string {
   const rows = figures.map((f) => [f.label, `${f.value} ${f.unit}`, baseline?.[f.key] === undefined ? '—' : `${baseline[f.key]} ${f.unit}`, delta(f.value, baseline?.[f.key])]);
-  const head = ['measure', 'now', 'baseline', 'delta'];
+  return grid(['measure', 'now', 'baseline', 'delta'], rows);
+}
+
+/** Aligned columns: the first left-aligned, the others right-aligned, a rule under the head. */
+export function grid(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** "1.23 s" from milliseconds, "—" for no sample: the side-by-side tables' cells. */
+export function seconds(ms: number | undefined): string {
+  return ms === undefined || !Number.isFinite(ms) ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
 
 /** The baseline file: the figures as a flat object, plus where and how they were taken. */
