@@ -3,7 +3,10 @@
 // values.schema.json refusing bad values with a message that names the value.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHART_DIR, findManifest, parseManifests, renderChart, runHelm } from './chart/helm.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createReconcilerMetrics } from '../reconciler/metrics.ts';
+import { CHART_DIR, findManifest, parseManifests, REPO_ROOT, renderChart, runHelm } from './chart/helm.ts';
 import type { Manifest } from './chart/helm.ts';
 
 const kinds = (objects: readonly Manifest[]) => objects.map((o) => `${o.kind} ${o.metadata.namespace ? o.metadata.namespace + '/' : ''}${o.metadata.name}`);
@@ -181,4 +184,53 @@ describe('values.schema.json: a bad value fails with a message naming it', () =>
       assert.ok(r.stderr.includes(message), `expected "${message}" in:\n${r.stderr}`);
     });
   }
+});
+
+describe('monitoring values', () => {
+  const monitoring = { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } };
+  type Alert = { alert: string; expr: string; annotations: Record<string, string> };
+  const alertsOf = (objects: readonly Manifest[]) =>
+    (findManifest(objects, 'PrometheusRule', 'floatip').spec.groups as { rules: Alert[] }[]).flatMap((g) => g.rules);
+
+  test('every alert has a runbook section in docs/runbooks.md, and every section an alert', () => {
+    const alerts = alertsOf(render(monitoring));
+    const headings = [...readFileSync(join(REPO_ROOT, 'docs/runbooks.md'), 'utf8').matchAll(/^## (Floatip\w+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(alerts.map((a) => a.alert).sort(), [...headings].sort());
+    for (const a of alerts) assert.equal(a.annotations['runbook'], `docs/runbooks.md#${a.alert.toLowerCase()}`);
+  });
+
+  test('every failoverSlowSeconds the schema allows is a bucket bound of floatip_failover_duration_seconds', async () => {
+    const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as { properties: { prometheusRule: { properties: { failoverSlowSeconds: { enum: number[] } } } } };
+    const allowed = schema.properties.prometheusRule.properties.failoverSlowSeconds.enum;
+    const metrics = createReconcilerMetrics();
+    metrics.failoverSeconds.observe({ family: '4' }, 0.05);
+    const text = await metrics.registry.metrics();
+    for (const bound of allowed) {
+      assert.ok(text.includes(`floatip_failover_duration_seconds_bucket{le="${bound}",family="4"}`), `no bucket le="${bound}"`);
+      const slow = alertsOf(render({ prometheusRule: { enabled: true, failoverSlowSeconds: bound } })).find((a) => a.alert === 'FloatipFailoverSlow');
+      assert.ok(slow?.expr.includes(`floatip_failover_duration_seconds_bucket{le="${bound}"}`), slow?.expr);
+    }
+  });
+
+  test('the dashboard ConfigMap carries dashboards/floatip.json unchanged; every query uses the datasource variable', () => {
+    const file = readFileSync(join(CHART_DIR, 'dashboards/floatip.json'), 'utf8');
+    const configMap = findManifest(render({ grafanaDashboard: { enabled: true, namespace: 'monitoring' } }), 'ConfigMap', 'floatip-dashboard');
+    assert.equal(configMap.metadata.namespace, 'monitoring');
+    assert.equal(configMap.metadata.labels['grafana_dashboard'], '1');
+    assert.equal(configMap['data']['floatip.json'], file.trimEnd());
+    const dashboard = JSON.parse(file) as { uid: string; panels: { id: number; type: string; targets?: { datasource: { uid: string }; expr: string }[] }[] };
+    assert.equal(dashboard.uid, 'floatip');
+    const ids = dashboard.panels.map((p) => p.id);
+    assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+    const targets = dashboard.panels.flatMap((p) => p.targets ?? []);
+    assert.ok(targets.length >= 20);
+    for (const t of targets) assert.equal(t.datasource.uid, '${datasource}', t.expr);
+  });
+
+  test('the webhook is scraped over HTTPS with the CA of the TLS mode in use', () => {
+    for (const [mode, secret] of [['self-managed', 'floatip-webhook-tls'], ['cert-manager', 'floatip-webhook-cert']] as const) {
+      const monitor = findManifest(render({ ...monitoring, webhook: { tls: { mode } } }), 'ServiceMonitor', 'floatip-webhook');
+      assert.deepEqual(monitor.spec.endpoints[0].tlsConfig, { serverName: 'floatip-webhook.floatip-system.svc', ca: { secret: { name: secret, key: 'ca.crt' } } });
+    }
+  });
 });
