@@ -34,6 +34,10 @@ export interface ReconcilerConfig {
   readonly unassignWhenUnplaced: boolean;
   /** claim policy: IPs that may be taken from droplets outside the cluster (none by default) */
   readonly adoptable: AdoptableIps;
+  /** Services of type LoadBalancer with this spec.loadBalancerClass get externalIPs and ingress (default: the key) */
+  readonly loadBalancerClass?: string;
+  /** keep the cluster's floatip DigitalOcean firewall (default true; --no-firewall) */
+  readonly manageFirewall?: boolean;
   readonly lease: LeaseConfig;
   /** this replica's name (POD_NAME, else the host name); the lease identity adds a suffix */
   readonly podName: string;
@@ -78,6 +82,10 @@ Flags:
   --unassign-when-unplaced     unassign an IP when no eligible pod claims it (default: leave it)
   --adoptable-ips LIST         IPs/CIDRs that may be taken from a droplet outside this cluster
                                (default: none; such IPs are left alone and reported)
+  --load-balancer-class CLASS  Services of type LoadBalancer with this class get the anchors of
+                               their reserved IPs' droplets as externalIPs (default: the --key)
+  --no-firewall                do not keep the floatip-<cluster> DigitalOcean firewall (you open
+                               the Services' ports yourself, e.g. with Terraform)
   --lease-name NAME            leader election Lease (default floatip-reconciler)
   --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
   --lease-duration 15s         how long a lease is valid without renewal
@@ -100,6 +108,17 @@ function parseNamespaces(text: string): string[] {
     }
   }
   return [...new Set(names)];
+}
+
+/** Kubernetes wants a domain-prefixed name here ("example.com/name"); the CCM ignores other classes. */
+function parseLoadBalancerClass(text: string): string {
+  const slash = text.indexOf('/');
+  const prefix = text.slice(0, slash);
+  const name = text.slice(slash + 1);
+  if (slash <= 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix) || name.length === 0 || name.length > 63 || !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name)) {
+    throw new ConfigError(`--load-balancer-class "${text}" is not a domain-prefixed name (e.g. ${DEFAULT_KEY})`);
+  }
+  return text;
 }
 
 function parseApiUrl(text: string): string {
@@ -148,6 +167,8 @@ const FLAGS = {
   'action-expiry': { type: 'string' },
   'unassign-when-unplaced': { type: 'boolean' },
   'adoptable-ips': { type: 'string' },
+  'load-balancer-class': { type: 'string' },
+  'no-firewall': { type: 'boolean' },
   'lease-name': { type: 'string' },
   'lease-namespace': { type: 'string' },
   'lease-duration': { type: 'string' },
@@ -216,6 +237,9 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     actionExpiryMs: parseDuration('action-expiry', v['action-expiry'] ?? '5m'),
     unassignWhenUnplaced: v['unassign-when-unplaced'] ?? false,
     adoptable: parseAdoptableIps(v['adoptable-ips']),
+    // a class needs a domain prefix; a key without one leaves the default class
+    loadBalancerClass: parseLoadBalancerClass(v['load-balancer-class'] ?? (v.key?.includes('/') ? v.key : DEFAULT_KEY)),
+    manageFirewall: !(v['no-firewall'] ?? false),
     lease,
     podName: env['POD_NAME'] || inputs.hostname,
     bindAddress: v['bind-address'] ?? '127.0.0.1',

@@ -3,7 +3,7 @@
 // each informer here is restarted with jittered exponential backoff and counted. The caches
 // are the reconciler's view of the cluster (WorldSource); callbacks only forward.
 import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 
@@ -19,6 +19,8 @@ export interface InformerLike<T> {
 export interface InformerFactory {
   pods(namespace: string | undefined): InformerLike<V1Pod>;
   nodes(): InformerLike<V1Node>;
+  /** Services (all of them: the class is a spec field, not selectable); absent = no Service informer */
+  services?(namespace: string | undefined): InformerLike<V1Service>;
 }
 
 /** An object change; `obj` undefined means deleted, `old` is the last version seen (if any). */
@@ -27,6 +29,7 @@ export type ChangeHandler<T> = (obj: T | undefined, old?: T) => void;
 export interface Informers {
   listPods(): readonly V1Pod[];
   listNodes(): readonly V1Node[];
+  listServices(): readonly V1Service[];
   /** true once every informer has listed, false while any of them is down */
   synced(): boolean;
   /** resolves the first time synced() turns true (or when stopped) */
@@ -41,6 +44,8 @@ export interface InformerDeps {
   namespaces: readonly string[];
   onPod: ChangeHandler<V1Pod>;
   onNode: ChangeHandler<V1Node>;
+  /** with a factory that makes Service informers (the exposure controllers need them) */
+  onService?: ChangeHandler<V1Service>;
   metrics: ReconcilerMetrics;
   logger: Logger;
   delay?: (ms: number) => Promise<void>;
@@ -60,6 +65,10 @@ export function kubeInformerFactory(kc: KubeConfig, labelSelector: string, delay
         ? make<V1Pod>('/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector }), labelSelector)
         : make<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector),
     nodes: () => make<V1Node>('/api/v1/nodes', () => core.listNode()),
+    services: (namespace) =>
+      namespace === undefined
+        ? make<V1Service>('/api/v1/services', () => core.listServiceForAllNamespaces())
+        : make<V1Service>(`/api/v1/namespaces/${namespace}/services`, () => core.listNamespacedService({ namespace })),
   };
 }
 
@@ -73,7 +82,7 @@ export function restartDelayMs(attempt: number, random: number, baseMs: number, 
 
 interface Supervised {
   readonly name: string;
-  readonly resource: 'pods' | 'nodes';
+  readonly resource: 'pods' | 'nodes' | 'services';
   readonly informer: InformerLike<KubernetesObject>;
   up: boolean;
   attempt: number;
@@ -94,9 +103,14 @@ export function createInformers(deps: InformerDeps): Informers {
     informer: deps.factory.pods(ns),
   }));
   const nodeInformer = deps.factory.nodes();
+  const makeServices = deps.factory.services?.bind(deps.factory);
+  const serviceInformers = makeServices
+    ? (deps.namespaces.length === 0 ? [undefined] : deps.namespaces).map((ns) => ({ name: ns === undefined ? 'services' : `services/${ns}`, informer: makeServices(ns) }))
+    : [];
   const all: Supervised[] = [
     ...podInformers.map((p) => ({ name: p.name, resource: 'pods' as const, informer: p.informer as InformerLike<KubernetesObject>, up: false, attempt: 0 })),
     { name: 'nodes', resource: 'nodes', informer: nodeInformer as InformerLike<KubernetesObject>, up: false, attempt: 0 },
+    ...serviceInformers.map((p) => ({ name: p.name, resource: 'services' as const, informer: p.informer as InformerLike<KubernetesObject>, up: false, attempt: 0 })),
   ];
 
   const synced = () => all.every((s) => s.up);
@@ -161,10 +175,12 @@ export function createInformers(deps: InformerDeps): Informers {
 
   forward(nodeInformer, deps.onNode);
   for (const p of podInformers) forward(p.informer, deps.onPod);
+  for (const p of serviceInformers) forward(p.informer, deps.onService ?? (() => undefined));
 
   return {
     listPods: () => podInformers.flatMap((p) => p.informer.list()),
     listNodes: () => nodeInformer.list(),
+    listServices: () => serviceInformers.flatMap((p) => p.informer.list()),
     synced: () => !stopped && synced(),
     whenSynced: () => syncedOnce,
     start() {

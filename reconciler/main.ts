@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createDoClient, defaultUserAgent } from '../shared/digitalocean/client.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ReservedIpPort } from '../shared/digitalocean/port.ts';
+import type { CloudPort, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
 import { describeConfig, parseConfig } from './config.ts';
@@ -23,6 +23,10 @@ import { createInformers, kubeInformerFactory } from './informers.ts';
 import type { InformerFactory } from './informers.ts';
 import { createLeaderElector } from './leader.ts';
 import { createReconcilerMetrics } from './metrics.ts';
+import { createExposure } from './exposure/exposure.ts';
+import type { ExposureControllers } from './exposure/exposure.ts';
+import { createExposureMetrics } from './exposure/metrics.ts';
+import { createServiceWriter } from './exposure/service-writer.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import { startHttpServer } from './server.ts';
 import type { RunningServer } from './server.ts';
@@ -40,6 +44,8 @@ export interface ReconcilerDeps {
   /** default: the DigitalOcean HTTP client for config.token / config.apiUrl */
   port?: ReservedIpPort;
   events?: EventSink;
+  /** firewall and droplet calls; default: `port` when it has them (the HTTP client does) */
+  cloud?: CloudPort;
   informerFactory?: InformerFactory;
   /** suffix of the lease identity; default 6 random hex digits */
   identitySuffix?: string;
@@ -50,6 +56,8 @@ export interface RunningReconciler {
   readonly identity: string;
   readonly metrics: ReconcilerMetrics;
   readonly controller: Controller;
+  /** Services of floatip's class and the firewall (run while leading) */
+  readonly exposure: ExposureControllers;
   /** base URLs of the servers, e.g. http://127.0.0.1:8081 (equal when one server serves all) */
   readonly healthUrl: string;
   readonly metricsUrl: string;
@@ -131,6 +139,24 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
 
   // The controller reads the informer caches only once it runs (on leading), by then they exist.
   const world: WorldSource = { listPods: () => informers.listPods(), listNodes: () => informers.listNodes() };
+  const cloud = deps.cloud ?? ('listFirewalls' in client ? (client as ReservedIpPort & CloudPort) : undefined);
+  const manageFirewall = config.manageFirewall ?? true;
+  if (manageFirewall && !cloud) logger.warn('the DigitalOcean port has no firewall calls: the floatip firewall is not managed');
+  const exposure = createExposure({
+    world: { ...world, listServices: () => informers.listServices(), holders: () => ctl.holders() },
+    writer: createServiceWriter(kc.makeApiClient(CoreV1Api)),
+    cloud,
+    events,
+    logger,
+    metrics: createExposureMetrics(metrics.registry),
+    config: {
+      keys: config.keys,
+      loadBalancerClass: config.loadBalancerClass ?? config.keys.annotation,
+      manageFirewall: manageFirewall && cloud !== undefined,
+      resyncIntervalMs: config.resyncIntervalMs,
+      dryRun: config.dryRun,
+    },
+  });
   const ctl = createController({
     port,
     droplets: 'getDroplet' in client ? (client as ReservedIpPort & DropletReader) : undefined,
@@ -138,6 +164,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     events,
     logger,
     metrics,
+    exposure,
     config: {
       keys: config.keys,
       dryRun: config.dryRun,
@@ -151,8 +178,15 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   const informers = createInformers({
     factory: deps.informerFactory ?? kubeInformerFactory(kc, config.keys.selector),
     namespaces: config.namespaces,
-    onPod: (pod, old) => ctl.podChanged(pod, old),
-    onNode: (node, old) => ctl.nodeChanged(node, old),
+    onPod: (pod, old) => {
+      ctl.podChanged(pod, old);
+      exposure.podChanged(pod, old);
+    },
+    onNode: (node, old) => {
+      ctl.nodeChanged(node, old);
+      exposure.nodeChanged(node, old);
+    },
+    onService: (svc, old) => exposure.serviceChanged(svc, old),
     metrics,
     logger,
   });
@@ -169,12 +203,13 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     onStartedLeading: (term) => {
       metrics.isLeader.set(1);
       ctl.start(term);
+      exposure.start(term.signal);
     },
     onStoppedLeading: async () => {
       metrics.isLeader.set(0);
       // The term's signal has already aborted the calls in flight: this only waits for them
       // to unwind, which is quick; the bound is for a bug, not for DigitalOcean.
-      const done = await within(ctl.stop().then(() => true), config.shutdownTimeoutMs / 2);
+      const done = await within(Promise.all([ctl.stop(), exposure.stop()]).then(() => true), config.shutdownTimeoutMs / 2);
       if (!done) logger.error('controller did not unwind after its term was cancelled; handing over anyway');
     },
   });
@@ -211,6 +246,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     identity,
     metrics,
     controller: ctl,
+    exposure,
     healthUrl: health.url,
     metricsUrl: scrape.url,
     isLeader: () => elector.isLeader(),

@@ -28,6 +28,8 @@ export interface FirewallControllerConfig {
   readonly resyncIntervalMs: number;
   /** Service events within this window become one run (default 250 ms) */
   readonly batchMs?: number;
+  /** decide and log "would ...", write nothing */
+  readonly dryRun?: boolean;
 }
 
 export interface FirewallControllerDeps {
@@ -100,6 +102,10 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
 
   async function execute(a: FirewallAction, name: string, signal: AbortSignal): Promise<void> {
     const fields = { firewall: name, reason: a.reason, rules: rulesText(a) };
+    if (config.dryRun) {
+      log.info({ ...fields, ...(a.type === 'create' ? {} : { id: a.id }) }, `would ${a.type} DigitalOcean firewall`);
+      return;
+    }
     if (a.type === 'create') {
       const created = await cloud.createFirewall(a.spec, { signal });
       log.info({ ...fields, id: created.id }, 'DigitalOcean firewall created');

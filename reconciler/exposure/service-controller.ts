@@ -33,6 +33,8 @@ export interface ServiceControllerConfig {
   readonly loadBalancerClass: string;
   /** re-check every Service this often (drift, a write lost with a leader) */
   readonly resyncIntervalMs: number;
+  /** decide and log "would ...", write nothing */
+  readonly dryRun?: boolean;
 }
 
 export interface ServiceControllerDeps {
@@ -153,6 +155,11 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     if (plan.kind === 'ignore') return;
     const slog = log.child({ service: key });
     if (signal.aborted) return;
+    if (config.dryRun) {
+      if (plan.kind === 'release') slog.info('would give back the externalIPs and ingress of a Service no longer of floatip class');
+      else if (plan.writeSpec || plan.writeStatus) slog.info({ externalIPs: plan.externalIPs, ingress: plan.ingress }, 'would update the Service');
+      return;
+    }
     if (plan.kind === 'release') {
       await writer.applyExternalIPs(facts.namespace, facts.name, []);
       await writer.applyIngress(facts.namespace, facts.name, []);

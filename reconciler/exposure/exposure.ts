@@ -1,0 +1,100 @@
+// The traffic side of floatip, as the reconciler wires it: the Service controller (externalIPs
+// and ingress of Services of floatip's class) and, unless opted out, the firewall controller.
+// Implements the IP controller's Exposure hooks (beforeAssign, holdersChanged) and takes the
+// informer events. Everything runs only while this replica leads: start(signal) on leading.
+import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CloudPort } from '../../shared/digitalocean/port.ts';
+import type { FloatingIpKeys } from '../../shared/keys.ts';
+import { anchorAnnotationKey } from '../../shared/keys.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { SetTimer } from '../../shared/timers.ts';
+import type { EventSink } from '../events.ts';
+import { createFirewallController } from './firewall-controller.ts';
+import type { FirewallController } from './firewall-controller.ts';
+import type { ExposureMetrics } from './metrics.ts';
+import { createServiceController } from './service-controller.ts';
+import type { ServiceController, ServiceWorld } from './service-controller.ts';
+import type { ServiceWriter } from './service-writer.ts';
+
+export interface ExposureConfig {
+  readonly keys: FloatingIpKeys;
+  readonly loadBalancerClass: string;
+  readonly manageFirewall: boolean;
+  readonly resyncIntervalMs: number;
+  readonly dryRun?: boolean;
+}
+
+export interface ExposureDeps {
+  readonly world: ServiceWorld;
+  readonly writer: ServiceWriter;
+  /** required when config.manageFirewall */
+  readonly cloud?: CloudPort | undefined;
+  readonly events: EventSink;
+  readonly logger: Logger;
+  readonly metrics: ExposureMetrics;
+  readonly config: ExposureConfig;
+  readonly setTimer?: SetTimer;
+}
+
+export interface ExposureControllers {
+  readonly services: ServiceController;
+  readonly firewall: FirewallController | undefined;
+  beforeAssign(ip: string, dropletId: number, signal: AbortSignal): Promise<void>;
+  holdersChanged(): void;
+  serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
+  podChanged(pod: V1Pod | undefined, old?: V1Pod): void;
+  nodeChanged(node: V1Node | undefined, old?: V1Node): void;
+  start(signal: AbortSignal): void;
+  stop(): Promise<void>;
+}
+
+export function createExposure(deps: ExposureDeps): ExposureControllers {
+  const { config } = deps;
+  if (config.manageFirewall && !deps.cloud) throw new Error('firewall management needs a DigitalOcean client with the firewall calls');
+  const timer = deps.setTimer ? { setTimer: deps.setTimer } : {};
+  const services = createServiceController({
+    world: deps.world,
+    writer: deps.writer,
+    events: deps.events,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    config: {
+      keys: config.keys,
+      anchorAnnotation: anchorAnnotationKey(config.keys.annotation),
+      loadBalancerClass: config.loadBalancerClass,
+      resyncIntervalMs: config.resyncIntervalMs,
+      dryRun: config.dryRun ?? false,
+    },
+    ...timer,
+  });
+  const firewall =
+    config.manageFirewall && deps.cloud
+      ? createFirewallController({
+          cloud: deps.cloud,
+          world: deps.world,
+          logger: deps.logger,
+          metrics: deps.metrics,
+          config: { loadBalancerClass: config.loadBalancerClass, resyncIntervalMs: config.resyncIntervalMs, dryRun: config.dryRun ?? false },
+          ...timer,
+        })
+      : undefined;
+  return {
+    services,
+    firewall,
+    beforeAssign: (ip, dropletId, signal) => services.beforeAssign(ip, dropletId, signal),
+    holdersChanged: () => services.holdersChanged(),
+    serviceChanged(svc, old) {
+      services.serviceChanged(svc, old);
+      firewall?.serviceChanged(svc, old);
+    },
+    podChanged: (pod, old) => services.podChanged(pod, old),
+    nodeChanged: () => services.nodeChanged(),
+    start(signal) {
+      services.start(signal);
+      firewall?.start(signal);
+    },
+    async stop() {
+      await Promise.all([services.stop(), firewall?.stop()]);
+    },
+  };
+}
