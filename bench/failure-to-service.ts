@@ -8,7 +8,7 @@
 //   deletion   the holder's Node is deleted (kubectl delete node, the autoscaler);
 //   pod        the holder's pod turns NotReady (a failing readiness probe).
 // Instants on this process's performance.now(): t0 just before the failure is caused (for a
-// partition: before kwok's writes are refused, which partitionNode confirms), t1 when the
+// partition: once partitionNode has seen kwok's writes refused, within 20 ms), t1 when the
 // emulator's holder has changed (polled every 5 ms; the action takes actionDelayMs). For
 // partitions the instant the node controller marked the node NotReady is recorded too, when
 // it happened before the IP moved (polled every 100 ms).
@@ -119,11 +119,12 @@ export async function benchFailureToService(opts: FailureOptions): Promise<Failu
       const holder = await until(`${IP} holder`, holderNow, 5_000);
       const lost = byDroplet.get(holder);
       if (!lost) throw new Error(`benchmark: holder ${holder} is not a worker`);
-      const t0 = performance.now();
+      let t0 = performance.now();
       let markedAt: number | undefined;
       let watching = true;
       if (failure === 'partition') {
         await cp.partitionNode(lost.node, { awaitUnknown: false });
+        t0 = performance.now();
         void (async () => {
           while (watching && markedAt === undefined) {
             const status = await core.readNode({ name: lost.node }).then(readyStatus, () => undefined);

@@ -2,15 +2,17 @@
 // A real kube-apiserver, controller-manager, scheduler and kwok nodes (test/cluster), the
 // DigitalOcean emulator (test/do-emulator), the admission webhook and the reconciler (as its
 // own service account with the RBAC from deploy/). It tells a short story and ends with
-//   demo ok: failover <seconds> s
-// measured from the node deletion to the completed DigitalOcean assign action.
+//   demo ok: failover <seconds> s; silent droplet: IP moved after <s> s, node NotReady after <s> s
+// the first measured from the node deletion to the completed DigitalOcean assign action, the
+// others from the instant the next holder's kubelet fell silent (a droplet that dies).
 import { performance } from 'node:perf_hooks';
 import { ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { registerWebhooks, startControlPlane, waitFor } from '../cluster/harness.ts';
+import { readyStatus, registerWebhooks, startControlPlane, waitFor } from '../cluster/harness.ts';
 import type { ControlPlane } from '../cluster/harness.ts';
 import { startEmulator } from '../do-emulator/server.ts';
-import { captureLogs, emulatorAdmin } from '../reconciler-fixture.ts';
+import { captureLogs, emulatorAdmin, servingPods } from '../reconciler-fixture.ts';
+import type { EmulatorAdmin } from '../reconciler-fixture.ts';
 import type { RunningEmulator } from '../do-emulator/server.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { floatingIpKeys } from '../../shared/keys.ts';
@@ -64,6 +66,54 @@ function apiMessage(err: unknown): string {
   return (body as { message?: string }).message ?? String(err.body);
 }
 
+/**
+ * Step 6: the holder's droplet dies silently (partitionNode: its kubelet stops heartbeating,
+ * the node keeps showing Ready until the node controller's grace period is over). Times the
+ * move of the IP and the node controller's NotReady from the same instant.
+ */
+async function silentDroplet(w: {
+  cp: ControlPlane;
+  core: CoreV1Api;
+  admin: EmulatorAdmin;
+  holderId: number;
+  deletedNode: string;
+  attachedLine: (count: number) => Promise<string>;
+}): Promise<{ movedS: number; notReadyS: number }> {
+  const { cp, core, holderId } = w;
+  const node = NODES.find((n) => n.dropletId === holderId);
+  if (!node) throw new Error(`${IP} is on droplet ${holderId}, which is no node of this cluster`);
+  const graceS = cp.timing.nodeMonitorGracePeriodMs / 1000;
+  say(`[6/7] the droplet of ${node.name} (now holding ${IP}) dies silently: its kubelet stops heartbeating, the node still shows Ready`);
+  // The Deployment replaces the pod of the deleted node once that pod is gone: the pod garbage
+  // collector removes it 40 s after the node; `kubectl delete pod --force` does it now.
+  const orphans = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=gameserver' })).items.filter((p) => p.spec?.nodeName === w.deletedNode);
+  for (const p of orphans) await core.deleteNamespacedPod({ namespace: 'default', name: p.metadata?.name ?? '', gracePeriodSeconds: 0 });
+  const pods = await servingPods(core, 'gameserver', 2);
+  detail(`the replacement pod runs: ${pods.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName}`).join(', ')}`);
+
+  const lease = await cp.partitionNode(node.name, { awaitUnknown: false });
+  const died = performance.now(); // from here on the kubelet writes nothing
+  let notReadyAt: number | undefined;
+  const notReady = waitFor(`node ${node.name} NotReady`, async () => {
+    if (readyStatus(await core.readNode({ name: node.name })) !== 'Unknown') return false;
+    notReadyAt ??= performance.now();
+    return true;
+  }, { timeoutMs: cp.timing.nodeMonitorGracePeriodMs + 30_000, intervalMs: 100 });
+  const movedTo = await waitFor(`${IP} to leave the silent droplet`, async () => {
+    const now = await w.admin.holder(IP);
+    return now !== holderId && typeof now === 'number' ? now : undefined;
+  }, { timeoutMs: cp.timing.nodeMonitorGracePeriodMs + 60_000, intervalMs: 10 });
+  const movedS = (performance.now() - died) / 1000;
+  const before = readyStatus(await core.readNode({ name: node.name })) === 'True' ? 'before' : 'after';
+  detail(`${IP} -> droplet ${movedTo} (node ${NODES.find((n) => n.dropletId === movedTo)?.name}) ${movedS.toFixed(2)} s after the droplet died, ${before} the node controller marked ${node.name} NotReady`);
+  detail(`kubectl logs: ${await w.attachedLine(3)}`);
+  await notReady;
+  const notReadyS = ((notReadyAt ?? performance.now()) - died) / 1000;
+  detail(`the node controller marked ${node.name} NotReady after ${notReadyS.toFixed(2)} s (node-monitor-grace-period ${graceS} s here, 50 s by default upstream)`);
+  detail(`its node Lease kept holder ${lease.holderIdentity} and ${lease.leaseDurationSeconds} s duration, last renewed ${lease.renewTime?.toISOString()}`);
+  return { movedS, notReadyS };
+}
+
 async function run(): Promise<void> {
   let cp: ControlPlane | undefined;
   let emulator: RunningEmulator | undefined;
@@ -72,7 +122,7 @@ async function run(): Promise<void> {
   try {
     say('floatip demo: a real Kubernetes control plane with fake (kwok) nodes and an emulated DigitalOcean API, all on loopback.');
     say('');
-    say('[1/6] starting kube-apiserver, etcd, controller-manager, scheduler, kwok and the DigitalOcean emulator');
+    say('[1/7] starting kube-apiserver, etcd, controller-manager, scheduler, kwok and the DigitalOcean emulator');
     const tls = generateLoopbackTls();
     [cp, emulator, webhook] = await Promise.all([
       startControlPlane(),
@@ -82,7 +132,7 @@ async function run(): Promise<void> {
     await Promise.all(NODES.map((n) => cp!.addNode(n.name, { dropletId: n.dropletId })));
     detail(`up in ${elapsed(started)} s; nodes ${NODES.map((n) => `${n.name} (droplet ${n.dropletId})`).join(', ')}`);
 
-    say('[2/6] registering the admission webhook and starting the reconciler as service account floatip-reconciler');
+    say('[2/7] registering the admission webhook and starting the reconciler as service account floatip-reconciler');
     await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem });
     await cp.applyManifests('deploy/manifests/namespace.yaml');
     await cp.applyManifests('deploy/manifests/reconciler-rbac.yaml');
@@ -106,7 +156,7 @@ async function run(): Promise<void> {
 
     const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    say('[3/6] kubectl apply: Deployment "typo" annotated with a mistyped address');
+    say('[3/7] kubectl apply: Deployment "typo" annotated with a mistyped address');
     await waitFor('the validating webhook to be active', async () => {
       try {
         await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('typo', '104.248.100'), dryRun: 'All' });
@@ -122,7 +172,7 @@ async function run(): Promise<void> {
       detail(`rejected at once: ${apiMessage(err)}`);
     }
 
-    say(`[4/6] kubectl apply: Deployment "gameserver", 2 replicas, annotation ${keys.annotation}: "${IP}"`);
+    say(`[4/7] kubectl apply: Deployment "gameserver", 2 replicas, annotation ${keys.annotation}: "${IP}"`);
     const applied = performance.now();
     await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('gameserver', IP) });
     const holderId = await waitFor(`${IP} to be assigned`, async () => (await admin.holder(IP)) ?? undefined, { timeoutMs: 60_000 });
@@ -146,7 +196,7 @@ async function run(): Promise<void> {
     });
     for (const e of events) detail(`kubectl describe pod ${e.involvedObject.name}: ${e.type} ${e.reason} ${e.message}`);
 
-    say(`[5/6] the holder's node ${holderNode.name} goes away (kubectl delete node)`);
+    say(`[5/7] the holder's node ${holderNode.name} goes away (kubectl delete node)`);
     const deleted = performance.now();
     await cp.deleteNode(holderNode.name);
     // The emulator changes the holder exactly when the assign action completes.
@@ -159,10 +209,12 @@ async function run(): Promise<void> {
     detail(`kubectl logs: ${quote(await attachedLines(2))}`);
     detail(`failover took ${failover.toFixed(2)} s from the node deletion to the completed DigitalOcean action (the action itself takes 0.30 s in the emulator)`);
 
-    say('[6/6] tearing down');
+    const silent = await silentDroplet({ cp, core, admin, holderId: newHolder, deletedNode: holderNode.name, attachedLine: async (n) => quote(await attachedLines(n)) });
+
+    say('[7/7] tearing down');
     await reconciler.stop();
     reconciler = undefined;
-    say(`demo ok: failover ${failover.toFixed(2)} s`);
+    say(`demo ok: failover ${failover.toFixed(2)} s; silent droplet: IP moved after ${silent.movedS.toFixed(2)} s, node NotReady after ${silent.notReadyS.toFixed(2)} s`);
   } finally {
     await reconciler?.stop().catch(() => undefined);
     await webhook?.close({ graceMs: 0 }).catch(() => undefined);
