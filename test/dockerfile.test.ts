@@ -1,0 +1,65 @@
+// The image the chart runs: its last stage holds nothing but node, dist/ and the production
+// node_modules (no npm), and every process a chart workload starts is compiled into dist/.
+// There is no Docker daemon in CI, so this reads the Dockerfile; the README says how its
+// steps were run by hand.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseManifests, renderChart, REPO_ROOT } from './chart/helm.ts';
+
+interface Stage {
+  from: string;
+  name: string | undefined;
+  instructions: string[];
+}
+
+function stages(dockerfile: string): { args: Record<string, string>; stages: Stage[] } {
+  const args: Record<string, string> = {};
+  const list: Stage[] = [];
+  const lines = dockerfile.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  for (const line of lines) {
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
+    if (from?.[1]) list.push({ from: from[1].replace(/^\$\{(\w+)\}$/, (_, a: string) => args[a] ?? a), name: from[2], instructions: [] });
+    else if (list.length === 0 && /^ARG /.test(line)) {
+      const [name, value = ''] = line.slice(4).split('=');
+      args[name ?? ''] = value;
+    } else list.at(-1)?.instructions.push(line);
+  }
+  return { args, stages: list };
+}
+
+const dockerfile = stages(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+const runtime = dockerfile.stages.at(-1) as Stage;
+
+test('the runtime stage is plain Debian with only node, the production node_modules, dist/ and package.json', () => {
+  assert.equal(runtime.from, 'debian:bookworm-slim');
+  // the node image it takes the binary from is built on the same Debian release
+  assert.match(dockerfile.args['NODE_IMAGE'] ?? '', /^node:24-bookworm-slim$/);
+  assert.deepEqual(runtime.instructions.filter((i) => /^(RUN|ADD)\b/.test(i)), [], 'nothing is installed in the runtime stage');
+  assert.deepEqual(runtime.instructions.filter((i) => i.startsWith('COPY')), [
+    'COPY --from=build /usr/local/bin/node /usr/local/bin/node',
+    'COPY --from=deps /app/node_modules ./node_modules',
+    'COPY --from=build /src/dist ./dist',
+    'COPY package.json ./',
+  ]);
+  const deps = dockerfile.stages.find((s) => s.name === 'deps');
+  assert.ok(deps?.instructions.some((i) => /^RUN npm ci --omit=dev\b/.test(i)), 'node_modules without devDependencies');
+  assert.ok(runtime.instructions.includes('USER 65532:65532'), 'the numeric user the chart runs as');
+});
+
+test('every process the chart starts is compiled into the image', () => {
+  const build = dockerfile.stages.find((s) => s.name === 'build');
+  const compile = build?.instructions.find((i) => i.includes('tsconfig.image.json') && i.startsWith('RUN')) ?? '';
+  const include = (JSON.parse(/'(\{.*?\})'/.exec(compile)?.[1] ?? '{}') as { include?: string[] }).include ?? [];
+  const objects = parseManifests(renderChart());
+  const entries = objects
+    .filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet')
+    .flatMap((o) => (o.spec.template.spec.containers as { command: string[] }[]).map((c) => c.command.join(' ')));
+  assert.deepEqual(entries.sort(), ['node dist/agent/main.js', 'node dist/reconciler/main.js', 'node dist/webhook/main.js']);
+  for (const entry of entries) {
+    const dir = /dist\/([^/]+)\//.exec(entry)?.[1] ?? '';
+    assert.ok(include.includes(dir), `${dir}/ is not compiled (tsconfig.image.json include: ${include.join(', ')})`);
+    assert.ok(build?.instructions.includes(`COPY ${dir} ./${dir}`), `${dir}/ is not copied into the build stage`);
+  }
+});
