@@ -15,7 +15,13 @@ if (files.length === 0) {
   console.error(`no test files for "${which}"`);
   process.exit(1);
 }
+// The chart tests run helm. build-helm.sh finds it in the cache (milliseconds) or builds it
+// once (a few minutes, needs Go); every test file gets its path. When it cannot, those tests
+// fail with a sentence saying how to build it.
+const helm = spawnSync('bash', ['test/cluster/build-helm.sh'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+const helmPath = helm.status === 0 ? helm.stdout.trim().split('\n').at(-1) : undefined;
+const env = helmPath ? { ...process.env, FLOATIP_HELM: helmPath } : process.env;
 // e2e files each start a control plane; run them one at a time on a 2-core machine.
 const args = ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files];
-const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
+const result = spawnSync(process.execPath, args, { stdio: 'inherit', env });
 process.exit(result.status ?? 1);
