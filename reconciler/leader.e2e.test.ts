@@ -163,7 +163,7 @@ describe('reconciler against the real API server', () => {
     assert.equal(c?.env?.find((e) => e.name === 'DIGITALOCEAN_TOKEN'), undefined);
     assert.equal(c?.env?.find((e) => e.name === 'DIGITALOCEAN_TOKEN_FILE')?.value, '/var/run/secrets/digitalocean/token');
     const tokenVolume = pod?.volumes?.find((v) => v.name === c?.volumeMounts?.find((m) => m.mountPath === '/var/run/secrets/digitalocean')?.name);
-    assert.deepEqual([tokenVolume?.secret?.secretName, tokenVolume?.secret?.items], ['digital-ocean-token', [{ key: 'token', path: 'token' }]]);
+    assert.deepEqual([tokenVolume?.secret?.secretName, tokenVolume?.secret?.items?.map((i) => [i.key, i.path])], ['digital-ocean-token', [['token', 'token']]]);
     assert.equal(c?.env?.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
   });
 
