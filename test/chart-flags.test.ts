@@ -24,6 +24,8 @@ const ALL_OPTIONS = {
     actionExpiry: '10m',
     unassignWhenUnplaced: true,
     adoptableIps: ['203.0.113.0/24', '198.51.100.7'],
+    loadBalancerClass: 'example.com/reserved-ip',
+    firewall: false,
     lease: { duration: '20s', renewDeadline: '12s', retryPeriod: '2s' },
     shutdownTimeout: '20s',
     logLevel: 'debug',
@@ -93,6 +95,7 @@ test('reconciler: every value the chart exposes reaches the parsed config; the t
     },
   );
   assert.deepEqual(config.adoptable.entries, ['203.0.113.0/24', '198.51.100.7']);
+  assert.deepEqual([config.loadBalancerClass, config.manageFirewall], ['example.com/reserved-ip', false]);
 });
 
 test("reconciler: the chart's defaults are the process's own defaults", () => {

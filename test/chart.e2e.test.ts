@@ -247,7 +247,8 @@ describe('the rendered chart on a real API server, custom key', () => {
       `floatip 0.1.0 is installed in namespace ${NS} (key ${KEY}).`,
       `kubectl -n ${NS} create secret generic digital-ocean-token --from-literal=token="$DIGITALOCEAN_TOKEN"`,
       `         ${KEY}: "203.0.113.10"`,
-      '       loadBalancerClass: k8s.haim.dev/floating-ip',
+      // the reconciler's default class is a prefixed key itself
+      `       loadBalancerClass: ${KEY}`,
       '     kubectl rollout restart deployment/<name>',
       `     kubectl get pods -A -l ${KEY}=true`,
     ]) {

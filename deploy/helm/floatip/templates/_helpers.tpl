@@ -105,3 +105,15 @@ affinity:
 anchor-ipv4
 {{- end -}}
 {{- end }}
+
+{{/* The reconciler's Service class: reconciler.loadBalancerClass, else the key when it has a
+prefix, else the default key (reconciler/config.ts). */}}
+{{- define "floatip.loadBalancerClass" -}}
+{{- if .Values.reconciler.loadBalancerClass -}}
+{{ .Values.reconciler.loadBalancerClass }}
+{{- else if contains "/" .Values.key -}}
+{{ .Values.key }}
+{{- else -}}
+k8s.haim.dev/floating-ip
+{{- end -}}
+{{- end }}
