@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ApiException, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from '../test/cluster/harness.ts';
+import { startTcpProxy } from '../test/cluster/tcp-proxy.ts';
+import type { LoggedRequest } from '../test/do-emulator/admin-routes.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { RunningEmulator } from '../test/do-emulator/server.ts';
@@ -48,6 +50,7 @@ describe('two reconciler replicas', () => {
   let cp: ControlPlane;
   let emulator: RunningEmulator;
   const replicas: RunningReconciler[] = [];
+  const children: ReturnType<typeof spawn>[] = [];
 
   before(async () => {
     [cp, emulator] = await Promise.all([startControlPlane({ scheduler: false }), startEmulator({ token: TOKEN, actionDelayMs: 100 })]);
@@ -61,6 +64,7 @@ describe('two reconciler replicas', () => {
     await Promise.all([cp.addNode('pool-a-1', { dropletId: 1001 }), cp.addNode('pool-a-2', { dropletId: 1002 })]);
   });
   after(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL'); // a failed test must not leave processes behind
     await Promise.all(replicas.map((r) => r.stop()));
     await emulator?.close();
     await cp?.stop();
@@ -78,13 +82,16 @@ describe('two reconciler replicas', () => {
   const logger = createLogger({ level: 'warn' }, process.stderr);
 
   /** the real CLI as a child process, as the reconciler service account; JSON log lines collected */
-  async function spawnCli(podName: string, args: string[]) {
+  async function spawnCli(podName: string, args: string[], opts: { apiServer?: string } = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'floatip-reconciler-'));
     const kubeconfigPath = join(dir, 'kubeconfig');
-    await writeFile(kubeconfigPath, (await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).exportConfig());
+    const kubeconfig = JSON.parse((await cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).exportConfig()) as { clusters: { cluster: { server: string } }[] };
+    if (opts.apiServer) for (const c of kubeconfig.clusters) c.cluster.server = opts.apiServer;
+    await writeFile(kubeconfigPath, JSON.stringify(kubeconfig));
     const child = spawn(process.execPath, [MAIN, '--health-port', '0', '--metrics-port', '0', ...args], {
       env: { PATH: process.env['PATH'] ?? '', DIGITALOCEAN_TOKEN: TOKEN, DIGITALOCEAN_API_URL: emulator.url, KUBECONFIG: kubeconfigPath, POD_NAME: podName, POD_NAMESPACE: NS },
     });
+    children.push(child);
     const lines: Array<Record<string, unknown>> = [];
     createInterface(child.stdout).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -176,5 +183,60 @@ describe('two reconciler replicas', () => {
     await cp.deleteNode(current === 1001 ? 'pool-a-1' : 'pool-a-2');
     await waitFor(`${IP} moved to 1003`, async () => (await holder()) === 1003);
     await standby.stop();
+  });
+
+  test('fencing: a leader cut off from the API server while its DigitalOcean call is slow writes nothing after its renew deadline; the new leader places the IP on a Ready node', async () => {
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const ownerUid = (await core.readNamespacedConfigMap({ namespace: 'default', name: 'web' })).metadata?.uid ?? '';
+    for (const [name, droplet] of [['pool-a-1', 1001], ['pool-a-2', 1002]] as const) {
+      if (!(await core.listNode()).items.some((n) => n.metadata?.name === name)) await cp.addNode(name, { dropletId: droplet });
+      await core.createNamespacedPod({ namespace: 'default', body: webPod(`fenced-${droplet}`, name, ownerUid) });
+    }
+    const holderNode = `pool-a-${Number(await holder()) - 1000}`;
+    const lease = ['--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'];
+    const proxy = await startTcpProxy(cp.kubeConfig.getCurrentCluster()?.server ?? '');
+    try {
+      const cutOff = await spawnCli('cut-off', lease, { apiServer: proxy.url });
+      await waitFor('the cut-off replica to lead', async () => cutOff.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 20_000 });
+      const successor = await spawnCli('successor', lease);
+      await waitFor('the successor to join the election', async () => successor.lines.some((l) => l['msg'] === 'informer caches synced; joining leader election'), { timeoutMs: 20_000 });
+      const uaOf = (r: LoggedRequest, who: string) => (r.userAgent ?? '').includes(` reconciler/${who}-`);
+
+      // The leader's next assign is slow at DigitalOcean: it is still on the wire when the
+      // leader loses the API server.
+      await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'POST', path: '/actions$', latencyMs: 8000 }) });
+      await core.patchNode({ name: holderNode, body: { spec: { unschedulable: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await waitFor('the leader\'s assign in flight', async () => {
+        const flying = (await (await fetch(`${emulator.url}/_emulator/in-flight`)).json()) as { method: string; userAgent: string | null }[];
+        return flying.some((f) => f.method === 'POST' && (f.userAgent ?? '').includes(' reconciler/cut-off-'));
+      });
+      const lastRenew = new Date(String((await readLease()).spec?.renewTime)).getTime();
+      proxy.cut();
+      const deadline = lastRenew + 3000; // no renewal can succeed after the cut
+
+      await waitFor('the successor to lead', async () => successor.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 15_000 });
+      const final = await waitFor('the IP on a Ready, schedulable node', async () => {
+        const h = await holder();
+        return h !== undefined && h !== null && `pool-a-${h - 1000}` !== holderNode ? h : undefined;
+      }, { timeoutMs: 15_000 });
+      await waitFor('the cut-off replica to step down', async () => cutOff.lines.some((l) => l['msg'] === 'stopped leading'));
+
+      const requests = (await (await fetch(`${emulator.url}/_emulator/requests`)).json()) as LoggedRequest[];
+      const writes = requests.filter((r) => r.method !== 'GET');
+      const fromCutOff = writes.filter((r) => uaOf(r, 'cut-off'));
+      const applied = fromCutOff.filter((r) => r.status !== 0);
+      assert.deepEqual(applied.filter((r) => Date.parse(r.time) >= deadline), [], 'no write from the cut-off leader reached DigitalOcean after its renew deadline');
+      assert.ok(fromCutOff.some((r) => r.aborted === true && r.status === 0), 'its slow assign was aborted on the socket and never applied');
+      const last = writes.filter((r) => r.status >= 200 && r.status < 300).at(-1);
+      assert.ok(last && uaOf(last, 'successor'), `the last applied write came from the new leader (${last?.userAgent})`);
+      assert.ok([1001, 1002].includes(final), `on a Ready node: ${final}`);
+      const stepDown = cutOff.lines.find((l) => l['msg'] === 'stopped leading');
+      assert.match(String(stepDown?.['reason']), /could not renew/);
+      cutOff.child.kill('SIGKILL');
+      successor.child.kill('SIGTERM');
+      await Promise.all([cutOff.exited, successor.exited]);
+    } finally {
+      await proxy.close();
+    }
   });
 });
