@@ -15,6 +15,8 @@ export interface WebhookMetrics {
   readonly certExpiry: Gauge;
   /** serving certificate (re)loads (label: source = file|secret|initial) */
   readonly certReloads: Counter<'source'>;
+  /** connections closed on arrival because maxConnections were open */
+  readonly droppedConnections: Counter;
 }
 
 export function createWebhookMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookMetrics {
@@ -51,6 +53,11 @@ export function createWebhookMetrics(opts: { defaultMetrics?: boolean } = {}): W
       name: 'floatip_webhook_certificate_loads_total',
       help: 'Serving certificate loads, by source',
       labelNames: ['source'],
+      registers,
+    }),
+    droppedConnections: new Counter({
+      name: 'floatip_webhook_connections_dropped_total',
+      help: 'Connections closed on arrival because the connection limit was reached',
       registers,
     }),
   };

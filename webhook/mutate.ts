@@ -5,6 +5,7 @@
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { LABEL_VALUE } from '../shared/keys.ts';
 import type { AdmissionRequest, JsonPatchOperation } from './review.ts';
+import { echo } from './echo.ts';
 
 /** RFC 6901: `~` → `~0`, `/` → `~1`. */
 export function escapePointerToken(token: string): string {
@@ -64,7 +65,7 @@ export function mutate(request: AdmissionRequest, keys: FloatingIpKeys): Mutatio
   const before = isRecord(pod.metadata) && isRecord(pod.metadata.labels) ? pod.metadata.labels[keys.label] : undefined;
   const warnings =
     patch.length > 0 && before !== undefined
-      ? [`label ${keys.label}=${JSON.stringify(before)} was set to "${LABEL_VALUE}" because the pod carries the ${keys.annotation} annotation`]
+      ? [`label ${keys.label}=${echo(before)} was set to "${LABEL_VALUE}" because the pod carries the ${keys.annotation} annotation`]
       : [];
   return { patch, warnings };
 }

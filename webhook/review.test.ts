@@ -54,6 +54,13 @@ test('decodeAdmissionReview rejects what is not an admission.k8s.io/v1 request, 
     [{ ...base, request: { ...req, uid: '' } }, 'AdmissionReview request has no uid'],
     [{ ...base, request: { ...req, kind: 'Pod' } }, 'AdmissionReview request has no kind'],
     [{ ...base, request: { ...req, operation: 'PATCH' } }, 'AdmissionReview request has an unknown operation "PATCH"'],
+    // what is echoed is short, and containers are named by type only
+    [{ ...base, request: { ...req, uid: 'u'.repeat(129) } }, 'AdmissionReview request uid is 129 characters long; a Kubernetes UID has at most 128'],
+    [{ kind: 'K'.repeat(3 * 1024 * 1024) }, `expected kind AdmissionReview, got "${'K'.repeat(61)}..."`],
+    [{ kind: { kind: 'AdmissionReview' } }, 'expected kind AdmissionReview, got an object'],
+    [{}, 'expected kind AdmissionReview, got nothing'],
+    [{ kind: 'AdmissionReview', apiVersion: 7 }, 'expected apiVersion admission.k8s.io/v1, got 7 (set admissionReviewVersions: [v1])'],
+    [{ ...base, request: { ...req, operation: ['CREATE'] } }, 'AdmissionReview request has an unknown operation an array'],
   ];
   for (const [body, message] of cases) assert.deepEqual(decodeAdmissionReview(body), { ok: false, message });
 });

@@ -1,6 +1,9 @@
 // AdmissionReview wire format (admission.k8s.io/v1): decoding a request body and the four
 // response builders. Only these functions shape what the API server reads, so every answer
 // — including an internal error — is a well-formed AdmissionReview with the uid echoed.
+// Decoding checks the type of every field it reads and quotes at most a short prefix of
+// what it rejects.
+import { echo } from './echo.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -90,6 +93,9 @@ export type DecodeResult =
 
 const OPERATIONS: readonly string[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 
+/** The API server sends a 36-character UUID; the uid is echoed whole, so it is bounded. */
+export const MAX_UID_CHARS = 128;
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -98,23 +104,26 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export function decodeAdmissionReview(body: unknown): DecodeResult {
   if (!isRecord(body)) return { ok: false, message: 'request body is not a JSON object' };
   if (body.kind !== 'AdmissionReview') {
-    return { ok: false, message: `expected kind AdmissionReview, got ${JSON.stringify(body.kind ?? null)}` };
+    return { ok: false, message: `expected kind AdmissionReview, got ${echo(body.kind)}` };
   }
   if (body.apiVersion !== ADMISSION_API_VERSION) {
     return {
       ok: false,
-      message: `expected apiVersion ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)} (set admissionReviewVersions: [v1])`,
+      message: `expected apiVersion ${ADMISSION_API_VERSION}, got ${echo(body.apiVersion)} (set admissionReviewVersions: [v1])`,
     };
   }
   const req = body.request;
   if (!isRecord(req)) return { ok: false, message: 'AdmissionReview has no request' };
   if (typeof req.uid !== 'string' || req.uid === '') return { ok: false, message: 'AdmissionReview request has no uid' };
+  if (req.uid.length > MAX_UID_CHARS) {
+    return { ok: false, message: `AdmissionReview request uid is ${req.uid.length} characters long; a Kubernetes UID has at most ${MAX_UID_CHARS}` };
+  }
   const kind = req.kind;
   if (!isRecord(kind) || typeof kind.kind !== 'string') {
     return { ok: false, message: 'AdmissionReview request has no kind' };
   }
   if (typeof req.operation !== 'string' || !OPERATIONS.includes(req.operation)) {
-    return { ok: false, message: `AdmissionReview request has an unknown operation ${JSON.stringify(req.operation ?? null)}` };
+    return { ok: false, message: `AdmissionReview request has an unknown operation ${echo(req.operation)}` };
   }
   const request: AdmissionRequest = {
     uid: req.uid,

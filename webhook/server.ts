@@ -1,6 +1,8 @@
 // The webhook's HTTPS server: express app on node:https, certificate swappable at run time
 // (setSecureContext affects new connections only; open ones finish on the old cert), and a
-// close() that drains in-flight reviews before dropping connections.
+// close() that drains in-flight reviews before dropping connections. Connections are
+// bounded in number and time: nothing a client does keeps a socket open much past the
+// API server's 5 s budget, short of completing requests.
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -8,10 +10,65 @@ import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
-import { createApp } from './app.ts';
+import { DEFAULT_ADMISSION_BUDGET_BYTES, DEFAULT_ADMISSION_WAIT_MS, createApp } from './app.ts';
+import { createAdmissionGate } from './admission-gate.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import type { TlsMaterial } from './tls/files.ts';
+
+/**
+ * TLS 1.2 only with ECDHE key exchange (forward secrecy) and AEAD ciphers (no CBC, no SHA-1
+ * MACs): what Go's API server client offers first anyway. TLS 1.3 suites are all AEAD with
+ * ephemeral keys; they are listed so the whole policy is in one place.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** Every secure context (the first and each reloaded certificate) gets the same policy. */
+const TLS_POLICY = { minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true } as const;
+
+export interface ServerLimits {
+  /** the whole request, headers and body, must arrive within this (the API server's timeoutSeconds) */
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  /** a TCP connection must finish its TLS handshake within this */
+  readonly handshakeTimeoutMs: number;
+  /** an idle kept-alive connection is closed after this */
+  readonly keepAliveTimeoutMs: number;
+  /** how often Node enforces the request and header timeouts (its default is 30 s) */
+  readonly timeoutCheckIntervalMs: number;
+  /** connections beyond this are dropped as they arrive */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  requestTimeoutMs: 5000,
+  headersTimeoutMs: 5000,
+  handshakeTimeoutMs: 5000,
+  // Longer than the budget on purpose: the API server reuses a warm connection for the next
+  // review instead of a new handshake; an idle one still goes after 30 s.
+  keepAliveTimeoutMs: 30_000,
+  timeoutCheckIntervalMs: 1000,
+  // The API servers keep a few idle connections each (client-go: up to 25 per host), probes
+  // and scrapes open their own: 128 is ample, and 128 idle TLS sockets are a few MiB.
+  maxConnections: 128,
+};
+
+export interface AdmissionLimits {
+  /** bytes of request bodies read or reviewed at once */
+  readonly budgetBytes: number;
+  /** a review waits this long for room, then gets 429 with Retry-After */
+  readonly maxWaitMs: number;
+}
 
 export interface WebhookServerOptions {
   readonly tls: TlsMaterial;
@@ -23,6 +80,8 @@ export interface WebhookServerOptions {
   readonly logger?: Logger;
   readonly metrics?: WebhookMetrics;
   readonly maxBodyBytes?: number;
+  readonly limits?: Partial<ServerLimits>;
+  readonly admission?: Partial<AdmissionLimits>;
 }
 
 export interface RunningWebhookServer {
@@ -50,6 +109,7 @@ function recordCert(metrics: WebhookMetrics, material: TlsMaterial, source: stri
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<RunningWebhookServer> {
   const logger = opts.logger ?? createLogger({ name: 'floatip-webhook', level: 'silent' });
   const metrics = opts.metrics ?? createWebhookMetrics();
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   let ready = false;
   let closing: Promise<void> | undefined;
   const app = createApp({
@@ -57,14 +117,34 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
     logger,
     metrics,
     isReady: () => ready && !closing,
+    gate: createAdmissionGate({
+      budgetBytes: opts.admission?.budgetBytes ?? DEFAULT_ADMISSION_BUDGET_BYTES,
+      maxWaitMs: opts.admission?.maxWaitMs ?? DEFAULT_ADMISSION_WAIT_MS,
+    }),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
   });
-  const server = createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, app);
+  const server = createServer(
+    {
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      ...TLS_POLICY,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+    },
+    app,
+  );
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', () => metrics.droppedConnections.inc());
   // A broken client socket must never reach the process as an unhandled error.
   server.on('clientError', (err, socket) => {
     logger.debug({ err }, 'client connection error');
     socket.destroy();
   });
+  // A TLS handshake that fails (weak cipher only, timeout) is a client problem, not ours.
+  server.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'TLS handshake failed'));
   recordCert(metrics, opts.tls, 'initial');
 
   const host = opts.host ?? '127.0.0.1';
@@ -85,7 +165,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
     port,
     metrics,
     setTls(material, source = 'file') {
-      server.setSecureContext({ cert: material.cert, key: material.key });
+      server.setSecureContext({ cert: material.cert, key: material.key, ...TLS_POLICY });
       recordCert(metrics, material, source);
       logger.info({ source }, 'serving certificate loaded');
     },

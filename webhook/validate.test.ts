@@ -109,3 +109,39 @@ test('a custom key is used in the message', () => {
     warnings: [],
   });
 });
+
+test('kinds named like Object.prototype members are unknown kinds, not a crash', () => {
+  for (const kind of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    const obj = { metadata: { name: 'x', annotations: { [KEY]: 'nope' } } };
+    assert.deepEqual(validate(request(reviewOf(kind, 'CREATE', obj)), keys), { allowed: true, warnings: [] }, kind);
+  }
+});
+
+test('wrong types anywhere in the object give a normal answer with short echoes', () => {
+  const base = (meta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    request({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'w', kind: { kind: 'Pod' }, operation: 'CREATE', object: { metadata: meta }, ...extra } });
+  let deep: unknown = 'leaf';
+  for (let i = 0; i < 90; i++) deep = [deep];
+  // a name that is not a string is no name; a huge one is cut
+  assert.deepEqual(validate(base({ name: { toString: 1 }, namespace: 'prod', annotations: { [KEY]: 'x' } }), keys), {
+    allowed: false,
+    message: `Pod prod/: annotation ${KEY}: "x" ${NOT_IP}`,
+    warnings: [],
+  });
+  assert.deepEqual(validate(base({ name: 'n'.repeat(3_000_000), namespace: 'prod', annotations: { [KEY]: 'x' } }), keys), {
+    allowed: false,
+    message: `Pod prod/${'n'.repeat(61)}...: annotation ${KEY}: "x" ${NOT_IP}`,
+    warnings: [],
+  });
+  assert.deepEqual(validate(base({ name: 'p', namespace: 'prod', annotations: { [KEY]: deep } }), keys), {
+    allowed: false,
+    message: `Pod prod/p: annotation ${KEY}: the value must be a string, got an array`,
+    warnings: [],
+  });
+  assert.deepEqual(validate(base({ name: 'p', namespace: 'prod', annotations: { [KEY]: '104.248.100.100' }, labels: { [KEY]: deep } }), keys), {
+    allowed: true,
+    warnings: [`Pod prod/p: label ${KEY}=an array is not "true"; floatip's reconciler selects ${KEY}=true`],
+  });
+  assert.deepEqual(validate(base({ name: 'p', namespace: 'prod', annotations: [KEY], labels: 'x' }), keys), { allowed: true, warnings: [] });
+  assert.deepEqual(validate(base('not metadata' as never), keys), { allowed: true, warnings: [] });
+});

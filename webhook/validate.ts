@@ -1,10 +1,13 @@
 // One validate() for Pods and every workload kind: find the pod metadata (the Pod's own, or
 // the kind's pod template), check the floating-IP annotation, and describe the problem so
 // the user can fix it from the `kubectl apply` output alone. Pure: no I/O, no clock.
+// Any field may have any JSON type (only the API server is trusted to send typed objects):
+// nothing here assumes a type it has not checked, and input is quoted only in short form.
 import { parseAddressList } from '../shared/addresses.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { LABEL_VALUE } from '../shared/keys.ts';
 import type { AdmissionRequest } from './review.ts';
+import { echo, shorten } from './echo.ts';
 
 /** Where each kind keeps the metadata its pods get. */
 export const POD_METADATA_PATHS: Readonly<Record<string, readonly string[]>> = {
@@ -18,13 +21,14 @@ export const POD_METADATA_PATHS: Readonly<Record<string, readonly string[]>> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'metadata'],
 };
 
+/** Pod metadata as received: every field may hold any JSON value. */
 export interface ObjectMetadata {
-  readonly name?: string;
-  readonly generateName?: string;
-  readonly namespace?: string;
-  readonly annotations?: Readonly<Record<string, unknown>>;
-  readonly labels?: Readonly<Record<string, unknown>>;
-  readonly deletionTimestamp?: string;
+  readonly name?: unknown;
+  readonly generateName?: unknown;
+  readonly namespace?: unknown;
+  readonly annotations?: unknown;
+  readonly labels?: unknown;
+  readonly deletionTimestamp?: unknown;
 }
 
 export type ValidationResult =
@@ -49,26 +53,34 @@ function metadataAt(object: unknown, path: readonly string[]): ObjectMetadata {
   return isRecord(m) ? (m as ObjectMetadata) : {};
 }
 
+/** The path of the kind's pod metadata; own keys only, so "constructor" or "__proto__" is no kind. */
+export function podMetadataPath(kind: string): readonly string[] | undefined {
+  return Object.hasOwn(POD_METADATA_PATHS, kind) ? POD_METADATA_PATHS[kind] : undefined;
+}
+
 /** The metadata the kind's pods carry, or undefined for a kind floatip does not know. */
 export function podMetadata(kind: string, object: unknown): ObjectMetadata | undefined {
-  const path = POD_METADATA_PATHS[kind];
+  const path = podMetadataPath(kind);
   return path ? metadataAt(object, path) : undefined;
 }
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** `Deployment default/traefik`; on CREATE of a generated name, the prefix (`Pod default/web-7d9c-`). */
 export function describeObject(request: AdmissionRequest): string {
   const meta = metadataAt(request.object, ['metadata']);
-  const name = request.name || meta.name || meta.generateName || '';
-  const namespace = request.namespace || meta.namespace || '';
+  const name = shorten(request.name || text(meta.name) || text(meta.generateName));
+  const namespace = shorten(request.namespace || text(meta.namespace));
+  const kind = shorten(request.kind.kind);
   const id = namespace ? `${namespace}/${name}` : name;
-  return id ? `${request.kind.kind} ${id}` : request.kind.kind;
+  return id ? `${kind} ${id}` : kind;
 }
 
-function value(map: Readonly<Record<string, unknown>> | undefined, key: string): unknown {
-  return map && Object.hasOwn(map, key) ? map[key] : undefined;
+function value(map: unknown, key: string): unknown {
+  return isRecord(map) && Object.hasOwn(map, key) ? map[key] : undefined;
 }
 
-const templatePath = (kind: string) => (POD_METADATA_PATHS[kind] ?? []).join('.');
+const templatePath = (kind: string) => (podMetadataPath(kind) ?? []).join('.');
 
 export function validate(request: AdmissionRequest, keys: FloatingIpKeys): ValidationResult {
   const kind = request.kind.kind;
@@ -96,17 +108,17 @@ export function validate(request: AdmissionRequest, keys: FloatingIpKeys): Valid
     );
   }
   if (label !== undefined && annotation !== undefined && label !== LABEL_VALUE && kind !== 'Pod') {
-    warnings.push(`${who}: label ${keys.label}=${JSON.stringify(label)} will be set to "${LABEL_VALUE}" on each pod`);
+    warnings.push(`${who}: label ${keys.label}=${echo(label)} will be set to "${LABEL_VALUE}" on each pod`);
   }
   if (annotation === undefined) return { allowed: true, warnings };
 
   const parsed =
     typeof annotation === 'string'
       ? parseAddressList(annotation)
-      : { ok: false as const, reason: `the value must be a string, got ${JSON.stringify(annotation)}` };
+      : { ok: false as const, reason: `the value must be a string, got ${echo(annotation)}` };
   if (parsed.ok) {
     if (kind === 'Pod' && label !== undefined && label !== LABEL_VALUE) {
-      warnings.push(`${who}: label ${keys.label}=${JSON.stringify(label)} is not "${LABEL_VALUE}"; floatip's reconciler selects ${keys.selector}`);
+      warnings.push(`${who}: label ${keys.label}=${echo(label)} is not "${LABEL_VALUE}"; floatip's reconciler selects ${keys.selector}`);
     }
     return { allowed: true, warnings };
   }
