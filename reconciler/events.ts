@@ -44,6 +44,7 @@ export function createKubernetesEventSink(opts: {
   const windowMs = opts.aggregateWindowMs ?? 10 * 60_000;
   const instance = opts.instance ?? COMPONENT;
   const sent = new Map<string, Sent>();
+  let seq = 0;
 
   function forget(t: number): void {
     if (sent.size < 1000) return;
@@ -68,7 +69,8 @@ export function createKubernetesEventSink(opts: {
     const meta = e.pod.metadata ?? {};
     const namespace = meta.namespace ?? 'default';
     // kubelet-style unique name: <object>.<hex nanoseconds>
-    const name = `${meta.name ?? (e.kind ?? 'Pod').toLowerCase()}.${(BigInt(t) * 1_000_000n + BigInt(sent.size)).toString(16)}`;
+    // the counter keeps two Events recorded in the same millisecond apart
+    const name = `${meta.name ?? (e.kind ?? 'Pod').toLowerCase()}.${(BigInt(t) * 1_000_000n + BigInt(seq++ % 1_000_000)).toString(16)}`;
     const at = new Date(t);
     const body: CoreV1Event = {
       metadata: { name, namespace },

@@ -22,12 +22,13 @@ export function createServiceWriter(api: ServiceApi): ServiceWriter {
   const identity = (namespace: string, name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace } });
   return {
     async applyExternalIPs(namespace, name, ips) {
-      const body = { ...identity(namespace, name), spec: ips.length > 0 ? { externalIPs: [...ips] } : {} };
+      // Nothing to say: apply the bare identity, so floatip's managedFields entry goes too.
+      const body = ips.length > 0 ? { ...identity(namespace, name), spec: { externalIPs: [...ips] } } : identity(namespace, name);
       // force: floatip owns this field of its Services; a user's value was warned about
       await api.patchNamespacedService({ name, namespace, body, fieldManager: FIELD_MANAGER, force: true }, APPLY);
     },
     async applyIngress(namespace, name, ips) {
-      const body = { ...identity(namespace, name), status: ips.length > 0 ? { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } : {} };
+      const body = ips.length > 0 ? { ...identity(namespace, name), status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } : identity(namespace, name);
       await api.patchNamespacedServiceStatus({ name, namespace, body, fieldManager: FIELD_MANAGER, force: true }, APPLY);
     },
     async selectsAnyPod(namespace, selector) {
