@@ -6,7 +6,10 @@ import { abortRejection } from './port.ts';
 /** The client's sleep: injected in tests (fake clock); the signal lets a real timer be cleared. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
-/** A real, unref'd timer that is cleared (and resolves) when `signal` aborts. */
+/**
+ * A real timer, cleared (and resolved) when `signal` aborts. Not unref'd: a process whose only
+ * work is a retry wait (a start-up check) must not exit in the middle of it.
+ */
 export const realSleep: Sleep = (ms, signal) =>
   new Promise<void>((resolve) => {
     const done = () => {
@@ -15,7 +18,6 @@ export const realSleep: Sleep = (ms, signal) =>
       resolve();
     };
     const timer = setTimeout(done, ms);
-    timer.unref();
     signal?.addEventListener('abort', done, { once: true });
   });
 

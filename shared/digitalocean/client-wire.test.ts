@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { realSleep } from './abort.ts';
 import { createDoClient, defaultUserAgent, userAgent } from './client.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -57,4 +58,14 @@ test('userAgent(component, identity) names the replica; characters HTTP forbids 
   assert.equal(userAgent('reconciler', 'ns/pod name'), `floatip/${v} reconciler/ns_pod_name`);
   assert.equal(userAgent('', ''), `floatip/${v} _/_`);
   assert.equal(userAgent('r', 'x'.repeat(500)).length, `floatip/${v} r/`.length + 128);
+});
+
+test('the real sleep waits, and ends at once (resolving) when its signal aborts', async () => {
+  const started = performance.now();
+  await realSleep(30);
+  assert.ok(performance.now() - started >= 25);
+  const controller = new AbortController();
+  const long = realSleep(60_000, controller.signal);
+  controller.abort();
+  await long;
 });
