@@ -1,7 +1,7 @@
 // What users install is what is tested: helm's rendering of the chart, with a custom key given
-// once in values, server-side applied to a real API server; then the webhook and the
-// reconciler run with the rendered command lines, environment and mounted Secret, as the
-// chart's service accounts, against the DigitalOcean emulator. Also: every metric the alerts
+// once in values, server-side applied to a real API server; then the webhook, the reconciler
+// and one agent per node run with the rendered command lines, environment and mounted Secret,
+// as the chart's service accounts, against the DigitalOcean emulator. Also: every metric the alerts
 // and the dashboard query is one the two processes export, and helm install itself (dry run
 // against this API server) prints the next steps and refuses a typo.
 import { after, before, describe, test } from 'node:test';
@@ -22,7 +22,9 @@ import type { HelmResult, Manifest } from './chart/helm.ts';
 import { installRendered, mountedSecretFiles, runAsPod } from './chart/install.ts';
 import type { ChartProcess, Installed } from './chart/install.ts';
 import { dashboardExpressions, exportedNames, metricNames } from './chart/promql.ts';
-import { runnable } from './chart/workloads.ts';
+import { FIELD_VALUES, runnable } from './chart/workloads.ts';
+import { agentCredentials, metadataUrlOf } from './agent-fixture.ts';
+import { ANCHOR_PATH } from '../agent/config.ts';
 import { emulatorAdmin, dropletOf, nodeOf } from './reconciler-fixture.ts';
 
 const NS = 'floatip-system';
@@ -96,6 +98,7 @@ describe('the rendered chart on a real API server, custom key', () => {
   let installed: Installed;
   let webhook: ChartProcess;
   let reconciler: ChartProcess;
+  const agents: ChartProcess[] = [];
   let webhookUrl: string;
   let reconcilerMetricsUrl: string;
   let core: CoreV1Api;
@@ -152,7 +155,7 @@ describe('the rendered chart on a real API server, custom key', () => {
     await waitFor('the reconciler to lead', async () => reconciler.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 30_000 });
   });
   after(async () => {
-    await Promise.all([webhook?.stop(), reconciler?.stop()]);
+    await Promise.all([webhook?.stop(), reconciler?.stop(), ...agents.map((a) => a.stop())]);
     await emulator?.close();
     await cp?.stop();
   });
@@ -222,6 +225,39 @@ describe('the rendered chart on a real API server, custom key', () => {
     assert.equal(attached['droplet'], holder);
     assert.equal(reconciler.stderr(), '');
     assert.equal(JSON.stringify(reconciler.lines).includes(TOKEN), false, 'the token is never logged');
+  });
+
+  test('the agent as the chart runs it records <key prefix>/anchor-ipv4; a Service of the key\'s class gets the holder\'s anchor and the IP', async () => {
+    const agentSpec = runnable(objects, 'DaemonSet', 'floatip-agent');
+    const anchorOf = async (id: number) => (await (await fetch(`${metadataUrlOf(emulator.url, id)}${ANCHOR_PATH}`)).text()).trim();
+    for (const id of [1001, 1002, 1003]) {
+      const nodeName = nodeOf(id);
+      // a token bound to the DaemonSet's pod on that node, as the kubelet projects it (the policy checks the node)
+      const credentials = await agentCredentials(cp, nodeName);
+      const r = runnable(objects, 'DaemonSet', 'floatip-agent', { ...FIELD_VALUES, 'spec.nodeName': nodeName });
+      agents.push(await runAsPod(cp, r, { namespace: 'floatip-agent', overrides: [`--metadata-url=${metadataUrlOf(emulator.url, id)}`], kubeconfigYaml: credentials.yaml }));
+    }
+    assert.equal(agentSpec.pod.serviceAccountName, 'floatip-agent');
+    for (const id of [1001, 1002, 1003]) {
+      const expected = await anchorOf(id);
+      await waitFor(`example.com/anchor-ipv4 on ${nodeOf(id)}`, async () => (await core.readNode({ name: nodeOf(id) })).metadata?.annotations?.['example.com/anchor-ipv4'] === expected);
+    }
+    await core.createNamespacedService({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'web' },
+        spec: { type: 'LoadBalancer', loadBalancerClass: KEY, externalTrafficPolicy: 'Local', allocateLoadBalancerNodePorts: false, selector: { app: 'web' }, ports: [{ name: 'game', port: 7777, protocol: 'UDP' }] },
+      },
+    });
+    const holder = await emulatorAdmin(emulator.url).holder(IP);
+    assert.equal(typeof holder, 'number');
+    const anchor = await anchorOf(holder as number);
+    const svc = await waitFor('the Service to be exposed on the holder\'s anchor', async () => {
+      const s = await core.readNamespacedService({ namespace: 'default', name: 'web' });
+      return s.spec?.externalIPs?.join() === anchor && s.status?.loadBalancer?.ingress?.[0]?.ip === IP ? s : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.deepEqual(svc.status?.loadBalancer?.ingress?.map((i) => i.ip), [IP]);
+    for (const a of agents) assert.equal(a.stderr(), '');
   });
 
   test('every metric the alerts and the dashboard query is exported by the webhook or the reconciler', async () => {

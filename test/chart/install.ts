@@ -62,7 +62,14 @@ export interface ChartProcess {
 export async function runAsPod(
   cp: ControlPlane,
   r: RunnableContainer,
-  opts: { namespace: string; overrides: readonly string[]; files?: Record<string, string>; env?: Record<string, string> },
+  opts: {
+    namespace: string;
+    overrides: readonly string[];
+    files?: Record<string, string>;
+    env?: Record<string, string>;
+    /** credentials to use instead of an unbound token of the pod's service account (e.g. one bound to a pod) */
+    kubeconfigYaml?: string;
+  },
 ): Promise<ChartProcess> {
   const entry = (r.container.command ?? []).at(-1)?.replace(/^dist\//, '').replace(/\.js$/, '.ts');
   if (!entry) throw new Error(`container ${r.container.name} has no command`);
@@ -76,7 +83,7 @@ export async function runAsPod(
   }
   const account = r.pod.serviceAccountName ?? 'default';
   const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, (await cp.kubeConfigForServiceAccount(opts.namespace, account)).exportConfig(), { mode: 0o600 });
+  await writeFile(kubeconfig, opts.kubeconfigYaml ?? (await cp.kubeConfigForServiceAccount(opts.namespace, account)).exportConfig(), { mode: 0o600 });
   env['KUBECONFIG'] = kubeconfig;
   Object.assign(env, opts.env);
 
