@@ -22,6 +22,10 @@ import { generateLoopbackTls } from '../../webhook/tls/certs.ts';
 import { parseConfig } from '../../reconciler/config.ts';
 import { startReconciler } from '../../reconciler/main.ts';
 import type { RunningReconciler } from '../../reconciler/main.ts';
+import { applyAgentManifests, startAgents } from '../agent-fixture.ts';
+import type { AgentProcess } from '../agent-fixture.ts';
+import { DEFAULT_CLUSTER_ID } from '../do-emulator/world.ts';
+import { firewallLines, gameService, kubectlGetSvc, serviceShowing, watchExternalIPs } from './traffic.ts';
 
 const IP = '104.248.100.100';
 const NAMESPACE = 'floatip-system';
@@ -32,6 +36,10 @@ const NODES = [
 ];
 const keys = floatingIpKeys();
 const started = performance.now();
+const ANCHOR_KEY = 'k8s.haim.dev/anchor-ipv4';
+/** the anchor the metadata service of the emulator's droplet reports (agents record it) */
+const anchors = new Map<number, string>();
+const anchorOf = (dropletId: number) => anchors.get(dropletId) ?? `(no anchor for droplet ${dropletId})`;
 
 const say = (text: string) => console.log(text);
 const detail = (text: string) => console.log(`    ${text}`);
@@ -107,6 +115,8 @@ async function silentDroplet(w: {
   const before = readyStatus(await core.readNode({ name: node.name })) === 'True' ? 'before' : 'after';
   detail(`${IP} -> droplet ${movedTo} (node ${NODES.find((n) => n.dropletId === movedTo)?.name}) ${movedS.toFixed(2)} s after the droplet died, ${before} the node controller marked ${node.name} NotReady`);
   detail(`kubectl logs: ${await w.attachedLine(3)}`);
+  const svc = await serviceShowing(core, [anchorOf(movedTo)], IP);
+  for (const line of kubectlGetSvc(svc)) detail(`$ kubectl get svc  ${line}`);
   await notReady;
   const notReadyS = ((notReadyAt ?? performance.now()) - died) / 1000;
   detail(`the node controller marked ${node.name} NotReady after ${notReadyS.toFixed(2)} s (node-monitor-grace-period ${graceS} s here, 50 s by default upstream)`);
@@ -119,6 +129,7 @@ async function run(): Promise<void> {
   let emulator: RunningEmulator | undefined;
   let webhook: RunningWebhookServer | undefined;
   let reconciler: RunningReconciler | undefined;
+  let agents: AgentProcess[] = [];
   try {
     say('floatip demo: a real Kubernetes control plane with fake (kwok) nodes and an emulated DigitalOcean API, all on loopback.');
     say('');
@@ -153,6 +164,13 @@ async function run(): Promise<void> {
     const rec = reconciler;
     await waitFor('the reconciler to lead', async () => rec.isLeader(), { timeoutMs: 30_000 });
     detail(`reconciler ${rec.identity} holds the leader Lease`);
+    await applyAgentManifests(cp);
+    agents = await startAgents(cp, emulator.url, NODES);
+    for (const n of NODES) {
+      const anchor = await waitFor(`the anchor of ${n.name}`, async () => (await cp!.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: n.name })).metadata?.annotations?.[ANCHOR_KEY]);
+      anchors.set(n.dropletId, anchor);
+    }
+    detail(`floatip agent (DaemonSet floatip-agent, one process per node) recorded ${ANCHOR_KEY}: ${NODES.map((n) => `${n.name}=${anchorOf(n.dropletId)}`).join(', ')}`);
 
     const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
@@ -195,10 +213,19 @@ async function run(): Promise<void> {
       return list.length > 0 ? list : undefined;
     });
     for (const e of events) detail(`kubectl describe pod ${e.involvedObject.name}: ${e.type} ${e.reason} ${e.message}`);
+    // a Service of floatip's class makes the traffic arrive: DigitalOcean delivers the reserved
+    // IPv4 to the holder's anchor, which floatip keeps in the Service's externalIPs
+    await core.createNamespacedService({ namespace: 'default', body: gameService(keys.annotation) });
+    const exposed = await serviceShowing(core, [anchorOf(holderId)], IP);
+    detail(`kubectl apply: Service "gameserver" (type LoadBalancer, loadBalancerClass ${keys.annotation}, UDP 7777, TCP 8080)`);
+    for (const line of kubectlGetSvc(exposed)) detail(`$ kubectl get svc  ${line}`);
+    for (const line of await firewallLines(emulator.url, `floatip-${DEFAULT_CLUSTER_ID}`)) detail(line);
 
     say(`[5/7] the holder's node ${holderNode.name} goes away (kubectl delete node)`);
+    const watched = await watchExternalIPs(cp.kubeConfig);
     const deleted = performance.now();
     await cp.deleteNode(holderNode.name);
+    await agents.find((a) => a.nodeName === holderNode.name)?.stop();
     // The emulator changes the holder exactly when the assign action completes.
     const newHolder = await waitFor(`${IP} to move`, async () => {
       const now = await admin.holder(IP);
@@ -208,6 +235,11 @@ async function run(): Promise<void> {
     detail(`${IP} -> droplet ${newHolder} (node ${NODES.find((n) => n.dropletId === newHolder)?.name})`);
     detail(`kubectl logs: ${quote(await attachedLines(2))}`);
     detail(`failover took ${failover.toFixed(2)} s from the node deletion to the completed DigitalOcean action (the action itself takes 0.30 s in the emulator)`);
+    const followed = await serviceShowing(core, [anchorOf(newHolder)], IP);
+    await waitFor('the watch to show it', async () => watched.seen.at(-1)?.join() === followed.spec?.externalIPs?.join());
+    watched.stop();
+    detail(`Service externalIPs as watched during the failover: ${watched.seen.map((ips) => `[${ips.join(', ')}]`).join(' -> ')} (the new anchor joins before the assign)`);
+    for (const line of kubectlGetSvc(followed)) detail(`$ kubectl get svc  ${line}`);
 
     const silent = await silentDroplet({ cp, core, admin, holderId: newHolder, deletedNode: holderNode.name, attachedLine: async (n) => quote(await attachedLines(n)) });
 
@@ -217,6 +249,7 @@ async function run(): Promise<void> {
     say(`demo ok: failover ${failover.toFixed(2)} s; silent droplet: IP moved after ${silent.movedS.toFixed(2)} s, node NotReady after ${silent.notReadyS.toFixed(2)} s`);
   } finally {
     await reconciler?.stop().catch(() => undefined);
+    await Promise.all(agents.map((a) => a.stop()));
     await webhook?.close({ graceMs: 0 }).catch(() => undefined);
     await emulator?.close().catch(() => undefined);
     await cp?.stop().catch(() => undefined);
