@@ -5,10 +5,11 @@
 // leaves the class, and beforeAssign's promise.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { CoreV1Event, V1Pod, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { startControlPlane, waitFor } from '../../test/cluster/harness.ts';
+import { readManifests } from '../../test/cluster/manifests.ts';
 import type { ControlPlane } from '../../test/cluster/harness.ts';
 import { floatingIpKeys } from '../../shared/keys.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -153,6 +154,15 @@ describe('Service controller on the real API server', () => {
     await waitFor('the next Service update', async () => (await read('sctp')).spec?.externalIPs?.join() === V6);
     for (const [name, want] of Object.entries(expected)) assert.deepEqual((await warnings(name)).sort(), [...want].sort(), name);
     assert.deepEqual((await read('noselector')).spec?.externalIPs, undefined);
+  });
+
+  test('the examples in deploy/examples are valid objects for the API server (dry run)', async () => {
+    const objects = KubernetesObjectApi.makeApiClient(cp.kubeConfig);
+    for (const file of ['deploy/examples/udp-gameserver.yaml', 'deploy/examples/hostport-gameserver.yaml']) {
+      const docs = await readManifests(file);
+      for (const obj of docs) await objects.create({ ...obj, metadata: { ...obj.metadata, namespace: NS } }, undefined, 'All');
+      assert.ok(docs.length > 0, file);
+    }
   });
 
   test('a Service that leaves the class (type ClusterIP) gets its externalIPs and ingress back', async () => {
