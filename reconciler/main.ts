@@ -124,6 +124,11 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       token: config.token,
       ...(config.apiUrl === undefined ? {} : { baseUrl: config.apiUrl }),
       userAgent: `${defaultUserAgent()} reconciler/${identity}`,
+      // A DigitalOcean action is state the controller keeps (pending, polled by re-planning),
+      // not a wait that holds a worker; long 429 waits come back as RateLimited for the
+      // per-IP state machine to schedule, so a failover is never stuck behind them.
+      actionWait: { totalMs: 5_000 },
+      retry: { maxRateLimitWaitMs: 5_000 },
       logger,
       onResponse: (r) => {
         metrics.doCalls.inc({ method: r.method, route: r.route, code: r.code });
