@@ -129,14 +129,22 @@ export function createApp(deps: AppDeps): express.Express {
       const bytes = declared !== undefined && Number.isFinite(declared) ? declared : maxBodyBytes;
       const gone = new AbortController();
       res.once('close', () => gone.abort());
-      const release = await gate.acquire(bytes, gone.signal);
+      const pending = gate.acquire(bytes, gone.signal);
+      metrics.admissionWaiting.set(gate.waiting);
+      const release = await pending;
+      metrics.admissionWaiting.set(gate.waiting);
+      metrics.admissionBytes.set(gate.inFlightBytes);
       if (!release) {
         if (res.writableEnded || req.destroyed) return;
         res.set('Retry-After', String(RETRY_AFTER_SECONDS));
         refuse(webhook, req, res, 429, `the webhook is busy with other reviews; retry in ${RETRY_AFTER_SECONDS} s`);
         return;
       }
-      res.once('close', release);
+      res.once('close', () => {
+        release();
+        metrics.admissionBytes.set(gate.inFlightBytes);
+        metrics.admissionWaiting.set(gate.waiting);
+      });
       next();
     };
     const rawBody = express.raw({ type: () => true, limit: maxBodyBytes });

@@ -17,6 +17,10 @@ export interface WebhookMetrics {
   readonly certReloads: Counter<'source'>;
   /** connections closed on arrival because maxConnections were open */
   readonly droppedConnections: Counter;
+  /** bytes of request bodies admitted by the admission gate and not yet answered */
+  readonly admissionBytes: Gauge;
+  /** requests waiting for room in the admission gate */
+  readonly admissionWaiting: Gauge;
 }
 
 export function createWebhookMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookMetrics {
@@ -58,6 +62,16 @@ export function createWebhookMetrics(opts: { defaultMetrics?: boolean } = {}): W
     droppedConnections: new Counter({
       name: 'floatip_webhook_connections_dropped_total',
       help: 'Connections closed on arrival because the connection limit was reached',
+      registers,
+    }),
+    admissionBytes: new Gauge({
+      name: 'floatip_webhook_admission_bytes',
+      help: 'Bytes of request bodies being read or reviewed (bounded by the admission budget)',
+      registers,
+    }),
+    admissionWaiting: new Gauge({
+      name: 'floatip_webhook_admission_waiting',
+      help: 'Requests waiting for room in the admission budget',
       registers,
     }),
   };
