@@ -90,6 +90,19 @@ describe('webhook behind the real API server', () => {
     assert.equal((await core.listNamespacedPod({ namespace: 'default' })).items.length, 0);
   });
 
+  test('a 200 KiB annotation and an IANA special-purpose address are denied with the exact message', async () => {
+    const denied = 'admission webhook "validate.floatip.k8s.haim.dev" denied the request:';
+    const long = `104.248.100.100${' '.repeat(200 * 1024)}`;
+    assert.deepEqual(await rejection(apps.createNamespacedDeployment({ namespace: 'default', body: deployment('long', long) })), {
+      code: 403,
+      message: `${denied} Deployment default/long: annotation ${KEY}: the value is ${long.length} bytes long, more than the 4096 bytes a list of reserved IPs may take (expected e.g. 104.248.100.100, 2604:a880:800:14::1)`,
+    });
+    assert.deepEqual(await rejection(core.createNamespacedPod({ namespace: 'default', body: pod('bench-0', { [KEY]: '2001:2::1' }) })), {
+      code: 403,
+      message: `${denied} Pod default/bench-0: annotation ${KEY}: "2001:2::1" is a benchmarking address (2001:2::/48, RFC 5180) and can never be a DigitalOcean reserved IP (expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1)`,
+    });
+  });
+
   test('a valid Deployment is admitted unchanged', async () => {
     const created = await apps.createNamespacedDeployment({
       namespace: 'default',
