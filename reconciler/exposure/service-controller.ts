@@ -90,6 +90,13 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   const setTimer = deps.setTimer ?? realTimer;
   const now = deps.now ?? Date.now;
   let term: TermState | undefined;
+  // Informer caches hand out the same object until it changes: parse each pod's claims once.
+  const claimsCache = new WeakMap<V1Pod, PodClaims>();
+  const claimsOf = (pod: V1Pod): PodClaims => {
+    let c = claimsCache.get(pod);
+    if (!c) claimsCache.set(pod, (c = podClaims(pod, config.keys)));
+    return c;
+  };
 
   const isOurs = (svc: V1Service | undefined) => svc?.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === config.loadBalancerClass;
   const ourServices = () => world.listServices().filter(isOurs);
@@ -138,7 +145,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const w = s.written.get(key);
     const fresh = w !== undefined && w.basedOn === svc.metadata?.resourceVersion;
     const current = { ...facts, externalIPs: (fresh && w.externalIPs) || facts.externalIPs, ingress: (fresh && w.ingress) || facts.ingress };
-    const pods: PodClaims[] = world.listPods().map((p) => podClaims(p, config.keys));
+    const pods: PodClaims[] = world.listPods().map(claimsOf);
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
     const claimsAny = pods.some((p) => p.namespace === facts.namespace && p.addresses.length > 0 && selects(facts.selector, p.labels));
     const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await writer.selectsAnyPod(facts.namespace, facts.selector ?? {}) : false;
@@ -207,7 +214,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
 
   /** floatip Services whose selected pods claim `ip` */
   function servicesClaiming(ip: string): string[] {
-    const claimants = world.listPods().filter((p) => podClaims(p, config.keys).addresses.some((a) => a.text === ip));
+    const claimants = world.listPods().filter((p) => claimsOf(p).addresses.some((a) => a.text === ip));
     return ourServices()
       .filter((svc) => claimants.some((p) => p.metadata?.namespace === svc.metadata?.namespace && selects(svc.spec?.selector, p.metadata?.labels ?? {})))
       .map(keyOf);
