@@ -94,12 +94,12 @@ const ERROR_ROWS: ErrorRow[] = [
   { name: 'droplet holds another IPv4 (Conflict): the target failed', port: { assign: refuse('Conflict', 422) }, expect: [{ kind: 'target-failed', dropletId: 1002, errorClass: 'Conflict', message: 'refused (Conflict)' }], event: false },
   { name: '422 for another reason (Terminal): the target failed', port: { assign: refuse('Terminal', 422) }, expect: [{ kind: 'target-failed', dropletId: 1002, errorClass: 'Terminal', message: 'refused (Terminal)' }], event: true },
   { name: 'token refused (403): the attempt failed', port: { assign: refuse('Terminal', 403) }, expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'Terminal', retryAfterMs: undefined }], event: true },
-  { name: 'network error: the attempt failed', port: { assign: refuse('Transient') }, expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'Transient', retryAfterMs: undefined }], event: false },
+  { name: 'network error: the attempt failed', port: { assign: refuse('Transient') }, expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'Transient', retryAfterMs: undefined }], event: true },
   {
     name: '429: the attempt failed with DigitalOcean’s wait',
     port: { assign: () => Promise.reject(new DoApiError('RateLimited', 'slow down', { status: 429, retryAfterMs: 7000 })) },
     expect: [{ kind: 'failed', dropletId: 1002, errorClass: 'RateLimited', retryAfterMs: 7000 }],
-    event: false,
+    event: true,
   },
 ];
 
@@ -126,7 +126,7 @@ test('actuator: a completed assign is a move, with metrics, Event and the log li
 
 test('actuator: an action still in progress becomes pending with an expiry', async () => {
   const h = setup(fakePort({ assign: async () => ({ actionId: 77, status: 'in-progress', dropletId: 1001 }) }));
-  assert.deepEqual(await h.actuator.execute(ASSIGN, undefined, h.signal), [{ kind: 'in-progress', dropletId: 1002, actionId: 77, reason: 'holder-not-eligible', expiresMs: T + 60_000, family: 4 }]);
+  assert.deepEqual(await h.actuator.execute(ASSIGN, undefined, h.signal), [{ kind: 'in-progress', dropletId: 1002, actionId: 77, reason: 'holder-not-eligible', expiresMs: T + 60_000, family: 4, action: ASSIGN }]);
 });
 
 test('actuator: an errored action fails that target and records the real holder', async () => {

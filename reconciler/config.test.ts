@@ -44,6 +44,7 @@ test('defaults with only a token', () => {
       resyncIntervalMs: 60_000,
       actionExpiryMs: 300_000,
       unassignWhenUnplaced: false,
+      heartbeat: { enabled: true, graceMs: undefined },
       loadBalancerClass: 'k8s.haim.dev/floating-ip',
       manageFirewall: true,
       lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 1000 },
@@ -60,6 +61,8 @@ test('defaults with only a token', () => {
 
 const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>; expect: Partial<Record<keyof ReconcilerConfig, unknown>> }> = [
   { name: 'dry run', argv: ['--dry-run'], expect: { dryRun: true } },
+  { name: 'heartbeat failover off', argv: ['--no-heartbeat-failover'], expect: { heartbeat: { enabled: false, graceMs: undefined } } },
+  { name: 'a fixed heartbeat grace', argv: ['--node-heartbeat-grace', '8s'], expect: { heartbeat: { enabled: true, graceMs: 8000 } } },
   { name: 'firewall opt-out', argv: ['--no-firewall'], expect: { manageFirewall: false } },
   { name: 'load-balancer class', argv: ['--load-balancer-class', 'example.com/vip'], expect: { loadBalancerClass: 'example.com/vip' } },
   { name: 'load-balancer class follows a custom key', argv: ['--key', 'example.com/fip'], expect: { loadBalancerClass: 'example.com/fip' } },

@@ -34,6 +34,8 @@ export interface ReconcilerConfig {
   readonly unassignWhenUnplaced: boolean;
   /** claim policy: IPs that may be taken from droplets outside the cluster (none by default) */
   readonly adoptable: AdoptableIps;
+  /** heartbeat-based failover on node Leases; graceMs undefined = half of each Lease's duration */
+  readonly heartbeat: { readonly enabled: boolean; readonly graceMs: number | undefined };
   /** Services of type LoadBalancer with this spec.loadBalancerClass get externalIPs and ingress (default: the key) */
   readonly loadBalancerClass?: string;
   /** keep the cluster's floatip DigitalOcean firewall (default true; --no-firewall) */
@@ -82,6 +84,9 @@ Flags:
   --unassign-when-unplaced     unassign an IP when no eligible pod claims it (default: leave it)
   --adoptable-ips LIST         IPs/CIDRs that may be taken from a droplet outside this cluster
                                (default: none; such IPs are left alone and reported)
+  --node-heartbeat-grace 20s   move an IP off a node whose kubelet Lease is older than this
+                               (default: half of each Lease's duration, 20 s for kubelets)
+  --no-heartbeat-failover      wait for Kubernetes to mark a silent node NotReady instead
   --load-balancer-class CLASS  Services of type LoadBalancer with this class get the anchors of
                                their reserved IPs' droplets as externalIPs (default: the --key)
   --no-firewall                do not keep the floatip-<cluster> DigitalOcean firewall (you open
@@ -167,6 +172,8 @@ const FLAGS = {
   'action-expiry': { type: 'string' },
   'unassign-when-unplaced': { type: 'boolean' },
   'adoptable-ips': { type: 'string' },
+  'node-heartbeat-grace': { type: 'string' },
+  'no-heartbeat-failover': { type: 'boolean' },
   'load-balancer-class': { type: 'string' },
   'no-firewall': { type: 'boolean' },
   'lease-name': { type: 'string' },
@@ -237,6 +244,10 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     actionExpiryMs: parseDuration('action-expiry', v['action-expiry'] ?? '5m'),
     unassignWhenUnplaced: v['unassign-when-unplaced'] ?? false,
     adoptable: parseAdoptableIps(v['adoptable-ips']),
+    heartbeat: {
+      enabled: !(v['no-heartbeat-failover'] ?? false),
+      graceMs: v['node-heartbeat-grace'] === undefined ? undefined : parseDuration('node-heartbeat-grace', v['node-heartbeat-grace']),
+    },
     // a class needs a domain prefix; a key without one leaves the default class
     loadBalancerClass: parseLoadBalancerClass(v['load-balancer-class'] ?? (v.key?.includes('/') ? v.key : DEFAULT_KEY)),
     manageFirewall: !(v['no-firewall'] ?? false),

@@ -8,7 +8,7 @@
 // DigitalOcean call carries the term's signal, no write starts once the term is no longer
 // valid, outcomes that arrive after it ended are dropped, and `stop()` cancels instead of
 // waiting. A new term starts from a full DigitalOcean list, as a new leader must.
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { CallOptions, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
@@ -26,6 +26,7 @@ import { plan } from './plan.ts';
 import { createWorkQueue } from './queue.ts';
 import type { RunResult, WorkQueue } from './queue.ts';
 import { createTriggers } from './triggers.ts';
+import { createHeartbeatCache } from './heartbeats.ts';
 import { createWorldCache, podsFor } from './world-index.ts';
 
 export type { EventSink, Exposure };
@@ -34,6 +35,8 @@ export type { EventSink, Exposure };
 export interface WorldSource {
   listPods(): readonly V1Pod[];
   listNodes(): readonly V1Node[];
+  /** the node Leases of kube-node-lease (heartbeats); absent: heartbeat detection is off */
+  listNodeLeases?(): readonly V1Lease[];
 }
 
 /** A leadership term (leader.ts): work may start only while `valid()`; `signal` aborts at its end. */
@@ -56,6 +59,8 @@ export interface ControllerConfig {
   actionExpiryMs: number;
   /** claim policy: may this IP be taken from a droplet outside the cluster? default: none */
   adoptable?: (ip: string) => boolean;
+  /** heartbeat-based failover (node Leases); default on, grace = half the Lease duration */
+  heartbeat?: { enabled: boolean; graceMs?: number | undefined };
 }
 
 export interface HolderEntry {
@@ -70,6 +75,8 @@ export interface Controller {
   /** informer callbacks: only mark IPs dirty */
   podChanged(pod: V1Pod | undefined, old?: V1Pod): void;
   nodeChanged(node: V1Node | undefined, old?: V1Node): void;
+  /** a node Lease changed: a node heartbeating again may take IPs it could not */
+  nodeLeaseChanged(lease: V1Lease | undefined, old?: V1Lease): void;
   /** begin a term: empty memory, drain the queue, periodic resync (default: a term until stop) */
   start(term?: Term): void;
   /** end the term: cancel the calls in flight, drop their outcomes, forget the term's memory */
@@ -116,6 +123,8 @@ interface TermState {
   cancelResync: (() => void) | undefined;
   readonly unplaced: Set<string>;
   readonly foreign: Map<string, number>;
+  /** IPs whose holder is suspected (missed heartbeat), to count each suspicion once */
+  readonly suspected: Set<string>;
 }
 
 export function createController(deps: ControllerDeps): Controller {
@@ -130,7 +139,9 @@ export function createController(deps: ControllerDeps): Controller {
     adoptable,
     retryFloorMs: deps.backoff?.floorMs ?? 1_000,
     pendingPollMs: deps.pendingPollMs ?? 2_000,
+    heartbeat: config.heartbeat ?? { enabled: true },
   };
+  const heartbeats = createHeartbeatCache();
   const cache = createWorldCache(config.keys);
   let podsByUid: ReadonlyMap<string, V1Pod> = new Map();
   let current: TermState | undefined;
@@ -244,6 +255,11 @@ export function createController(deps: ControllerDeps): Controller {
 
   function noteStatus(s: TermState, status: IpStatus): void {
     const { ip } = status;
+    if (status.suspect && !s.suspected.has(ip)) {
+      s.suspected.add(ip);
+      metrics.heartbeatSuspicions.inc();
+      log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder node missed its heartbeat');
+    } else if (!status.suspect) s.suspected.delete(ip);
     if (status.state === 'unplaced') {
       s.unplaced.add(ip);
       metrics.unplaced.set({ ip }, 1);
@@ -272,12 +288,13 @@ export function createController(deps: ControllerDeps): Controller {
         deletedNodes: triggers.deletedNodes(),
         dropletTags: new Map([...s.dropletTags].map(([id, t]) => [id, t.tags])),
         clusterTag: s.clusterTag,
+        heartbeats: planConfig.heartbeat.enabled && world.listNodeLeases ? heartbeats.of(world.listNodeLeases()) : undefined,
         config: planConfig,
       };
       const result = plan(snapshot, s.memory, now());
       const status = result.statuses[0];
       if (status) {
-        record(s, ip, { kind: 'planned', status, reportKeys: status.reportKeys, evidenceMs: s.memory.get(ip)?.evidenceMs ?? now() });
+        record(s, ip, { kind: 'planned', status, reportKeys: status.reportKeys, evidenceMs: status.suspect?.lostSinceMs ?? s.memory.get(ip)?.evidenceMs ?? now() });
         noteStatus(s, status);
       }
       requeueAfterMs = result.requeueAfterMs;
@@ -344,6 +361,7 @@ export function createController(deps: ControllerDeps): Controller {
       cancelResync: undefined,
       unplaced: new Set(),
       foreign: new Map(),
+      suspected: new Set(),
       queue: createWorkQueue({
         worker: (ip, signal) => reconcile(s, ip, AbortSignal.any([signal, term.signal])),
         concurrency: deps.concurrency ?? 4,
@@ -389,6 +407,18 @@ export function createController(deps: ControllerDeps): Controller {
     nodeChanged(node, old) {
       const s = current;
       for (const ip of triggers.nodeChanged(node, old)) if (s) mark(s, ip);
+    },
+    nodeLeaseChanged(lease, old) {
+      const s = current;
+      const name = (lease ?? old)?.metadata?.name;
+      if (!s || !name || !planConfig.heartbeat.enabled) return;
+      // A fresh node's renewal changes nothing; a node heartbeating again after a silence may
+      // take IPs it could not (its holder's own silence is seen by the timer plan() asked for).
+      const t = now();
+      const wasStale = old !== undefined && heartbeats.staleAt(old, planConfig.heartbeat.graceMs) < t;
+      if (!wasStale) return;
+      const node = world.listNodes().find((n) => n.metadata?.name === name);
+      for (const ip of triggers.nodeChanged(node, node)) mark(s, ip);
     },
     start(term) {
       if (current) return;

@@ -2,8 +2,8 @@
 // on any error but a 410 ("does not auto-restart after an error" is its tested contract), so
 // each informer here is restarted with jittered exponential backoff and counted. The caches
 // are the reconciler's view of the cluster (WorldSource); callbacks only forward.
-import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Lease, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 
@@ -21,7 +21,12 @@ export interface InformerFactory {
   nodes(): InformerLike<V1Node>;
   /** Services (all of them: the class is a spec field, not selectable); absent = no Service informer */
   services?(namespace: string | undefined): InformerLike<V1Service>;
+  /** the kubelets' heartbeats (kube-node-lease); absent = no heartbeat-based detection */
+  nodeLeases?(): InformerLike<V1Lease>;
 }
+
+/** Where kubelets renew their node Lease (one per node, named like the node). */
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
 /** An object change; `obj` undefined means deleted, `old` is the last version seen (if any). */
 export type ChangeHandler<T> = (obj: T | undefined, old?: T) => void;
@@ -30,6 +35,7 @@ export interface Informers {
   listPods(): readonly V1Pod[];
   listNodes(): readonly V1Node[];
   listServices(): readonly V1Service[];
+  listNodeLeases(): readonly V1Lease[];
   /** true once every informer has listed, false while any of them is down */
   synced(): boolean;
   /** resolves the first time synced() turns true (or when stopped) */
@@ -46,6 +52,8 @@ export interface InformerDeps {
   onNode: ChangeHandler<V1Node>;
   /** with a factory that makes Service informers (the exposure controllers need them) */
   onService?: ChangeHandler<V1Service>;
+  /** with a factory that makes a node Lease informer (heartbeat-based failover) */
+  onNodeLease?: ChangeHandler<V1Lease>;
   metrics: ReconcilerMetrics;
   logger: Logger;
   delay?: (ms: number) => Promise<void>;
@@ -69,6 +77,10 @@ export function kubeInformerFactory(kc: KubeConfig, labelSelector: string, delay
       namespace === undefined
         ? make<V1Service>('/api/v1/services', () => core.listServiceForAllNamespaces())
         : make<V1Service>(`/api/v1/namespaces/${namespace}/services`, () => core.listNamespacedService({ namespace })),
+    nodeLeases: () => {
+      const coordination = kc.makeApiClient(CoordinationV1Api);
+      return make<V1Lease>(`/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases`, () => coordination.listNamespacedLease({ namespace: NODE_LEASE_NAMESPACE }));
+    },
   };
 }
 
@@ -82,7 +94,7 @@ export function restartDelayMs(attempt: number, random: number, baseMs: number, 
 
 interface Supervised {
   readonly name: string;
-  readonly resource: 'pods' | 'nodes' | 'services';
+  readonly resource: 'pods' | 'nodes' | 'services' | 'leases';
   readonly informer: InformerLike<KubernetesObject>;
   up: boolean;
   attempt: number;
@@ -107,10 +119,12 @@ export function createInformers(deps: InformerDeps): Informers {
   const serviceInformers = makeServices
     ? (deps.namespaces.length === 0 ? [undefined] : deps.namespaces).map((ns) => ({ name: ns === undefined ? 'services' : `services/${ns}`, informer: makeServices(ns) }))
     : [];
+  const leaseInformer = deps.onNodeLease ? deps.factory.nodeLeases?.() : undefined;
   const all: Supervised[] = [
     ...podInformers.map((p) => ({ name: p.name, resource: 'pods' as const, informer: p.informer as InformerLike<KubernetesObject>, up: false, attempt: 0 })),
     { name: 'nodes', resource: 'nodes', informer: nodeInformer as InformerLike<KubernetesObject>, up: false, attempt: 0 },
     ...serviceInformers.map((p) => ({ name: p.name, resource: 'services' as const, informer: p.informer as InformerLike<KubernetesObject>, up: false, attempt: 0 })),
+    ...(leaseInformer ? [{ name: 'node-leases', resource: 'leases' as const, informer: leaseInformer as InformerLike<KubernetesObject>, up: false, attempt: 0 }] : []),
   ];
 
   const synced = () => all.every((s) => s.up);
@@ -176,11 +190,13 @@ export function createInformers(deps: InformerDeps): Informers {
   forward(nodeInformer, deps.onNode);
   for (const p of podInformers) forward(p.informer, deps.onPod);
   for (const p of serviceInformers) forward(p.informer, deps.onService ?? (() => undefined));
+  if (leaseInformer && deps.onNodeLease) forward(leaseInformer, deps.onNodeLease);
 
   return {
     listPods: () => podInformers.flatMap((p) => p.informer.list()),
     listNodes: () => nodeInformer.list(),
     listServices: () => serviceInformers.flatMap((p) => p.informer.list()),
+    listNodeLeases: () => leaseInformer?.list() ?? [],
     synced: () => !stopped && synced(),
     whenSynced: () => syncedOnce,
     start() {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { createDoClient, defaultUserAgent } from '../shared/digitalocean/client.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { CloudPort, ReservedIpPort } from '../shared/digitalocean/port.ts';
@@ -143,7 +144,11 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   const events = deps.events ?? createKubernetesEventSink({ api: kc.makeApiClient(CoreV1Api), logger, instance: config.podName });
 
   // The controller reads the informer caches only once it runs (on leading), by then they exist.
-  const world: WorldSource = { listPods: () => informers.listPods(), listNodes: () => informers.listNodes() };
+  const world: WorldSource = {
+    listPods: () => informers.listPods(),
+    listNodes: () => informers.listNodes(),
+    ...(config.heartbeat.enabled ? { listNodeLeases: () => informers.listNodeLeases() } : {}),
+  };
   const cloud = deps.cloud ?? ('listFirewalls' in client ? (client as ReservedIpPort & CloudPort) : undefined);
   const manageFirewall = config.manageFirewall ?? true;
   if (manageFirewall && !cloud) logger.warn('the DigitalOcean port has no firewall calls: the floatip firewall is not managed');
@@ -178,6 +183,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       resyncIntervalMs: config.resyncIntervalMs,
       actionExpiryMs: config.actionExpiryMs,
       adoptable: config.adoptable,
+      heartbeat: config.heartbeat,
     },
   });
   const informers = createInformers({
@@ -192,6 +198,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       exposure.nodeChanged(node, old);
     },
     onService: (svc, old) => exposure.serviceChanged(svc, old),
+    ...(config.heartbeat.enabled ? { onNodeLease: (lease: V1Lease | undefined, old?: V1Lease) => ctl.nodeLeaseChanged(lease, old) } : {}),
     metrics,
     logger,
   });

@@ -28,6 +28,8 @@ export interface ReconcilerMetrics {
   readonly unplaced: Gauge<'ip'>;
   /** 1 for a claimed IP that a droplet outside the cluster holds and the claim policy leaves there */
   readonly heldOutsideCluster: Gauge<'ip' | 'droplet'>;
+  /** holders suspected because their node missed its heartbeat (moves: floatip_ip_moves_total{reason="holder-heartbeat-lost"}) */
+  readonly heartbeatSuspicions: Counter;
 }
 
 export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {}): ReconcilerMetrics {
@@ -62,6 +64,11 @@ export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {})
       name: 'floatip_ip_held_outside_cluster',
       help: 'Claimed reserved IP held by a droplet outside this cluster, left there by the claim policy (1)',
       labelNames: ['ip', 'droplet'],
+      registers,
+    }),
+    heartbeatSuspicions: new Counter({
+      name: 'floatip_heartbeat_suspicions_total',
+      help: "Times a holder's node missed its heartbeat (node Lease not renewed within the grace)",
       registers,
     }),
   };

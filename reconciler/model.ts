@@ -70,6 +70,19 @@ export interface PlanConfig {
   readonly retryFloorMs: number;
   /** how often to look at an IP whose DigitalOcean action is still running */
   readonly pendingPollMs: number;
+  /**
+   * Heartbeat-based failover: a holder whose node Lease is older than the grace (half the
+   * Lease's own duration, or `graceMs`) loses the IP to a pod on a node with a fresh Lease.
+   */
+  readonly heartbeat?: { readonly enabled: boolean; readonly graceMs?: number | undefined } | undefined;
+}
+
+/** A kubelet's heartbeat: its node Lease (kube-node-lease/<node>) */
+export interface Heartbeat {
+  /** renewTime, on this process's clock */
+  readonly renewMs: number;
+  /** leaseDurationSeconds × 1000 */
+  readonly durationMs: number;
 }
 
 export interface Snapshot {
@@ -83,6 +96,8 @@ export interface Snapshot {
   readonly dropletTags?: ReadonlyMap<number, readonly string[]>;
   /** this cluster's worker tag `k8s:<cluster-uuid>`, when known */
   readonly clusterTag?: string | undefined;
+  /** node name → its heartbeat (absent: unknown, never judged stale) */
+  readonly heartbeats?: ReadonlyMap<string, Heartbeat> | undefined;
   readonly config: PlanConfig;
 }
 
@@ -102,6 +117,7 @@ export interface PodRef {
  * - conflict: another, older workload claims the same IP (report on the loser)
  * - unplaced: no eligible pod (or none on a droplet free for this IP family)
  * - held-outside-cluster: a droplet outside this cluster holds the IP; the claim policy leaves it
+ * - holder-heartbeat-lost: the holder's node stopped renewing its Lease (before NotReady)
  */
 export type Reason =
   | 'unassigned'
@@ -111,7 +127,8 @@ export type Reason =
   | 'conflict-winner'
   | 'conflict'
   | 'unplaced'
-  | 'held-outside-cluster';
+  | 'held-outside-cluster'
+  | 'holder-heartbeat-lost';
 
 export interface Action {
   readonly type: 'assign' | 'unassign' | 'report';
@@ -143,6 +160,8 @@ export interface IpStatus {
   readonly holderLost: boolean;
   /** every report that is true now (made once each; see ip-state.ts `reported`) */
   readonly reportKeys: readonly string[];
+  /** the holder's node has missed its heartbeat (since `lostSinceMs`) */
+  readonly suspect?: { readonly node: string; readonly lostSinceMs: number } | undefined;
 }
 
 export interface PlanResult {

@@ -65,6 +65,10 @@ interface Case {
   deletedNodes?: [number, string][];
   dropletTags?: [number, string[]][];
   adoptable?: string[];
+  /** node → ms since its Lease was renewed (duration 40 s, the kubelet's); turns heartbeats on */
+  leases?: [string, number][];
+  /** a fixed heartbeat grace instead of half the Lease's duration */
+  graceMs?: number;
   expect: string[];
   /** requeueAfterMs of the result */
   requeue?: number;
@@ -178,6 +182,17 @@ const cases: Case[] = [
   { name: 'conflict: hand-over from a serving loser waits for the cool-off', pods: [pod('x', { owner: 'A', node: 'n1', age: 300 }), pod('y', { owner: 'B', node: 'n2', age: 30 })], holders: [on(A4, 1002)], memory: [[A4, { lastMoveMs: NOW - 10 }]], expect: [`report ${A4} default/y conflict`], state: 'waiting', requeue: COOL - 10 },
   { name: 'starting pods: look again when the start-up grace ends', pods: [pod('a', { ready: false, age: 20 })], expect: [], state: 'starting', requeue: 40_000 },
   { name: 'conflict on one pool IP leaves the other IP to the newer workload', targets: [B4], pods: [pod('x', { owner: 'A', ips: [A4], age: 300 }), pod('y', { owner: 'B', node: 'n2', ips: [A4, B4], age: 30 })], holders: [on(A4, 1001), free(B4)], expect: [`assign ${B4} 1002 default/y@n2 unassigned`] },
+  // --- heartbeats: fail over before Kubernetes notices (Lease duration 40 s → grace 20 s)
+  { name: 'heartbeat: holder silent past the grace, a fresh node can take it: moves before NotReady', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], leases: [['n1', 21_000], ['n2', 1000], ['n3', 1000]], expect: [`assign ${A4} 1002 default/b@n2 holder-heartbeat-lost`], state: 'moving!' },
+  { name: 'heartbeat: holder silent within the grace keeps it; look again when the grace ends', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], leases: [['n1', 15_000], ['n2', 1000], ['n3', 1000]], expect: [], state: 'placed', requeue: 5001 },
+  { name: 'heartbeat: exactly at the grace is not yet stale', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], leases: [['n1', 20_000], ['n2', 1000], ['n3', 1000]], expect: [], state: 'placed' },
+  { name: 'heartbeat: no node with a fresh Lease can take it: stays', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], leases: [['n1', 30_000], ['n3', 1000]], expect: [], state: 'placed' },
+  { name: 'heartbeat: the other pod is on a stale node too: stays', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001), node('n2', 1002), node('n3', 1003), node('n4', 1004), node('n5', 1005)], holders: [on(A4, 1001)], leases: [['n1', 30_000], ['n2', 25_000], ['n3', 1000], ['n4', 1000], ['n5', 1000]], expect: [], state: 'placed' },
+  { name: 'heartbeat guard: 2 of 3 nodes stale — nothing moves on heartbeat grounds', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' }), pod('c', { node: 'n3', age: 10 })], holders: [on(A4, 1001)], leases: [['n1', 30_000], ['n2', 30_000], ['n3', 1000]], expect: [], state: 'placed' },
+  { name: 'heartbeat guard: half the nodes stale is not more than half', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], nodes: [node('n1', 1001), node('n2', 1002)], holders: [on(A4, 1001)], leases: [['n1', 30_000], ['n2', 1000]], expect: [`assign ${A4} 1002 default/b@n2 holder-heartbeat-lost`] },
+  { name: 'heartbeat: a fixed grace overrides the Lease duration', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], leases: [['n1', 6000], ['n2', 1000], ['n3', 1000]], graceMs: 5000, expect: [`assign ${A4} 1002 default/b@n2 holder-heartbeat-lost`] },
+  { name: 'heartbeat: a node without a Lease is never judged', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })], holders: [on(A4, 1001)], leases: [['n2', 1000], ['n3', 1000]], expect: [], state: 'placed' },
+  { name: 'heartbeat: a failover prefers a target whose node heartbeats', pods: [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2', age: 200 }), pod('c', { node: 'n3', age: 100 })], nodes: [node('n1', 1001, { ready: false }), node('n2', 1002), node('n3', 1003)], holders: [on(A4, 1001)], leases: [['n1', 1000], ['n2', 25_000], ['n3', 1000]], expect: [`assign ${A4} 1003 default/c@n3 holder-not-eligible`] },
 ];
 
 /** Holders go into the per-IP memory, as the controller keeps them. */
@@ -204,7 +219,8 @@ for (const c of cases) {
   test(`plan: ${c.name}`, () => {
     const targets = c.targets ?? [A4];
     const adoptable = new Set(c.adoptable ?? []);
-    const snap = snapshot({ ...c, targets, config: { unassignWhenUnplaced: c.unassign ?? false, adoptable: (ip) => adoptable.has(ip) } });
+    const heartbeat = c.leases ? { enabled: true, graceMs: c.graceMs } : undefined;
+    const snap = { ...snapshot({ ...c, targets, config: { unassignWhenUnplaced: c.unassign ?? false, adoptable: (ip) => adoptable.has(ip), heartbeat } }), heartbeats: new Map((c.leases ?? []).map(([n, ago]) => [n, { renewMs: NOW - ago, durationMs: 40_000 }])) };
     const result = plan(snap, memoryOf(targets, c.holders, c.memory), NOW);
     assert.deepEqual(result.actions.map(fmt), c.expect);
     if (c.state !== undefined) {
@@ -241,4 +257,16 @@ test('plan: the outside-cluster report names the IP and the droplet', () => {
   const snap = snapshot({ pods: [pod('a', { node: 'n3' })] });
   const [report] = plan(snap, memoryOf([A4], [on(A4, 9999)]), NOW).actions;
   assert.equal(report?.detail, `reserved IP ${A4} is held by droplet 9999, which is not part of this cluster; floatip leaves it there (list it in --adoptable-ips to let floatip take it)`);
+});
+
+test('plan: heartbeats off — a silent holder keeps the IP, as without Leases', () => {
+  const pods = [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })];
+  const heartbeats = new Map([['n1', { renewMs: NOW - 60_000, durationMs: 40_000 }], ['n2', { renewMs: NOW, durationMs: 40_000 }], ['n3', { renewMs: NOW, durationMs: 40_000 }]]);
+  const off = { ...snapshot({ pods, config: { heartbeat: { enabled: false } } }), heartbeats };
+  const on4 = { ...snapshot({ pods, config: { heartbeat: { enabled: true } } }), heartbeats };
+  const memory = memoryOf([A4], [on(A4, 1001)]);
+  assert.deepEqual(plan(off, memory, NOW).actions, []);
+  const [move] = plan(on4, memory, NOW).actions;
+  assert.equal(move?.detail, 'node n1 (droplet 1001) has not renewed its heartbeat for 60 s (grace 20 s); its pods may still look Ready');
+  assert.deepEqual(plan(on4, memory, NOW).statuses[0]?.suspect, { node: 'n1', lostSinceMs: NOW - 40_000 });
 });

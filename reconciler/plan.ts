@@ -24,6 +24,13 @@
 //    waits: that is a rollout, not a problem.
 // 7. A retry backoff after a failed attempt holds back only a retry towards the same target;
 //    new evidence (a pod or node event) cuts it short, down to a floor against hot loops.
+// 8. Heartbeats (when enabled): a holder whose node Lease has not been renewed for longer
+//    than the grace (half the Lease's duration, or a fixed one) loses the IP to an eligible
+//    pod on a node with a fresh Lease — long before the node controller marks it NotReady.
+//    Never when no fresh node can take it, nor when more than half of the nodes look stale
+//    at once: then the API server, the network or this process is the likelier problem (like
+//    the node lifecycle controller's unhealthy-zone threshold). New targets on fresh nodes are
+//    preferred in every move.
 //
 // Cool-off: after a completed move the IP is not moved *voluntarily* for `coolOffMs`. A
 // holder that cannot serve (NotReady, cordoned, tainted, gone, unassigned) is always replaced
@@ -60,8 +67,18 @@ interface Workload {
   readonly eligible: readonly Candidate[];
 }
 
+/** What the node Leases say; every answer is "unknown" while heartbeats are off or guarded. */
+interface HeartbeatView {
+  /** when this node's Lease turns (or turned) stale; undefined: no Lease or not judged */
+  staleAt(node: NodeFacts): number | undefined;
+  /** stale now, and heartbeat judgments are not suspended */
+  stale(node: NodeFacts): boolean;
+  fresh(node: NodeFacts): boolean;
+}
+
 interface World {
   readonly snap: Snapshot;
+  readonly heartbeat: HeartbeatView;
   readonly memory: ReadonlyMap<string, IpMemory>;
   readonly now: number;
   readonly dropletNodes: ReadonlyMap<number, NodeFacts>;
@@ -106,7 +123,39 @@ function buildWorld(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now: 
     }
   }
   // Workloads were created oldest first, so each claim list already has the winner first.
-  return { snap, memory, now, dropletNodes, claims, why };
+  return { snap, memory, now, dropletNodes, claims, why, heartbeat: heartbeatView(snap, now) };
+}
+
+const UNKNOWN: HeartbeatView = { staleAt: () => undefined, stale: () => false, fresh: () => false };
+
+function heartbeatView(snap: Snapshot, now: number): HeartbeatView {
+  const config = snap.config.heartbeat;
+  const leases = snap.heartbeats;
+  if (!config?.enabled || !leases || leases.size === 0) return UNKNOWN;
+  const staleAt = (node: NodeFacts): number | undefined => {
+    const h = leases.get(node.name);
+    return h === undefined ? undefined : h.renewMs + (config.graceMs ?? h.durationMs / 2);
+  };
+  let known = 0;
+  let stale = 0;
+  for (const n of snap.nodes) {
+    const at = staleAt(n);
+    if (at === undefined) continue;
+    known += 1;
+    if (now > at) stale += 1;
+  }
+  if (stale * 2 > known) return UNKNOWN; // the guard: too many at once to be the nodes' fault
+  return {
+    staleAt,
+    stale: (n) => {
+      const at = staleAt(n);
+      return at !== undefined && now > at;
+    },
+    fresh: (n) => {
+      const at = staleAt(n);
+      return at !== undefined && now <= at;
+    },
+  };
 }
 
 function effectiveHolder(w: World, ip: string): number | null {
@@ -119,14 +168,20 @@ function familyOf(w: World, ip: string): Family {
   return w.memory.get(ip)?.holder?.family ?? (ip.includes(':') ? 6 : 4);
 }
 
-/** The claimants of `ip` in `workload` that may take it now. */
-function candidatesFor(w: World, workload: Workload, ip: string): Candidate[] {
+/** The claimants of `ip` in `workload` that may take it now, nodes with a fresh heartbeat first. */
+function candidatesFor(w: World, workload: Workload, ip: string, freshOnly = false): Candidate[] {
   const failed = new Set(failedTargetsOf(w.memory.get(ip), w.now).map((f) => f.dropletId));
-  return workload.eligible.filter((c) => claimsIp(c.pod, ip) && !failed.has(c.dropletId));
+  const ok = workload.eligible.filter((c) => claimsIp(c.pod, ip) && !failed.has(c.dropletId));
+  if (freshOnly) return ok.filter((c) => w.heartbeat.fresh(c.node));
+  const stale = ok.filter((c) => w.heartbeat.stale(c.node));
+  return stale.length === 0 ? ok : [...ok.filter((c) => !stale.includes(c)), ...stale];
 }
 
-/** Desired droplet for every IP of `workload` in `family` that the workload wins. */
-function placeFamily(w: World, workload: Workload, family: Family): Map<string, Candidate | null> {
+/**
+ * Desired droplet for every IP of `workload` in `family` that the workload wins. `leaving`:
+ * an IP whose holder must not keep it (heartbeat lost), which may go to a fresh node only.
+ */
+function placeFamily(w: World, workload: Workload, family: Family, leaving?: string): Map<string, Candidate | null> {
   const mine = workload.addresses.filter((ip) => familyOf(w, ip) === family && w.claims.get(ip)?.[0] === workload);
   const used = new Set<number>();
   for (const [ip] of w.memory) {
@@ -136,6 +191,7 @@ function placeFamily(w: World, workload: Workload, family: Family): Map<string, 
   }
   const result = new Map<string, Candidate | null>();
   for (const ip of mine) {
+    if (ip === leaving) continue;
     const holder = effectiveHolder(w, ip);
     const sticky = workload.eligible.find((c) => c.dropletId === holder && claimsIp(c.pod, ip));
     if (sticky && !used.has(sticky.dropletId)) {
@@ -145,7 +201,7 @@ function placeFamily(w: World, workload: Workload, family: Family): Map<string, 
   }
   for (const ip of mine) {
     if (result.has(ip)) continue;
-    const next = candidatesFor(w, workload, ip).find((c) => !used.has(c.dropletId)) ?? null;
+    const next = candidatesFor(w, workload, ip, ip === leaving).find((c) => !used.has(c.dropletId) && !(ip === leaving && c.dropletId === effectiveHolder(w, ip))) ?? null;
     result.set(ip, next);
     if (next) used.add(next.dropletId);
   }
@@ -231,12 +287,13 @@ function planIp(w: World, ip: string): IpPlan {
   const workloads = w.claims.get(ip) ?? [];
   const winner = workloads[0];
   const reports: Action[] = [];
-  const done = (state: IpStatus['state'], desired: number | null, more: { holderLost?: boolean; requeueAfterMs?: number | undefined; actions?: Action[] } = {}): IpPlan => {
+  const done = (state: IpStatus['state'], desired: number | null, more: { holderLost?: boolean; requeueAfterMs?: number | undefined; actions?: Action[]; suspect?: IpStatus['suspect'] } = {}): IpPlan => {
     const all = [...reports, ...(more.actions ?? [])];
     const reportKeys = all.flatMap((a) => (a.reportKey === undefined ? [] : [a.reportKey]));
     const made = new Set(mem?.reported ?? []);
     const actions = all.filter((a) => a.reportKey === undefined || !made.has(a.reportKey));
-    return { actions, status: { ip, state, holder, desired, holderLost: more.holderLost ?? false, reportKeys }, requeueAfterMs: more.requeueAfterMs };
+    const status: IpStatus = { ip, state, holder, desired, holderLost: more.holderLost ?? false, reportKeys, ...(more.suspect ? { suspect: more.suspect } : {}) };
+    return { actions, status, requeueAfterMs: more.requeueAfterMs };
   };
   if (!winner) return done('unclaimed', holder);
   reports.push(...conflictReports(ip, workloads));
@@ -259,7 +316,12 @@ function planIp(w: World, ip: string): IpPlan {
   }
 
   const family = familyOf(w, ip);
-  if (winner.eligible.some((c) => c.dropletId === holder && claimsIp(c.pod, ip))) return done('placed', holder);
+  const serving = winner.eligible.find((c) => c.dropletId === holder && claimsIp(c.pod, ip));
+  if (serving) {
+    const staleAt = w.heartbeat.staleAt(serving.node);
+    if (!w.heartbeat.stale(serving.node)) return done('placed', holder, { requeueAfterMs: staleAt === undefined ? undefined : staleAt - w.now + 1 });
+    return heartbeatLost(w, ip, mem, serving, staleAt as number, done);
+  }
 
   const { reason, detail } = holderProblem(w, ip, holder, workloads);
   const lastMove = mem?.lastMoveMs;
@@ -295,6 +357,25 @@ function planIp(w: World, ip: string): IpPlan {
   const report: Action = { type: 'report', ip, reason: 'unplaced', detail: `${why}${wait}`, pod: ref(first), reportKey: `unplaced\n${first.uid}\n${why}${wait}` };
   const coolOffWait = wait && coolOffEnds !== undefined ? coolOffEnds - w.now : undefined;
   return done('unplaced', null, { holderLost, actions: [report], requeueAfterMs: soonest(requeueAfterMs, coolOffWait) });
+}
+
+type Done = (state: IpStatus['state'], desired: number | null, more?: { holderLost?: boolean; requeueAfterMs?: number | undefined; actions?: Action[]; suspect?: IpStatus['suspect'] }) => IpPlan;
+
+/** The holder looks Ready but its node stopped heartbeating: hand over to a fresh node, if any. */
+function heartbeatLost(w: World, ip: string, mem: IpMemory | undefined, serving: Candidate, staleAt: number, done: Done): IpPlan {
+  const winner = w.claims.get(ip)?.[0] as Workload;
+  const suspect = { node: serving.node.name, lostSinceMs: staleAt };
+  const target = placeFamily(w, winner, familyOf(w, ip), ip).get(ip);
+  // No fresh node can take it: moving would not help. A fresh node's renewal re-plans.
+  if (!target) return done('placed', serving.dropletId, { suspect });
+  const blocked = retryBlockedUntil(mem, target.dropletId, w.now, w.snap.config.retryFloorMs);
+  if (blocked !== undefined) return done('waiting', target.dropletId, { holderLost: true, suspect, requeueAfterMs: blocked - w.now });
+  const h = w.snap.heartbeats?.get(serving.node.name);
+  const silentS = h ? Math.round((w.now - h.renewMs) / 100) / 10 : 0;
+  const graceS = Math.round((staleAt - (h?.renewMs ?? staleAt)) / 100) / 10;
+  const detail = `node ${serving.node.name} (droplet ${serving.dropletId}) has not renewed its heartbeat for ${silentS} s (grace ${graceS} s); its pods may still look Ready`;
+  const assign: Action = { type: 'assign', ip, reason: 'holder-heartbeat-lost', detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name };
+  return done('moving', target.dropletId, { holderLost: true, suspect, actions: [assign] });
 }
 
 export function plan(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now: number): PlanResult {

@@ -174,6 +174,7 @@ export function reconcilerConfig(apiUrl: string, podName: string, overrides: Par
     actionExpiryMs: 60_000,
     unassignWhenUnplaced: false,
     adoptable: parseAdoptableIps(undefined),
+    heartbeat: { enabled: true, graceMs: undefined },
     lease: { name: 'floatip-reconciler', namespace: NS, durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 },
     podName,
     bindAddress: '127.0.0.1',
