@@ -52,6 +52,7 @@ interface StateFirewall {
 describe('traffic arrives: agent anchors, Service externalIPs and ingress, the floatip firewall', () => {
   let world: ReconcilerWorld;
   let logs: LogCapture;
+  let metricsUrl: string;
   let agents: AgentProcess[] = [];
   let doksBefore: string;
   /** every spec.externalIPs the Service showed, in watch order */
@@ -71,6 +72,7 @@ describe('traffic arrives: agent anchors, Service externalIPs and ingress, the f
     const port = createDoClient({ token: TOKEN, baseUrl: world.emulator.url, timeoutMs: 2500, retry: { maxAttempts: 3, baseMs: 50, capMs: 200 } });
     const replica = await world.startReplica('reconciler-0', {}, { port });
     logs = replica.logs;
+    metricsUrl = replica.running.metricsUrl;
     await waitFor('reconciler-0 to lead', async () => replica.running.isLeader());
   });
   after(async () => {
@@ -174,6 +176,11 @@ describe('traffic arrives: agent anchors, Service externalIPs and ingress, the f
     const assign = (await world.admin.requests()).find((r) => r.method === 'POST' && (r.body as { droplet_id?: number }).droplet_id === other);
     assert.ok(added && assign, 'both the Service update and the assign happened');
     assert.ok(Date.parse(String(added['time'])) <= Date.parse(assign.time), `Service updated at ${String(added['time'])}, assign sent at ${assign.time}`);
+    const scrape = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const sum = Number(/^floatip_expose_before_assign_seconds_sum (\S+)$/m.exec(scrape)?.[1]);
+    const count = Number(/^floatip_expose_before_assign_seconds_count (\S+)$/m.exec(scrape)?.[1]);
+    assert.ok(count >= 2, 'the first assign and the failover each waited for the Service');
+    console.error(`# anchor in the Service before an assign: ${((sum / count) * 1000).toFixed(1)} ms on average over ${count} assigns`);
   });
 
   test('a port added to the Service: the firewall follows within seconds', async () => {

@@ -148,7 +148,8 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const pods: PodClaims[] = world.listPods().map(claimsOf);
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
     const claimsAny = pods.some((p) => p.namespace === facts.namespace && p.addresses.length > 0 && selects(facts.selector, p.labels));
-    const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await writer.selectsAnyPod(facts.namespace, facts.selector ?? {}) : false;
+    const selectsUnannotatedPods =
+      facts.floatip && hasSelector && !claimsAny ? await writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.keys.annotation) : false;
     const plan = planService({
       service: current,
       pods,

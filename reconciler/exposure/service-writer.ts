@@ -12,8 +12,11 @@ export interface ServiceWriter {
   applyExternalIPs(namespace: string, name: string, ips: readonly string[]): Promise<void>;
   /** status.loadBalancer.ingress, one { ip } per address; empty gives it back */
   applyIngress(namespace: string, name: string, ips: readonly string[]): Promise<void>;
-  /** does the selector match any pod at all (labeled by the webhook or not)? */
-  selectsAnyPod(namespace: string, selector: Readonly<Record<string, string>>): Promise<boolean>;
+  /**
+   * Does the selector match pods, none of which carries `annotation`? Asked of the API server
+   * when the cache shows no claiming pod: it may only be behind (an annotated pod) or right.
+   */
+  selectsOnlyUnannotatedPods(namespace: string, selector: Readonly<Record<string, string>>, annotation: string): Promise<boolean>;
 }
 
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -31,11 +34,13 @@ export function createServiceWriter(api: ServiceApi): ServiceWriter {
       const body = ips.length > 0 ? { ...identity(namespace, name), status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } : identity(namespace, name);
       await api.patchNamespacedServiceStatus({ name, namespace, body, fieldManager: FIELD_MANAGER, force: true }, APPLY);
     },
-    async selectsAnyPod(namespace, selector) {
+    async selectsOnlyUnannotatedPods(namespace, selector, annotation) {
       const labelSelector = Object.entries(selector)
         .map(([k, v]) => `${k}=${v}`)
         .join(',');
-      return (await api.listNamespacedPod({ namespace, labelSelector, limit: 1 })).items.length > 0;
+      // a sample is enough to tell "none annotated" from "the cache is behind"
+      const pods = (await api.listNamespacedPod({ namespace, labelSelector, limit: 50 })).items;
+      return pods.length > 0 && pods.every((p) => p.metadata?.annotations?.[annotation] === undefined);
     },
   };
 }
