@@ -214,8 +214,9 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     logger,
     onStartedLeading: (term) => {
       metrics.isLeader.set(1);
-      ctl.start(term);
+      // exposure first: the controller's first assign of the term already asks it (beforeAssign)
       exposure.start(term.signal);
+      ctl.start(term);
     },
     onStoppedLeading: async () => {
       metrics.isLeader.set(0);
