@@ -26,6 +26,7 @@ const ALL_OPTIONS = {
     adoptableIps: ['203.0.113.0/24', '198.51.100.7'],
     loadBalancerClass: 'example.com/reserved-ip',
     firewall: false,
+    nodeHeartbeatGrace: '25s',
     lease: { duration: '20s', renewDeadline: '12s', retryPeriod: '2s' },
     shutdownTimeout: '20s',
     logLevel: 'debug',
@@ -96,6 +97,11 @@ test('reconciler: every value the chart exposes reaches the parsed config; the t
   );
   assert.deepEqual(config.adoptable.entries, ['203.0.113.0/24', '198.51.100.7']);
   assert.deepEqual([config.loadBalancerClass, config.manageFirewall], ['example.com/reserved-ip', false]);
+  assert.deepEqual(config.heartbeat, { enabled: true, graceMs: 25_000 });
+  const off = reconcilerConfigOf(runnable(parseManifests(renderChart({ reconciler: { heartbeatFailover: false } })), 'Deployment', 'floatip-reconciler'), {
+    'digital-ocean-token': { token: 't' },
+  });
+  assert.equal(off.heartbeat.enabled, false);
 });
 
 test("reconciler: the chart's defaults are the process's own defaults", () => {

@@ -45,8 +45,10 @@ describe('helm template', () => {
       'PodDisruptionBudget floatip-system/floatip-webhook',
       'Role floatip-system/floatip-reconciler-leader-election',
       'Role floatip-system/floatip-webhook-tls',
+      'Role kube-node-lease/floatip-reconciler-node-heartbeats',
       'RoleBinding floatip-system/floatip-reconciler-leader-election',
       'RoleBinding floatip-system/floatip-webhook-tls',
+      'RoleBinding kube-node-lease/floatip-reconciler-node-heartbeats',
       'Service floatip-system/floatip-webhook',
       'ServiceAccount floatip-agent/floatip-agent',
       'ServiceAccount floatip-system/floatip-reconciler',
@@ -141,6 +143,14 @@ describe('helm template', () => {
       assert.deepEqual([binding?.roleRef.name, binding?.subjects], ['floatip-reconciler', [{ kind: 'ServiceAccount', name: 'floatip-reconciler', namespace: 'floatip-system' }]]);
     }
     assert.ok(findManifest(objects, 'Deployment', 'floatip-reconciler').spec.template.spec.containers[0].args.includes('--namespaces=games,web'));
+  });
+
+  test('heartbeat failover off: --no-heartbeat-failover, and no access to the node Leases', () => {
+    const objects = render({ reconciler: { heartbeatFailover: false } });
+    assert.deepEqual(kinds(objects).filter((k) => k.includes('kube-node-lease')), []);
+    assert.ok(findManifest(objects, 'Deployment', 'floatip-reconciler').spec.template.spec.containers[0].args.includes('--no-heartbeat-failover'));
+    const role = findManifest(render(), 'Role', 'floatip-reconciler-node-heartbeats');
+    assert.deepEqual(role.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['list', 'watch'] }]);
   });
 
   test('the token: an existing Secret mounted as a file, default digital-ocean-token/token like do-floating-ip-k8s', () => {
