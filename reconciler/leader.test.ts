@@ -65,11 +65,11 @@ class VirtualTime {
   }
 }
 
-function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: { mode?: 'ok' | 'fail' | 'hang' } = {}) {
+function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: { mode?: 'ok' | 'fail' | 'hang' } = {}, api: LeaseApi = store.api(fault)) {
   const log: string[] = [];
   const terms: LeadershipTerm[] = [];
   const elector: LeaderElector = createLeaderElector({
-    api: store.api(fault),
+    api,
     name: 'floatip-reconciler',
     namespace: 'floatip-system',
     identity,
@@ -266,22 +266,7 @@ test('fencing: a renewal that arrives late does not extend the term from its arr
       return api.replaceNamespacedLease(p);
     },
   };
-  const terms: LeadershipTerm[] = [];
-  const elector = createLeaderElector({
-    api: slow,
-    name: 'floatip-reconciler',
-    namespace: 'floatip-system',
-    identity: 'a',
-    leaseDurationMs: 15_000,
-    renewDeadlineMs: 10_000,
-    retryPeriodMs: 1000,
-    onStartedLeading: (t) => void terms.push(t),
-    onStoppedLeading: () => undefined,
-    logger: createLogger({ level: 'silent' }),
-    now: time.now,
-    sleep: time.sleep,
-    random: () => 0,
-  });
+  const { elector, terms } = replica(store, time, 'a', {}, slow);
   elector.start();
   await time.advance(0);
   delayMs = 4000; // the next renewal is sent at T0 + 1000 and answered at T0 + 5000
