@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { waitFor } from './cluster/harness.ts';
 import type { ControlPlane } from './cluster/harness.ts';
 import { kubeConfigFor, kubeConfigYaml } from './cluster/kubeconfig.ts';
+import { collectOutput } from './child-output.ts';
 
 export const AGENT_NS = 'floatip-agent';
 export const AGENT_SA = 'floatip-agent';
@@ -84,22 +84,12 @@ export async function spawnAgent(opts: { nodeName: string; metadataUrl: string; 
     env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfigPath },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  createInterface(child.stdout).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      lines.push({ msg: line });
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const { lines, stderr, exited } = collectOutput(child);
   void exited.then(() => rm(dir, { recursive: true, force: true }));
   return {
     nodeName: opts.nodeName,
     lines,
-    stderr: () => stderr,
+    stderr,
     exited,
     exitCode: () => child.exitCode ?? (child.signalCode === null ? null : -1),
     async stop() {

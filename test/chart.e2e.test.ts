@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from './cluster/harness.ts';
 import type { ControlPlane } from './cluster/harness.ts';
@@ -26,6 +26,7 @@ import { FIELD_VALUES, runnable } from './chart/workloads.ts';
 import { agentCredentials, metadataUrlOf } from './agent-fixture.ts';
 import { ANCHOR_PATH } from '../agent/config.ts';
 import { emulatorAdmin, dropletOf, nodeOf } from './reconciler-fixture.ts';
+import { rejection } from './child-output.ts';
 
 const NS = 'floatip-system';
 const KEY = 'example.com/public-ip';
@@ -48,16 +49,6 @@ function httpsGet(url: string, ca: string): Promise<string> {
   });
 }
 
-async function rejection(call: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    if (!(err instanceof ApiException)) throw err;
-    const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-    return { code: err.code, message: (body as { message?: string }).message ?? '' };
-  }
-  throw new Error('the request was admitted');
-}
 
 function deployment(name: string, annotations: Record<string, string>, replicas = 2): V1Deployment {
   const labels = { app: name };

@@ -3,7 +3,7 @@
 // and failurePolicy are Kubernetes' own behaviour, not a fake's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { registerWebhooks, startControlPlane, waitFor } from './cluster/harness.ts';
 import type { ControlPlane } from './cluster/harness.ts';
@@ -14,6 +14,7 @@ import { createCertificateAuthority, generateLoopbackTls, issueServingCertificat
 import { DEFAULT_POLICY } from '../webhook/tls/rotation.ts';
 import { startSelfManagedTls } from '../webhook/tls/self-managed.ts';
 import { kubeCaBundleTarget, kubeSecretStore } from '../webhook/tls/kube.ts';
+import { rejection } from './child-output.ts';
 
 const KEY = 'k8s.haim.dev/floating-ip';
 const BAD_IP_MESSAGE =
@@ -38,17 +39,6 @@ function pod(name: string, annotations?: Record<string, string>): V1Pod {
   return { metadata: { name, annotations }, spec: { containers: [{ name: 'app', image: 'nginx:1.29' }] } };
 }
 
-/** The HTTP status and Status message of a failed API call (throws if it succeeded). */
-async function rejection(call: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    if (!(err instanceof ApiException)) throw err;
-    const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-    return { code: err.code, message: (body as { message?: string }).message ?? '' };
-  }
-  throw new Error('the request was admitted');
-}
 
 describe('webhook behind the real API server', () => {
   let cp: ControlPlane;

@@ -8,7 +8,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { applyObjects } from '../cluster/manifests.ts';
@@ -16,6 +15,7 @@ import type { ControlPlane } from '../cluster/harness.ts';
 import type { Manifest } from './helm.ts';
 import { REPO_ROOT } from './helm.ts';
 import type { RunnableContainer } from './workloads.ts';
+import { collectOutput } from '../child-output.ts';
 
 /** API groups a bare control plane does not serve. */
 const CRD_GROUPS = ['cert-manager.io/', 'monitoring.coreos.com/'];
@@ -88,22 +88,12 @@ export async function runAsPod(
   Object.assign(env, opts.env);
 
   const child = spawn(process.execPath, [join(REPO_ROOT, entry), ...r.args, ...opts.overrides], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  createInterface(child.stdout).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      lines.push({ msg: line });
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const { lines, stderr, exited } = collectOutput(child);
   void exited.then(() => rm(dir, { recursive: true, force: true }));
   return {
     child,
     lines,
-    stderr: () => stderr,
+    stderr,
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
