@@ -292,6 +292,10 @@ export function createController(deps: ControllerDeps): Controller {
         config: planConfig,
       };
       const result = plan(snapshot, s.memory, now());
+      if (result.heartbeat) {
+        metrics.nodesHeartbeatStale.set(result.heartbeat.stale);
+        metrics.heartbeatGuard.set(result.heartbeat.guarded ? 1 : 0);
+      }
       const status = result.statuses[0];
       if (status) {
         record(s, ip, { kind: 'planned', status, reportKeys: status.reportKeys, evidenceMs: status.suspect?.lostSinceMs ?? s.memory.get(ip)?.evidenceMs ?? now() });

@@ -30,6 +30,10 @@ export interface ReconcilerMetrics {
   readonly heldOutsideCluster: Gauge<'ip' | 'droplet'>;
   /** holders suspected because their node missed its heartbeat (moves: floatip_ip_moves_total{reason="holder-heartbeat-lost"}) */
   readonly heartbeatSuspicions: Counter;
+  /** nodes whose Lease is older than the grace, as of the last decision */
+  readonly nodesHeartbeatStale: Gauge;
+  /** 1 while more than half of the nodes look stale: no move on heartbeat grounds */
+  readonly heartbeatGuard: Gauge;
 }
 
 export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {}): ReconcilerMetrics {
@@ -69,6 +73,12 @@ export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {})
     heartbeatSuspicions: new Counter({
       name: 'floatip_heartbeat_suspicions_total',
       help: "Times a holder's node missed its heartbeat (node Lease not renewed within the grace)",
+      registers,
+    }),
+    nodesHeartbeatStale: new Gauge({ name: 'floatip_nodes_heartbeat_stale', help: 'Nodes whose Lease was not renewed within the heartbeat grace, as of the last decision', registers }),
+    heartbeatGuard: new Gauge({
+      name: 'floatip_heartbeat_guard',
+      help: '1 while more than half of the nodes look silent: heartbeat-based moves are suspended (the API server, network or reconciler is the likelier problem)',
       registers,
     }),
   };

@@ -169,4 +169,6 @@ export interface PlanResult {
   readonly statuses: readonly IpStatus[];
   /** plan again after this long even without new evidence (pending action, cool-off, backoff) */
   readonly requeueAfterMs?: number;
+  /** what the node Leases said (heartbeats on): nodes judged, stale ones, and whether the guard held */
+  readonly heartbeat?: { readonly known: number; readonly stale: number; readonly guarded: boolean };
 }

@@ -270,3 +270,13 @@ test('plan: heartbeats off — a silent holder keeps the IP, as without Leases',
   assert.equal(move?.detail, 'node n1 (droplet 1001) has not renewed its heartbeat for 60 s (grace 20 s); its pods may still look Ready');
   assert.deepEqual(plan(on4, memory, NOW).statuses[0]?.suspect, { node: 'n1', lostSinceMs: NOW - 40_000 });
 });
+
+test('plan: the heartbeat summary says how many nodes look silent and whether the guard holds', () => {
+  const pods = [pod('a', { node: 'n1', age: 300 }), pod('b', { node: 'n2' })];
+  const lease = (ago: number) => ({ renewMs: NOW - ago, durationMs: 40_000 });
+  const at = (leases: [string, number][]) => ({ ...snapshot({ pods, config: { heartbeat: { enabled: true } } }), heartbeats: new Map(leases.map(([n, ago]) => [n, lease(ago)])) });
+  const memory = memoryOf([A4], [on(A4, 1001)]);
+  assert.deepEqual(plan(at([['n1', 30_000], ['n2', 0], ['n3', 0]]), memory, NOW).heartbeat, { known: 3, stale: 1, guarded: false });
+  assert.deepEqual(plan(at([['n1', 30_000], ['n2', 30_000], ['n3', 0]]), memory, NOW).heartbeat, { known: 3, stale: 2, guarded: true });
+  assert.equal(plan(snapshot({ pods }), memory, NOW).heartbeat, undefined, 'heartbeats off: no summary');
+});

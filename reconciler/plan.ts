@@ -69,6 +69,7 @@ interface Workload {
 
 /** What the node Leases say; every answer is "unknown" while heartbeats are off or guarded. */
 interface HeartbeatView {
+  readonly summary?: { readonly known: number; readonly stale: number; readonly guarded: boolean };
   /** when this node's Lease turns (or turned) stale; undefined: no Lease or not judged */
   staleAt(node: NodeFacts): number | undefined;
   /** stale now, and heartbeat judgments are not suspended */
@@ -144,8 +145,10 @@ function heartbeatView(snap: Snapshot, now: number): HeartbeatView {
     known += 1;
     if (now > at) stale += 1;
   }
-  if (stale * 2 > known) return UNKNOWN; // the guard: too many at once to be the nodes' fault
+  // The guard: too many at once to be the nodes' fault.
+  if (stale * 2 > known) return { ...UNKNOWN, summary: { known, stale, guarded: true } };
   return {
+    summary: { known, stale, guarded: false },
     staleAt,
     stale: (n) => {
       const at = staleAt(n);
@@ -389,5 +392,6 @@ export function plan(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now:
     statuses.push(r.status);
     requeueAfterMs = soonest(requeueAfterMs, r.requeueAfterMs);
   }
-  return requeueAfterMs === undefined ? { actions, statuses } : { actions, statuses, requeueAfterMs };
+  const heartbeat = w.heartbeat.summary;
+  return { actions, statuses, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }), ...(heartbeat ? { heartbeat } : {}) };
 }
