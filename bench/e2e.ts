@@ -22,6 +22,7 @@ import { startControlPlane } from '../test/cluster/harness.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { RunningEmulator } from '../test/do-emulator/server.ts';
+import { DEFAULT_CLUSTER_ID, doksWorkerTags } from '../test/do-emulator/world.ts';
 import { adminClient, isAssignRequest, pod, portOf, until, watchServerRequests } from './fixtures.ts';
 import type { ReceivedRequest } from './fixtures.ts';
 import { summarize } from './stats.ts';
@@ -73,7 +74,7 @@ async function podReady(core: CoreV1Api, name: string): Promise<boolean> {
 async function addWorker(cp: ControlPlane, emu: RunningEmulator, core: CoreV1Api, i: number): Promise<[string, number]> {
   const name = `pool-b-${i}`;
   const dropletId = 2000 + i;
-  await adminClient(emu.url).call('POST', '/droplets', { id: dropletId, name, tags: ['k8s', 'k8s-worker'] });
+  await adminClient(emu.url).call('POST', '/droplets', { id: dropletId, name, tags: doksWorkerTags(DEFAULT_CLUSTER_ID) });
   await cp.addNode(name, { dropletId });
   await core.createNamespacedPod({ namespace: NS, body: webPod(`web-${i}`, name, 1000 - i) });
   await until(`pod web-${i} Ready`, () => podReady(core, `web-${i}`), 30_000, 50);

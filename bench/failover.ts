@@ -206,7 +206,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let throughput: RunResult[] | undefined;
   if (webhook) {
     log(`webhook throughput: ${TARGETS.join(', ')} at ${CONNECTIONS.join(', ')} connections, ≤ ${opts.webhookSeconds} s each`);
-    throughput = await benchWebhookThroughput({ connections: CONNECTIONS, maxMs: opts.webhookSeconds * 1000, maxRequests: opts.webhookRequests, rounds: 3, warmup: 500 });
+    throughput = await benchWebhookThroughput({ connections: CONNECTIONS, maxMs: opts.webhookSeconds * 1000, maxRequests: opts.webhookRequests, rounds: 6, warmup: 500 });
     figures.push(...throughputFigures(throughput));
   }
 

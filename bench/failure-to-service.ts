@@ -25,6 +25,7 @@ import { readyStatus, startControlPlane, UPSTREAM_NODE_MONITOR_GRACE_MS } from '
 import type { ControlPlane } from '../test/cluster/harness.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { RunningEmulator } from '../test/do-emulator/server.ts';
+import { DEFAULT_CLUSTER_ID, doksWorkerTags } from '../test/do-emulator/world.ts';
 import { adminClient, pod, until } from './fixtures.ts';
 import { summarize } from './stats.ts';
 import type { Summary } from './stats.ts';
@@ -100,7 +101,7 @@ export async function benchFailureToService(opts: FailureOptions): Promise<Failu
       Array.from({ length: workers }, async (_, i) => {
         const node = `pool-c-${i + 1}`;
         const dropletId = 3001 + i;
-        await admin.call('POST', '/droplets', { id: dropletId, name: node, tags: ['k8s', 'k8s-worker'] });
+        await admin.call('POST', '/droplets', { id: dropletId, name: node, tags: doksWorkerTags(DEFAULT_CLUSTER_ID) });
         await cp.addNode(node, { dropletId });
         await core.createNamespacedPod({ namespace: NS, body: failPod(`fail-${i + 1}`, node) });
         byDroplet.set(dropletId, { node, pod: `fail-${i + 1}` });
