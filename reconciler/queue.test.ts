@@ -15,7 +15,7 @@ function gate(): Gate {
 }
 
 /** A worker that records runs as "key@time" and lets each test script the outcome. */
-function harness(script: (key: string, n: number) => Promise<RunResult | void> | RunResult | void = () => undefined, concurrency = 4) {
+function harness(script: (key: string, n: number) => Promise<RunResult | void> | RunResult | void = () => undefined, concurrency = 4, priority?: (key: string) => number) {
   const clock = createFakeClock(0);
   const runs: string[] = [];
   const active = new Set<string>();
@@ -24,6 +24,7 @@ function harness(script: (key: string, n: number) => Promise<RunResult | void> |
   const depths: number[] = [];
   const queue = createWorkQueue({
     concurrency,
+    ...(priority ? { priority } : {}),
     backoff: { baseMs: 100, capMs: 1000 },
     setTimer: clock.setTimer,
     now: clock.now,
@@ -227,4 +228,56 @@ test('queue: shutdown waits for runs in flight to settle, drops waiting keys and
   await h.clock.advance(1000);
   assert.deepEqual(h.runs, ['a@0']);
   assert.equal(h.clock.pending(), 0);
+});
+
+test('queue: with many first placements waiting, a failover added later runs first', async () => {
+  // Each run takes 100 ms of the fake clock (a placement waiting for the rate budget).
+  const clock = createFakeClock(0);
+  const runs: string[] = [];
+  const queue = createWorkQueue({
+    concurrency: 2,
+    setTimer: clock.setTimer,
+    now: clock.now,
+    priority: (key) => (key.startsWith('failover') ? 0 : 1),
+    worker: async (key) => {
+      runs.push(`${key}@${clock.now()}`);
+      await new Promise<void>((resolve) => clock.setTimer(resolve, 100));
+    },
+  });
+  for (let i = 1; i <= 50; i++) queue.add(`first-${i}`);
+  await clock.advance(250);
+  queue.add('failover-a');
+  queue.add('first-51');
+  queue.add('failover-b');
+  assert.equal(queue.depth(), 47);
+  await clock.advance(100);
+  assert.deepEqual(runs.slice(-4), ['first-5@200', 'first-6@200', 'failover-a@300', 'failover-b@300'], 'the next two free workers take the failovers');
+  await clock.advance(100);
+  assert.deepEqual(runs.slice(-2), ['first-7@400', 'first-8@400'], 'then the first placements, in the order they came');
+  await clock.advance(10_000);
+  assert.deepEqual(runs.slice(-2), ['first-50@2500', 'first-51@2600']);
+  await queue.shutdown();
+});
+
+test('queue: the priority is asked each time a key is queued, also for a retry', async () => {
+  const held = new Set<string>();
+  const g = gate();
+  const h = harness(
+    (k, n) => {
+      if (k === 'x' && n === 1) throw new Error('boom');
+      if (k === 'block') return g.promise;
+    },
+    1,
+    (key) => (held.has(key) ? 0 : 1),
+  );
+  h.queue.add('x'); // fails at once; retried after 100 ms
+  h.queue.add('block');
+  h.queue.add('y');
+  h.queue.add('z');
+  await settle();
+  held.add('x'); // by its retry, x has a holder: it goes before y and z, queued long before
+  await h.clock.advance(100);
+  g.open();
+  await h.clock.advance(0);
+  assert.deepEqual(h.runs, ['x@0', 'block@0', 'x@100', 'y@100', 'z@100']);
 });

@@ -1,5 +1,8 @@
 // Work queue keyed by reserved IP. Informer callbacks only `add()` keys; workers drain them.
 // - dedupe: a key waiting in the queue is queued once;
+// - priorities: a key of a lower `priority(key)` (asked when it is queued) runs before the
+//   keys of higher ones that wait, first in first out within one — so a failover is not
+//   stuck behind hundreds of first placements waiting for DigitalOcean's rate budget;
 // - serial per key: a key added while it runs is marked dirty and runs once more afterwards;
 // - retries: a failed run is retried after the error's `retryAfterMs` or an exponential
 //   per-key backoff (reset by the next success); new evidence (`add()`) cuts a backoff short,
@@ -20,6 +23,8 @@ export interface RunResult {
 export interface WorkQueueOptions {
   readonly worker: (key: string, signal: AbortSignal) => Promise<RunResult | void>;
   readonly concurrency?: number;
+  /** 0 runs first (the default for every key), then 1, …; small integers */
+  readonly priority?: (key: string) => number;
   readonly backoff?: { readonly baseMs?: number; readonly capMs?: number; readonly floorMs?: number };
   readonly setTimer?: SetTimer;
   readonly now?: () => number;
@@ -52,7 +57,9 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const floorMs = opts.backoff?.floorMs ?? 1_000;
   const abort = new AbortController();
   const setTimer = opts.setTimer ?? realTimer;
-  const queue: string[] = [];
+  /** waiting keys by priority level */
+  const levels = new Map<number, string[]>();
+  let waiting = 0;
   const queued = new Set<string>();
   const running = new Map<string, Promise<void>>();
   const dirty = new Set<string>();
@@ -62,7 +69,23 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const now = opts.now ?? Date.now;
   let stopped = false;
 
-  const depthChanged = () => opts.onDepth?.(queue.length);
+  const depthChanged = () => opts.onDepth?.(waiting);
+
+  function push(key: string): void {
+    const level = opts.priority?.(key) ?? 0;
+    const list = levels.get(level);
+    if (list) list.push(key);
+    else levels.set(level, [key]);
+    waiting += 1;
+  }
+
+  function take(): string | undefined {
+    let best: number | undefined;
+    for (const [level, list] of levels) if (list.length > 0 && (best === undefined || level < best)) best = level;
+    const key = best === undefined ? undefined : levels.get(best)?.shift();
+    if (key !== undefined) waiting -= 1;
+    return key;
+  }
 
   function add(key: string): void {
     if (stopped) return;
@@ -83,7 +106,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     }
     if (queued.has(key)) return;
     queued.add(key);
-    queue.push(key);
+    push(key);
     depthChanged();
     pump();
   }
@@ -133,8 +156,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   }
 
   function pump(): void {
-    while (!stopped && running.size < concurrency && queue.length > 0) {
-      const key = queue.shift() as string;
+    while (!stopped && running.size < concurrency && waiting > 0) {
+      const key = take() as string;
       queued.delete(key);
       depthChanged();
       const p = run(key).finally(() => {
@@ -149,7 +172,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   return {
     add,
     addAfter,
-    depth: () => queue.length,
+    depth: () => waiting,
     failures: (key) => failureCount.get(key) ?? 0,
     async shutdown() {
       stopped = true;
@@ -158,7 +181,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
       for (const t of later.values()) t.cancel();
       backingOff.clear();
       later.clear();
-      queue.length = 0;
+      levels.clear();
+      waiting = 0;
       queued.clear();
       depthChanged();
       while (running.size > 0) await Promise.allSettled([...running.values()]);
