@@ -21,17 +21,22 @@ import type { EventSink } from './events.ts';
 import { apply, pendingOf } from './ip-state.ts';
 import type { IpMemory, Outcome } from './ip-state.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
-import type { Family, HolderFacts, IpStatus } from './model.ts';
+import type { Family, Heartbeat, HolderFacts, IpStatus } from './model.ts';
 import { plan } from './plan.ts';
 import { createWorkQueue } from './queue.ts';
 import type { RunResult, WorkQueue } from './queue.ts';
 import { createTriggers } from './triggers.ts';
-import { createHeartbeatCache } from './heartbeats.ts';
-import { createWorldCache, podsFor } from './world-index.ts';
+import { createHeartbeatCache, heartbeatOf } from './heartbeats.ts';
+import { createWorldIndex } from './world-index.ts';
 
 export type { EventSink, Exposure };
 
-/** Read access to the informer caches (arrays of the objects, nothing more). */
+/**
+ * Read access to the informer caches (arrays of the objects, nothing more). They are read
+ * when a term starts; after that the controller follows them through podChanged,
+ * nodeChanged and nodeLeaseChanged, which must be called for every change (the informers'
+ * callbacks), so that no reconcile run has to read a whole list.
+ */
 export interface WorldSource {
   listPods(): readonly V1Pod[];
   listNodes(): readonly V1Node[];
@@ -105,12 +110,21 @@ export interface ControllerDeps {
   pendingPollMs?: number;
   /** retries of unexpected errors; floorMs also bounds how soon evidence cuts a backoff short */
   backoff?: { baseMs?: number; capMs?: number; floorMs?: number };
+  /** called after every run of an IP, whatever its result (benchmarks wait on it) */
+  onReconciled?: (ip: string) => void;
 }
 
 /** plan → act rounds in one run: a failed target is replaced at once, within bounds. */
 const MAX_PASSES = 4;
 /** how long droplet tags (claim policy) are trusted before they are read again */
 const DROPLET_TAGS_TTL_MS = 5 * 60_000;
+/**
+ * Queue priorities: an IP that has a holder may be losing it (a failover, or a sticky re-plan
+ * that costs no DigitalOcean call); one without is a first placement, which can wait when
+ * DigitalOcean's rate budget is the bottleneck.
+ */
+const FAILOVER = 0;
+const FIRST_PLACEMENT = 1;
 
 interface TermState {
   readonly term: Term;
@@ -142,8 +156,9 @@ export function createController(deps: ControllerDeps): Controller {
     heartbeat: config.heartbeat ?? { enabled: true },
   };
   const heartbeats = createHeartbeatCache();
-  const cache = createWorldCache(config.keys);
-  let podsByUid: ReadonlyMap<string, V1Pod> = new Map();
+  /** node name → its heartbeat, kept from the Lease events */
+  const leases = new Map<string, Heartbeat>();
+  const index = createWorldIndex(config.keys);
   let current: TermState | undefined;
 
   const actuator = createActuator({
@@ -154,14 +169,13 @@ export function createController(deps: ControllerDeps): Controller {
     dryRun: config.dryRun,
     actionExpiryMs: config.actionExpiryMs,
     now,
-    pod: (uid) => podsByUid.get(uid),
+    pod: (uid) => index.pod(uid),
     exposure: deps.exposure,
   });
 
   const triggers = createTriggers({
     keys: config.keys,
-    cache,
-    world,
+    index,
     logger: log,
     events: deps.events,
     heldBy: (dropletId) => [...(current?.memory ?? [])].filter(([, m]) => m.holder?.dropletId === dropletId).map(([ip]) => ip),
@@ -226,15 +240,15 @@ export function createController(deps: ControllerDeps): Controller {
   async function learnTags(s: TermState, holder: number | null): Promise<void> {
     const reader = deps.droplets;
     if (!reader) return;
-    const nodes = cache.nodes(world.listNodes());
     if (s.clusterTag === undefined) {
-      const anyNode = nodes.find((n) => n.dropletId !== null);
-      if (anyNode?.dropletId != null) {
-        const tags = await tagsOf(s, reader, anyNode.dropletId);
+      let anyDroplet: number | null = null;
+      for (const n of index.claims.nodes()) if ((anyDroplet = n.dropletId) !== null) break;
+      if (anyDroplet !== null) {
+        const tags = await tagsOf(s, reader, anyDroplet);
         s.clusterTag = tags?.find((t) => /^k8s:[0-9a-f-]{36}$/.test(t));
       }
     }
-    if (holder !== null && !nodes.some((n) => n.dropletId === holder)) await tagsOf(s, reader, holder);
+    if (holder !== null && !index.claims.nodeOfDroplet(holder)) await tagsOf(s, reader, holder);
   }
 
   async function tagsOf(s: TermState, reader: DropletReader, id: number): Promise<readonly string[] | undefined> {
@@ -279,16 +293,13 @@ export function createController(deps: ControllerDeps): Controller {
     await refresh(s, ip);
     let requeueAfterMs: number | undefined;
     for (let pass = 0; pass < MAX_PASSES && !signal.aborted; pass++) {
-      const index = cache.pods(world.listPods());
-      podsByUid = index.byUid;
       const snapshot = {
         targets: [ip],
-        pods: podsFor(index, ip),
-        nodes: cache.nodes(world.listNodes()),
+        claims: index.claims,
         deletedNodes: triggers.deletedNodes(),
         dropletTags: new Map([...s.dropletTags].map(([id, t]) => [id, t.tags])),
         clusterTag: s.clusterTag,
-        heartbeats: planConfig.heartbeat.enabled && world.listNodeLeases ? heartbeats.of(world.listNodeLeases()) : undefined,
+        heartbeats: planConfig.heartbeat.enabled && world.listNodeLeases ? leases : undefined,
         config: planConfig,
       };
       const result = plan(snapshot, s.memory, now());
@@ -367,7 +378,8 @@ export function createController(deps: ControllerDeps): Controller {
       foreign: new Map(),
       suspected: new Set(),
       queue: createWorkQueue({
-        worker: (ip, signal) => reconcile(s, ip, AbortSignal.any([signal, term.signal])),
+        worker: (ip, signal) => reconcile(s, ip, AbortSignal.any([signal, term.signal])).finally(() => deps.onReconciled?.(ip)),
+        priority: (ip) => (s.memory.get(ip)?.holder?.dropletId != null ? FAILOVER : FIRST_PLACEMENT),
         concurrency: deps.concurrency ?? 4,
         backoff: deps.backoff,
         setTimer,
@@ -406,22 +418,28 @@ export function createController(deps: ControllerDeps): Controller {
   return {
     podChanged(pod, old) {
       const s = current;
+      index.podChanged(pod, old);
       for (const ip of triggers.podChanged(pod, old)) if (s) mark(s, ip);
     },
     nodeChanged(node, old) {
       const s = current;
+      index.nodeChanged(node, old);
       for (const ip of triggers.nodeChanged(node, old)) if (s) mark(s, ip);
     },
     nodeLeaseChanged(lease, old) {
       const s = current;
       const name = (lease ?? old)?.metadata?.name;
-      if (!s || !name || !planConfig.heartbeat.enabled) return;
+      if (!name || !planConfig.heartbeat.enabled) return;
+      const h = lease && heartbeatOf(lease);
+      if (h) leases.set(name, h);
+      else leases.delete(name);
+      if (!s) return;
       // A fresh node's renewal changes nothing; a node heartbeating again after a silence may
       // take IPs it could not (its holder's own silence is seen by the timer plan() asked for).
       const t = now();
       const wasStale = old !== undefined && heartbeats.staleAt(old, planConfig.heartbeat.graceMs) < t;
       if (!wasStale) return;
-      const node = world.listNodes().find((n) => n.metadata?.name === name);
+      const node = index.node(name);
       for (const ip of triggers.nodeChanged(node, node)) mark(s, ip);
     },
     start(term) {
@@ -431,6 +449,15 @@ export function createController(deps: ControllerDeps): Controller {
         const own = new AbortController();
         t = { signal: own.signal, valid: () => !own.signal.aborted };
         ownAbort = own;
+      }
+      // The world may have been filled without events (tests, benchmarks): start from it.
+      index.sync(world.listPods(), world.listNodes());
+      if (planConfig.heartbeat.enabled && world.listNodeLeases) {
+        leases.clear();
+        for (const lease of world.listNodeLeases()) {
+          const h = heartbeatOf(lease);
+          if (h && lease.metadata?.name) leases.set(lease.metadata.name, h);
+        }
       }
       const s = begin(t);
       current = s;

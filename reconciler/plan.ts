@@ -37,13 +37,21 @@
 // at once — availability first. Voluntary changes are those that take a working IP away:
 // handing it from a conflict loser that still serves to the winner, and unassigning an
 // unplaced IP.
-import { byAge, podEligibility } from './eligibility.ts';
-import type { Eligibility } from './eligibility.ts';
+import { claimIndexOf } from './claims.ts';
+import type { Candidate, ClaimView, WorkloadView } from './claims.ts';
 import { failedTargetsOf, pendingOf, retryBlockedUntil } from './ip-state.ts';
 import type { IpMemory } from './ip-state.ts';
 import type { Action, Family, IpStatus, NodeFacts, PlanResult, PodFacts, PodRef, Reason, Snapshot } from './model.ts';
 
 export type { IpMemory };
+export { workloadKey } from './claims.ts';
+
+/**
+ * A Snapshot whose claimants come from an index kept up to date as pods and nodes change
+ * (world-index.ts) instead of a list: a decision then costs the same with 10 claimants or
+ * 10,000 — no pass over the pods, no sort.
+ */
+export type IndexedSnapshot = Omit<Snapshot, 'pods' | 'nodes'> & { readonly claims: ClaimView };
 
 /**
  * How long a new pod may be Pending or not yet Ready before an unassigned IP that waits for
@@ -51,21 +59,7 @@ export type { IpMemory };
  */
 export const STARTUP_GRACE_MS = 60_000;
 
-interface Candidate {
-  readonly pod: PodFacts;
-  readonly dropletId: number;
-  readonly node: NodeFacts;
-}
-
-interface Workload {
-  readonly key: string;
-  /** oldest first */
-  readonly pods: readonly PodFacts[];
-  /** every IP its pods claim, in annotation order (oldest pod's first) */
-  readonly addresses: readonly string[];
-  /** eligible pods, oldest first */
-  readonly eligible: readonly Candidate[];
-}
+type Workload = WorkloadView;
 
 /** What the node Leases say; every answer is "unknown" while heartbeats are off or guarded. */
 interface HeartbeatView {
@@ -78,58 +72,22 @@ interface HeartbeatView {
 }
 
 interface World {
-  readonly snap: Snapshot;
+  readonly snap: IndexedSnapshot;
+  readonly claims: ClaimView;
   readonly heartbeat: HeartbeatView;
   readonly memory: ReadonlyMap<string, IpMemory>;
   readonly now: number;
-  readonly dropletNodes: ReadonlyMap<number, NodeFacts>;
-  /** ip → workloads claiming it, winner first */
-  readonly claims: ReadonlyMap<string, readonly Workload[]>;
-  readonly why: ReadonlyMap<string, Eligibility>;
 }
 
 const starting = (pod: PodFacts, now: number): boolean =>
   !pod.terminating && (pod.phase === 'Pending' || (pod.phase === 'Running' && !pod.ready)) && now - pod.createdMs < STARTUP_GRACE_MS;
 
-export const workloadKey = (pod: PodFacts): string => `${pod.namespace}\n${pod.owner}`;
 const ref = (pod: PodFacts): PodRef => ({ uid: pod.uid, namespace: pod.namespace, name: pod.name });
 const podName = (pod: PodFacts): string => `${pod.namespace}/${pod.name}`;
-const claimsIp = (pod: PodFacts, ip: string): boolean => pod.addresses.some((a) => a.text === ip);
-
-function buildWorld(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now: number): World {
-  const nodesByName = new Map(snap.nodes.map((n) => [n.name, n]));
-  const dropletNodes = new Map<number, NodeFacts>();
-  for (const n of snap.nodes) if (n.dropletId !== null) dropletNodes.set(n.dropletId, n);
-  const why = new Map<string, Eligibility>();
-  const members = new Map<string, PodFacts[]>();
-  for (const pod of [...snap.pods].sort(byAge)) {
-    why.set(pod.uid, podEligibility(pod, nodesByName));
-    const list = members.get(workloadKey(pod));
-    if (list) list.push(pod);
-    else members.set(workloadKey(pod), [pod]);
-  }
-  const claims = new Map<string, Workload[]>();
-  for (const [key, pods] of members) {
-    const addresses = [...new Set(pods.flatMap((p) => p.addresses.map((a) => a.text)))];
-    const eligible: Candidate[] = [];
-    for (const pod of pods) {
-      const e = why.get(pod.uid);
-      if (e?.ok) eligible.push({ pod, dropletId: e.dropletId, node: e.node });
-    }
-    const workload = { key, pods, addresses, eligible };
-    for (const ip of addresses) {
-      const list = claims.get(ip);
-      if (list) list.push(workload);
-      else claims.set(ip, [workload]);
-    }
-  }
-  // Workloads were created oldest first, so each claim list already has the winner first.
-  return { snap, memory, now, dropletNodes, claims, why, heartbeat: heartbeatView(snap, now) };
-}
 
 const UNKNOWN: HeartbeatView = { staleAt: () => undefined, stale: () => false, fresh: () => false };
 
-function heartbeatView(snap: Snapshot, now: number): HeartbeatView {
+function heartbeatView(snap: IndexedSnapshot, now: number): HeartbeatView {
   const config = snap.config.heartbeat;
   const leases = snap.heartbeats;
   if (!config?.enabled || !leases || leases.size === 0) return UNKNOWN;
@@ -139,7 +97,7 @@ function heartbeatView(snap: Snapshot, now: number): HeartbeatView {
   };
   let known = 0;
   let stale = 0;
-  for (const n of snap.nodes) {
+  for (const n of snap.claims.nodes()) {
     const at = staleAt(n);
     if (at === undefined) continue;
     known += 1;
@@ -171,13 +129,26 @@ function familyOf(w: World, ip: string): Family {
   return w.memory.get(ip)?.holder?.family ?? (ip.includes(':') ? 6 : 4);
 }
 
-/** The claimants of `ip` in `workload` that may take it now, nodes with a fresh heartbeat first. */
-function candidatesFor(w: World, workload: Workload, ip: string, freshOnly = false): Candidate[] {
+/**
+ * The claimants of `ip` in `workload` that may take it now, oldest first, nodes with a fresh
+ * heartbeat first. Lazy: the caller takes the first that fits, usually the first one.
+ */
+function* candidatesFor(w: World, workload: Workload, ip: string, freshOnly = false): Generator<Candidate> {
   const failed = new Set(failedTargetsOf(w.memory.get(ip), w.now).map((f) => f.dropletId));
-  const ok = workload.eligible.filter((c) => claimsIp(c.pod, ip) && !failed.has(c.dropletId));
-  if (freshOnly) return ok.filter((c) => w.heartbeat.fresh(c.node));
-  const stale = ok.filter((c) => w.heartbeat.stale(c.node));
-  return stale.length === 0 ? ok : [...ok.filter((c) => !stale.includes(c)), ...stale];
+  const stale: Candidate[] = [];
+  for (const c of workload.eligible(ip)) {
+    if (failed.has(c.dropletId)) continue;
+    if (freshOnly) {
+      if (w.heartbeat.fresh(c.node)) yield c;
+    } else if (w.heartbeat.stale(c.node)) stale.push(c);
+    else yield c;
+  }
+  yield* stale;
+}
+
+function firstOf<T>(items: Iterable<T>, ok: (item: T) => boolean): T | undefined {
+  for (const item of items) if (ok(item)) return item;
+  return undefined;
 }
 
 /**
@@ -185,7 +156,7 @@ function candidatesFor(w: World, workload: Workload, ip: string, freshOnly = fal
  * an IP whose holder must not keep it (heartbeat lost), which may go to a fresh node only.
  */
 function placeFamily(w: World, workload: Workload, family: Family, leaving?: string): Map<string, Candidate | null> {
-  const mine = workload.addresses.filter((ip) => familyOf(w, ip) === family && w.claims.get(ip)?.[0] === workload);
+  const mine = workload.addresses().filter((ip) => familyOf(w, ip) === family && w.claims.workloads(ip)[0] === workload);
   const used = new Set<number>();
   for (const [ip] of w.memory) {
     if (mine.includes(ip) || familyOf(w, ip) !== family) continue;
@@ -196,7 +167,7 @@ function placeFamily(w: World, workload: Workload, family: Family, leaving?: str
   for (const ip of mine) {
     if (ip === leaving) continue;
     const holder = effectiveHolder(w, ip);
-    const sticky = workload.eligible.find((c) => c.dropletId === holder && claimsIp(c.pod, ip));
+    const sticky = holder === null ? undefined : workload.eligibleOn(holder, ip);
     if (sticky && !used.has(sticky.dropletId)) {
       result.set(ip, sticky);
       used.add(sticky.dropletId);
@@ -204,7 +175,7 @@ function placeFamily(w: World, workload: Workload, family: Family, leaving?: str
   }
   for (const ip of mine) {
     if (result.has(ip)) continue;
-    const next = candidatesFor(w, workload, ip, ip === leaving).find((c) => !used.has(c.dropletId) && !(ip === leaving && c.dropletId === effectiveHolder(w, ip))) ?? null;
+    const next = firstOf(candidatesFor(w, workload, ip, ip === leaving), (c) => !used.has(c.dropletId) && !(ip === leaving && c.dropletId === effectiveHolder(w, ip))) ?? null;
     result.set(ip, next);
     if (next) used.add(next.dropletId);
   }
@@ -213,11 +184,11 @@ function placeFamily(w: World, workload: Workload, family: Family, leaving?: str
 
 function conflictReports(ip: string, workloads: readonly Workload[]): Action[] {
   const [winner, ...losers] = workloads;
-  const winnerPod = winner?.pods[0];
-  if (!winner || !winnerPod) return [];
+  if (!winner) return [];
+  const winnerPod = winner.oldest();
   return losers.flatMap((g) =>
-    g.pods
-      .filter((pod) => claimsIp(pod, ip))
+    g
+      .claimants(ip)
       .map((pod) => ({
         type: 'report' as const,
         ip,
@@ -231,7 +202,7 @@ function conflictReports(ip: string, workloads: readonly Workload[]): Action[] {
 
 /** A droplet that is no node of this cluster, was none recently, and has not its tag. */
 function outsideCluster(w: World, dropletId: number): boolean {
-  if (w.dropletNodes.has(dropletId) || w.snap.deletedNodes?.has(dropletId)) return false;
+  if (w.claims.nodeOfDroplet(dropletId) || w.snap.deletedNodes?.has(dropletId)) return false;
   const tag = w.snap.clusterTag;
   return !(tag !== undefined && w.snap.dropletTags?.get(dropletId)?.includes(tag));
 }
@@ -239,36 +210,35 @@ function outsideCluster(w: World, dropletId: number): boolean {
 /** Why the holder does not serve the winner: the move reason plus a sentence. */
 function holderProblem(w: World, ip: string, holder: number | null, workloads: readonly Workload[]): { reason: Reason; detail: string } {
   if (holder === null) return { reason: 'unassigned', detail: 'the IP has no holder' };
-  const node = w.dropletNodes.get(holder);
+  const node = w.claims.nodeOfDroplet(holder);
   if (!node) {
     const deleted = w.snap.deletedNodes?.get(holder);
     if (deleted !== undefined) return { reason: 'holder-node-deleted', detail: `node ${deleted} (droplet ${holder}) was deleted` };
     const adopted = outsideCluster(w, holder) ? ', and the IP is listed as adoptable' : ', but carries its tag';
     return { reason: 'holder-outside-cluster', detail: `droplet ${holder} is not a node of this cluster${adopted}` };
   }
-  if (workloads.slice(1).some((g) => g.eligible.some((c) => c.dropletId === holder && claimsIp(c.pod, ip)))) {
+  if (workloads.slice(1).some((g) => g.eligibleOn(holder, ip) !== undefined)) {
     return { reason: 'conflict-winner', detail: `droplet ${holder} serves a workload that lost the claim` };
   }
-  const onNode = workloads[0]?.pods.find((p) => p.nodeName === node.name && claimsIp(p, ip));
-  const e = onNode && w.why.get(onNode.uid);
+  const onNode = workloads[0]?.claimantOn(node.name, ip);
+  const e = onNode && w.claims.eligibility(onNode);
   const because = e && !e.ok ? e.why : `no pod of the workload runs on node ${node.name}`;
   return { reason: 'holder-not-eligible', detail: `droplet ${holder} cannot serve: ${because}` };
 }
 
 function unplacedDetail(w: World, ip: string, workload: Workload, family: Family): string {
-  const claimants = workload.eligible.filter((c) => claimsIp(c.pod, ip));
-  if (claimants.length > 0) {
+  if (workload.eligible(ip).length > 0) {
     const failed = failedTargetsOf(w.memory.get(ip), w.now);
-    const droplets = new Set(claimants.map((c) => c.dropletId));
-    const parts = failed.filter((f) => droplets.has(f.dropletId)).map((f) => `droplet ${f.dropletId} failed: ${f.message}`);
+    const claimantOn = (droplet: number | null) => droplet !== null && workload.eligibleOn(droplet, ip) !== undefined;
+    const parts = failed.filter((f) => claimantOn(f.dropletId)).map((f) => `droplet ${f.dropletId} failed: ${f.message}`);
     const blockers = [...w.memory.keys()]
-      .filter((other) => other !== ip && familyOf(w, other) === family && droplets.has(effectiveHolder(w, other) ?? 0))
+      .filter((other) => other !== ip && familyOf(w, other) === family && claimantOn(effectiveHolder(w, other)))
       .map((other) => `${other} on ${effectiveHolder(w, other)}`);
     if (blockers.length > 0) parts.push(`the other eligible droplets already hold a reserved IPv${family} (${blockers.join(', ')})`);
     return `no eligible droplet can take it now: ${parts.join('; ')}`;
   }
-  const first = workload.pods.find((p) => claimsIp(p, ip));
-  const e = first && w.why.get(first.uid);
+  const claimant = workload.claimants(ip)[0];
+  const e = claimant && w.claims.eligibility(claimant);
   return `no eligible pod${e && !e.ok ? ` (${e.why})` : ''}`;
 }
 
@@ -287,7 +257,7 @@ function planIp(w: World, ip: string): IpPlan {
   const mem = w.memory.get(ip);
   const holderFacts = mem?.holder ?? undefined;
   const holder = holderFacts?.dropletId ?? null;
-  const workloads = w.claims.get(ip) ?? [];
+  const workloads = w.claims.workloads(ip);
   const winner = workloads[0];
   const reports: Action[] = [];
   const done = (state: IpStatus['state'], desired: number | null, more: { holderLost?: boolean; requeueAfterMs?: number | undefined; actions?: Action[]; suspect?: IpStatus['suspect'] } = {}): IpPlan => {
@@ -306,7 +276,7 @@ function planIp(w: World, ip: string): IpPlan {
   if (holderFacts?.locked) return done('waiting', holder, { requeueAfterMs: w.snap.config.pendingPollMs });
 
   if (holder !== null && outsideCluster(w, holder) && !w.snap.config.adoptable(ip)) {
-    const pod = winner.pods.find((p) => claimsIp(p, ip)) as PodFacts;
+    const pod = winner.claimants(ip)[0] as PodFacts;
     reports.push({
       type: 'report',
       ip,
@@ -319,7 +289,7 @@ function planIp(w: World, ip: string): IpPlan {
   }
 
   const family = familyOf(w, ip);
-  const serving = winner.eligible.find((c) => c.dropletId === holder && claimsIp(c.pod, ip));
+  const serving = holder === null ? undefined : winner.eligibleOn(holder, ip);
   if (serving) {
     const staleAt = w.heartbeat.staleAt(serving.node);
     if (!w.heartbeat.stale(serving.node)) return done('placed', holder, { requeueAfterMs: staleAt === undefined ? undefined : staleAt - w.now + 1 });
@@ -341,11 +311,11 @@ function planIp(w: World, ip: string): IpPlan {
     const assign: Action = { type: 'assign', ip, reason, detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name };
     return done('moving', target.dropletId, { holderLost, actions: [assign] });
   }
-  const claimants = winner.pods.filter((p) => claimsIp(p, ip));
-  if (holder === null && !winner.eligible.some((c) => claimsIp(c.pod, ip)) && claimants.every((p) => starting(p, w.now))) {
+  const claimants = winner.claimants(ip);
+  if (holder === null && winner.eligible(ip).length === 0 && claimants.every((p) => starting(p, w.now))) {
     // A new workload's pods are still scheduling or starting: nothing is wrong yet, and a
     // Warning on every rollout would teach people to ignore floatip's Warnings.
-    const graceEnds = Math.min(...claimants.map((p) => p.createdMs + STARTUP_GRACE_MS));
+    const graceEnds = (claimants[0] as PodFacts).createdMs + STARTUP_GRACE_MS; // oldest first
     return done('starting', null, { requeueAfterMs: graceEnds - w.now });
   }
   const why = unplacedDetail(w, ip, winner, family);
@@ -356,7 +326,7 @@ function planIp(w: World, ip: string): IpPlan {
     return done('moving', null, { holderLost, actions: [{ type: 'unassign', ip, reason: 'unplaced', detail: `${why}; ${detail}` }] });
   }
   const wait = w.snap.config.unassignWhenUnplaced && holderLost ? '; unassign waits for the cool-off' : '';
-  const first = claimants[0] ?? (winner.pods[0] as PodFacts);
+  const first = claimants[0] ?? winner.oldest();
   const report: Action = { type: 'report', ip, reason: 'unplaced', detail: `${why}${wait}`, pod: ref(first), reportKey: `unplaced\n${first.uid}\n${why}${wait}` };
   const coolOffWait = wait && coolOffEnds !== undefined ? coolOffEnds - w.now : undefined;
   return done('unplaced', null, { holderLost, actions: [report], requeueAfterMs: soonest(requeueAfterMs, coolOffWait) });
@@ -366,7 +336,7 @@ type Done = (state: IpStatus['state'], desired: number | null, more?: { holderLo
 
 /** The holder looks Ready but its node stopped heartbeating: hand over to a fresh node, if any. */
 function heartbeatLost(w: World, ip: string, mem: IpMemory | undefined, serving: Candidate, staleAt: number, done: Done): IpPlan {
-  const winner = w.claims.get(ip)?.[0] as Workload;
+  const winner = w.claims.workloads(ip)[0] as Workload;
   const suspect = { node: serving.node.name, lostSinceMs: staleAt };
   const target = placeFamily(w, winner, familyOf(w, ip), ip).get(ip);
   // No fresh node can take it: moving would not help. A fresh node's renewal re-plans.
@@ -381,8 +351,9 @@ function heartbeatLost(w: World, ip: string, mem: IpMemory | undefined, serving:
   return done('moving', target.dropletId, { holderLost: true, suspect, actions: [assign] });
 }
 
-export function plan(snap: Snapshot, memory: ReadonlyMap<string, IpMemory>, now: number): PlanResult {
-  const w = buildWorld(snap, memory, now);
+export function plan(snapshot: Snapshot | IndexedSnapshot, memory: ReadonlyMap<string, IpMemory>, now: number): PlanResult {
+  const snap = 'claims' in snapshot ? snapshot : { ...snapshot, claims: claimIndexOf(snapshot.pods, snapshot.nodes) };
+  const w: World = { snap, claims: snap.claims, memory, now, heartbeat: heartbeatView(snap, now) };
   const actions: Action[] = [];
   const statuses: IpStatus[] = [];
   let requeueAfterMs: number | undefined;

@@ -2,18 +2,18 @@
 // annotation list; a node event the IPs claimed by pods on that node and the IPs its droplet
 // holds. Also remembers which droplets belonged to nodes deleted while this process watched
 // (so a move can say "node X was deleted", and the claim policy knows the droplet was ours),
-// and warns once per pod about an annotation it cannot use.
+// and warns once per pod about an annotation it cannot use. Everything is read from the
+// world index (no pass over the pod list): a node event costs what its pods cost.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { EventSink } from './events.ts';
 import { dropletIdOf } from './snapshot.ts';
-import type { WorldCache } from './world-index.ts';
+import type { WorldIndex } from './world-index.ts';
 
 export interface TriggerDeps {
   readonly keys: FloatingIpKeys;
-  readonly cache: WorldCache;
-  readonly world: { listPods(): readonly V1Pod[] };
+  readonly index: WorldIndex;
   readonly logger: Logger;
   readonly events: EventSink;
   /** IPs the droplet holds, as the current term knows them */
@@ -27,7 +27,7 @@ export interface Triggers {
   nodeChanged(node: V1Node | undefined, old?: V1Node): readonly string[];
   /** droplet id → name of a node deleted while this process watched */
   deletedNodes(): ReadonlyMap<number, string>;
-  /** every IP a usable annotation claims */
+  /** every IP a usable annotation claims (and a Warning for each unusable one not yet warned about) */
   allClaimedIps(): readonly string[];
 }
 
@@ -35,14 +35,14 @@ export interface Triggers {
 const DELETED_NODES_KEPT = 1024;
 
 export function createTriggers(deps: TriggerDeps): Triggers {
-  const { cache, keys } = deps;
+  const { index, keys } = deps;
   const deleted = new Map<number, string>();
   // pod uid → the invalid annotation value already warned about (dropped with the pod)
   const invalidSeen = new Map<string, string | undefined>();
 
   function claimedIps(pod: V1Pod | undefined, current = true): readonly string[] {
     if (!pod) return [];
-    const { ips, invalid } = cache.entry(pod);
+    const { ips, invalid } = index.entry(pod);
     if (invalid === undefined) return ips;
     const uid = pod.metadata?.uid ?? '';
     const value = pod.metadata?.annotations?.[keys.annotation];
@@ -56,7 +56,7 @@ export function createTriggers(deps: TriggerDeps): Triggers {
 
   function podsOn(nodeName: string | undefined): readonly string[] {
     if (!nodeName) return [];
-    return cache.pods(deps.world.listPods()).byNode.get(nodeName)?.flatMap((p) => claimedIps(p)) ?? [];
+    return [...index.podsOn(nodeName)].flatMap((p) => claimedIps(p));
   }
 
   return {
@@ -78,6 +78,9 @@ export function createTriggers(deps: TriggerDeps): Triggers {
       return [...new Set([...[...names].flatMap(podsOn), ...droplets.flatMap(deps.heldBy)])];
     },
     deletedNodes: () => deleted,
-    allClaimedIps: () => [...new Set(deps.world.listPods().flatMap((p) => claimedIps(p)))],
+    allClaimedIps() {
+      for (const pod of index.invalidPods()) claimedIps(pod);
+      return [...index.claimedIps()];
+    },
   };
 }

@@ -1,12 +1,14 @@
-// Keeps a reconcile run's cost independent of the number of pods. Informer caches hand out
-// the same object until it changes (then a new one), so each pod's and node's facts are
-// parsed once per object, and an index ip → claimant pods lets a run plan from the few pods
-// that matter for its IP instead of sorting and grouping the whole cluster.
+// The controller's view of the informer caches, kept up to date event by event, so that no
+// reconcile run reads, parses or sorts the whole pod list: each pod and node object is parsed
+// once (informer caches hand out the same object until it changes), and its facts go into
+// the claim index (claims.ts) that plan() reads. Resync and start-up cost what the IPs cost;
+// only `sync()` — once per leadership term — walks the lists.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
-import type { NodeFacts, PodFacts } from './model.ts';
-import { workloadKey } from './plan.ts';
+import { createClaimIndex } from './claims.ts';
+import type { ClaimView } from './claims.ts';
+import type { PodFacts } from './model.ts';
 import { nodeFacts, podFacts } from './snapshot.ts';
 
 /** What one pod object says, parsed once. */
@@ -19,36 +21,39 @@ export interface PodEntry {
   readonly facts?: PodFacts;
 }
 
-export interface ClaimIndex {
-  /** uid → object of every usable pod, so the actuator can attach Events to it */
-  readonly byUid: ReadonlyMap<string, V1Pod>;
-  /** ip → facts of the usable pods whose annotation lists it, in list order */
-  readonly claimants: ReadonlyMap<string, readonly PodFacts[]>;
-  /** node name → the pods on it (any annotation) */
-  readonly byNode: ReadonlyMap<string, readonly V1Pod[]>;
-  /** position of each usable pod in the list, to keep plan inputs in list order */
-  readonly position: ReadonlyMap<PodFacts, number>;
-  /** workload (namespace + owner) → its usable pods */
-  readonly byWorkload: ReadonlyMap<string, readonly PodFacts[]>;
-}
-
-export interface WorldCache {
+export interface WorldIndex {
+  /** an informer event; `pod` undefined: `old` was deleted */
+  podChanged(pod: V1Pod | undefined, old?: V1Pod): void;
+  nodeChanged(node: V1Node | undefined, old?: V1Node): void;
+  /**
+   * Hold exactly these objects: at the start of a term, for a world that may have been
+   * filled without events. Unchanged objects cost a map lookup each.
+   */
+  sync(pods: readonly V1Pod[], nodes: readonly V1Node[]): void;
   entry(pod: V1Pod): PodEntry;
-  /** the index of this pod list; the previous one when the list holds the same objects */
-  pods(list: readonly V1Pod[]): ClaimIndex;
-  /** the facts of this node list; the previous array when the list holds the same objects */
-  nodes(list: readonly V1Node[]): readonly NodeFacts[];
+  /** the object of a usable pod, so the actuator can attach Events to it */
+  pod(uid: string): V1Pod | undefined;
+  node(name: string): V1Node | undefined;
+  /** the pods on a node, whatever their annotation */
+  podsOn(nodeName: string): Iterable<V1Pod>;
+  /** labelled pods whose annotation cannot be used */
+  invalidPods(): Iterable<V1Pod>;
+  /** every IP a usable annotation claims */
+  claimedIps(): Iterable<string>;
+  readonly claims: ClaimView;
 }
 
-const sameObjects = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+/** The informer cache key: namespace/name (a pod recreated under its name replaces it). */
+const keyOf = (obj: V1Pod | V1Node): string => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 
-export function createWorldCache(keys: FloatingIpKeys): WorldCache {
+export function createWorldIndex(keys: FloatingIpKeys): WorldIndex {
   const entries = new WeakMap<V1Pod, PodEntry>();
-  const nodeEntries = new WeakMap<V1Node, NodeFacts>();
-  let lastPods: readonly V1Pod[] | undefined;
-  let lastIndex: ClaimIndex | undefined;
-  let lastNodes: readonly V1Node[] | undefined;
-  let lastNodeFacts: readonly NodeFacts[] = [];
+  const claims = createClaimIndex();
+  const pods = new Map<string, V1Pod>();
+  const byUid = new Map<string, V1Pod>();
+  const byNode = new Map<string, Set<V1Pod>>();
+  const invalid = new Map<string, V1Pod>();
+  const nodes = new Map<string, V1Node>();
 
   function entry(pod: V1Pod): PodEntry {
     const cached = entries.get(pod);
@@ -67,72 +72,75 @@ export function createWorldCache(keys: FloatingIpKeys): WorldCache {
     return e;
   }
 
-  function index(list: readonly V1Pod[]): ClaimIndex {
-    const byUid = new Map<string, V1Pod>();
-    const claimants = new Map<string, PodFacts[]>();
-    const byNode = new Map<string, V1Pod[]>();
-    const position = new Map<PodFacts, number>();
-    const byWorkload = new Map<string, PodFacts[]>();
-    list.forEach((pod, i) => {
-      const nodeName = pod.spec?.nodeName;
-      if (nodeName) {
-        const on = byNode.get(nodeName);
-        if (on) on.push(pod);
-        else byNode.set(nodeName, [pod]);
-      }
-      const f = entry(pod).facts;
-      if (!f) return;
-      byUid.set(f.uid, pod);
-      position.set(f, i);
-      const members = byWorkload.get(workloadKey(f));
-      if (members) members.push(f);
-      else byWorkload.set(workloadKey(f), [f]);
-      for (const a of f.addresses) {
-        const claim = claimants.get(a.text);
-        if (claim) claim.push(f);
-        else claimants.set(a.text, [f]);
-      }
-    });
-    return { byUid, claimants, byNode, position, byWorkload };
+  function removePod(key: string): void {
+    const pod = pods.get(key);
+    if (!pod) return;
+    pods.delete(key);
+    invalid.delete(key);
+    const uid = entry(pod).facts?.uid;
+    if (uid !== undefined && byUid.get(uid) === pod) byUid.delete(uid);
+    const nodeName = pod.spec?.nodeName;
+    const on = nodeName === undefined ? undefined : byNode.get(nodeName);
+    on?.delete(pod);
+    if (on?.size === 0) byNode.delete(nodeName as string);
+    claims.setPod(key, undefined);
   }
 
-  return {
-    entry,
-    pods(list) {
-      if (!lastIndex || !lastPods || !sameObjects(list, lastPods)) {
-        lastIndex = index(list);
-        lastPods = [...list]; // a copy: the source may change its array in place
-      }
-      return lastIndex;
-    },
-    nodes(list) {
-      if (!lastNodes || !sameObjects(list, lastNodes)) {
-        lastNodeFacts = list.map((n) => {
-          const cached = nodeEntries.get(n) ?? nodeFacts(n);
-          nodeEntries.set(n, cached);
-          return cached;
-        });
-        lastNodes = [...list];
-      }
-      return lastNodeFacts;
-    },
-  };
-}
+  function setPod(pod: V1Pod): void {
+    const key = keyOf(pod);
+    if (pods.get(key) === pod) return;
+    removePod(key);
+    pods.set(key, pod);
+    const e = entry(pod);
+    if (e.invalid !== undefined) invalid.set(key, pod);
+    if (e.facts) byUid.set(e.facts.uid, pod);
+    const nodeName = pod.spec?.nodeName;
+    if (nodeName) {
+      const on = byNode.get(nodeName);
+      if (on) on.add(pod);
+      else byNode.set(nodeName, new Set([pod]));
+    }
+    claims.setPod(key, e.facts);
+  }
 
-/**
- * The pods `plan()` needs to decide `ip`, in list order: every workload claiming it (all its
- * pods, whatever their annotation: a rollout may be half-way through editing it), and every
- * workload claiming another IP of those workloads — placing a pool asks which IPs its
- * workload wins, and those may be claimed by older workloads too. Other IPs' holders come
- * from the per-IP memory, not from pods.
- */
-export function podsFor(index: ClaimIndex, ip: string): PodFacts[] {
-  const direct = index.claimants.get(ip) ?? [];
-  const workloads = new Set(direct.map(workloadKey));
-  const ips = new Set([ip]);
-  for (const w of workloads) for (const pod of index.byWorkload.get(w) ?? []) for (const a of pod.addresses) ips.add(a.text);
-  for (const other of ips) for (const pod of index.claimants.get(other) ?? []) workloads.add(workloadKey(pod));
-  if (workloads.size === 1 && ips.size === 1) return [...(index.byWorkload.get([...workloads][0] as string) ?? [])];
-  const pods = [...workloads].flatMap((w) => index.byWorkload.get(w) ?? []);
-  return pods.sort((a, b) => (index.position.get(a) ?? 0) - (index.position.get(b) ?? 0));
+  function setNode(name: string, node: V1Node | undefined): void {
+    if (nodes.get(name) === node) return;
+    if (node) nodes.set(name, node);
+    else nodes.delete(name);
+    claims.setNode(name, node && nodeFacts(node));
+  }
+
+  const nameOf = (node: V1Node): string => node.metadata?.name ?? '';
+
+  return {
+    podChanged(pod, old) {
+      if (pod) setPod(pod);
+      else if (old) removePod(keyOf(old));
+    },
+    nodeChanged(node, old) {
+      if (node) setNode(nameOf(node), node);
+      else if (old) setNode(nameOf(old), undefined);
+    },
+    sync(podList, nodeList) {
+      const podKeys = new Set<string>();
+      for (const pod of podList) {
+        setPod(pod);
+        podKeys.add(keyOf(pod));
+      }
+      for (const key of [...pods.keys()]) if (!podKeys.has(key)) removePod(key);
+      const names = new Set<string>();
+      for (const node of nodeList) {
+        setNode(nameOf(node), node);
+        names.add(nameOf(node));
+      }
+      for (const name of [...nodes.keys()]) if (!names.has(name)) setNode(name, undefined);
+    },
+    entry,
+    pod: (uid) => byUid.get(uid),
+    node: (name) => nodes.get(name),
+    podsOn: (nodeName) => byNode.get(nodeName) ?? [],
+    invalidPods: () => invalid.values(),
+    claimedIps: () => claims.claimedIps(),
+    claims,
+  };
 }
