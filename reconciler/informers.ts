@@ -2,8 +2,13 @@
 // on any error but a 410 ("does not auto-restart after an error" is its tested contract), so
 // each informer here is restarted with jittered exponential backoff and counted. The caches
 // are the reconciler's view of the cluster (WorldSource); callbacks only forward.
+//
+// Pods, nodes and node Leases are slimmed before client-node caches them (slim.ts): a real
+// object is mostly managedFields, container specs and statuses, node images — fields the
+// reconciler never reads, and at 10,000 pods most of the process's memory.
 import { CoordinationV1Api, CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Lease, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import { slimLease, slimNode, slimPod } from './slim.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 
@@ -61,27 +66,85 @@ export interface InformerDeps {
   backoff?: { baseMs?: number; capMs?: number };
 }
 
-/** client-node informers: label-selected pods (per namespace or all) and all nodes. */
-export function kubeInformerFactory(kc: KubeConfig, labelSelector: string, delayFn?: (ms: number) => Promise<void>): InformerFactory {
-  const core = kc.makeApiClient(CoreV1Api);
-  const watch = new Watch(kc);
-  const make = <T extends KubernetesObject>(path: string, list: () => Promise<KubernetesListObject<T>>, selector?: string) =>
-    new ListWatch<T>(path, watch, list, false, selector, undefined, delayFn ? { delayFn } : undefined);
-  return {
-    pods: (namespace) =>
-      namespace === undefined
-        ? make<V1Pod>('/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector }), labelSelector)
-        : make<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector),
-    nodes: () => make<V1Node>('/api/v1/nodes', () => core.listNode()),
-    services: (namespace) =>
-      namespace === undefined
-        ? make<V1Service>('/api/v1/services', () => core.listServiceForAllNamespaces())
-        : make<V1Service>(`/api/v1/namespaces/${namespace}/services`, () => core.listNamespacedService({ namespace })),
-    nodeLeases: () => {
-      const coordination = kc.makeApiClient(CoordinationV1Api);
-      return make<V1Lease>(`/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases`, () => coordination.listNamespacedLease({ namespace: NODE_LEASE_NAMESPACE }));
-    },
+/** One page of a list call: at most `limit` objects, from `_continue` on (the API server's chunking). */
+export type ListPage<T extends KubernetesObject> = (page: { limit: number; _continue?: string | undefined }) => Promise<KubernetesListObject<T>>;
+
+/** The list calls behind the informers (the generated API's, or a benchmark's). */
+export interface ListFunctions {
+  pods(namespace: string | undefined): ListPage<V1Pod>;
+  nodes(): ListPage<V1Node>;
+  services(namespace: string | undefined): ListPage<V1Service>;
+  nodeLeases(): ListPage<V1Lease>;
+}
+
+/** client-go's pager size: 10,000 whole pods are ~100 MB of JSON, one page of them is 5. */
+export const LIST_PAGE_SIZE = 500;
+
+/**
+ * The whole list, page by page, each page slimmed before the next is asked for, so the
+ * process never holds all objects whole at once. The API server serves every page from the
+ * first page's snapshot; a continue token that expired fails the list (410), and the
+ * informer's restart lists again from the start.
+ */
+export function pagedList<T extends KubernetesObject>(page: ListPage<T>, slim: (obj: T) => T = (o) => o, limit = LIST_PAGE_SIZE): () => Promise<KubernetesListObject<T>> {
+  return async () => {
+    const first = await page({ limit });
+    const items = first.items.map(slim);
+    for (let next = first.metadata?._continue; next; ) {
+      const more = await page({ limit, _continue: next });
+      for (const obj of more.items) items.push(slim(obj));
+      next = more.metadata?._continue;
+    }
+    return { ...first, metadata: { ...first.metadata, _continue: undefined }, items };
   };
+}
+
+/**
+ * A Watch whose events carry `slim(object)`: ListWatch caches what it is given and has no
+ * transform hook, so the objects are slimmed on their way in, from the list and the watch.
+ */
+class SlimmingWatch<T> extends Watch {
+  readonly #inner: Watch;
+  readonly #slim: (obj: T) => T;
+  constructor(inner: Watch, slim: (obj: T) => T) {
+    super(inner.config);
+    this.#inner = inner;
+    this.#slim = slim;
+  }
+  override watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
+    // ERROR carries a Status and BOOKMARK only a resourceVersion: those pass unchanged.
+    const object = (phase: string, obj: unknown) => (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#slim(obj as T) : obj);
+    return this.#inner.watch(path, queryParams, (phase, obj, raw) => callback(phase, object(phase, obj), raw), done);
+  }
+}
+
+/** client-node ListWatches over `lists` and `watch`: label-selected pods (per namespace or all), all nodes, … */
+export function listWatchFactory(watch: Watch, lists: ListFunctions, labelSelector: string, delayFn?: (ms: number) => Promise<void>, pageSize = LIST_PAGE_SIZE): InformerFactory {
+  const opts = delayFn ? { delayFn } : undefined;
+  const make = <T extends KubernetesObject>(path: string, page: ListPage<T>, selector?: string, slim?: (obj: T) => T) =>
+    new ListWatch<T>(path, slim ? new SlimmingWatch(watch, slim) : watch, pagedList(page, slim, pageSize), false, selector, undefined, opts);
+  const podsPath = (ns: string | undefined) => (ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`);
+  const servicesPath = (ns: string | undefined) => (ns === undefined ? '/api/v1/services' : `/api/v1/namespaces/${ns}/services`);
+  return {
+    pods: (namespace) => make<V1Pod>(podsPath(namespace), lists.pods(namespace), labelSelector, slimPod),
+    nodes: () => make<V1Node>('/api/v1/nodes', lists.nodes(), undefined, slimNode),
+    // Services stay whole: the Service controller reads their managedFields.
+    services: (namespace) => make<V1Service>(servicesPath(namespace), lists.services(namespace)),
+    nodeLeases: () => make<V1Lease>(`/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases`, lists.nodeLeases(), undefined, slimLease),
+  };
+}
+
+/** client-node informers on the API server of `kc`. */
+export function kubeInformerFactory(kc: KubeConfig, labelSelector: string, delayFn?: (ms: number) => Promise<void>, pageSize = LIST_PAGE_SIZE): InformerFactory {
+  const core = kc.makeApiClient(CoreV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const lists: ListFunctions = {
+    pods: (namespace) => (page) => (namespace === undefined ? core.listPodForAllNamespaces({ labelSelector, ...page }) : core.listNamespacedPod({ namespace, labelSelector, ...page })),
+    nodes: () => (page) => core.listNode(page),
+    services: (namespace) => (page) => (namespace === undefined ? core.listServiceForAllNamespaces(page) : core.listNamespacedService({ namespace, ...page })),
+    nodeLeases: () => (page) => coordination.listNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, ...page }),
+  };
+  return listWatchFactory(new Watch(kc), lists, labelSelector, delayFn, pageSize);
 }
 
 const keyOf = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
