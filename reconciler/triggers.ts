@@ -75,7 +75,9 @@ export function createTriggers(deps: TriggerDeps): Triggers {
       }
       const names = new Set([node?.metadata?.name, old?.metadata?.name]);
       const droplets = [...new Set([current, previous])].filter((d): d is number => d !== null);
-      return [...new Set([...[...names].flatMap(podsOn), ...droplets.flatMap(deps.heldBy)])];
+      // The IPs the droplet holds first: they are the possible failovers, and the queue runs
+      // IPs of one priority in the order they were marked.
+      return [...new Set([...droplets.flatMap(deps.heldBy), ...[...names].flatMap(podsOn)])];
     },
     deletedNodes: () => deleted,
     allClaimedIps() {
