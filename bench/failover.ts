@@ -14,6 +14,8 @@ import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts
 import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
+import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
+import type { ScaleResult } from './scale.ts';
 import { grid, rounded, seconds, table, toBaselineFile } from './stats.ts';
 import type { BaselineFile, Figure, Summary } from './stats.ts';
 
@@ -23,6 +25,9 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --warmup N              failovers run first and not counted (default 5)
   --action-delay-ms N     emulator action duration in the decision run (default 20)
   --ips N --pods-per-ip N --nodes N   scale of the memory/resync run (default 200, 5, 250)
+  --scale / --no-scale    10,000 pods on 1,000 nodes in two shapes, the reconciler in its own
+                          process with DOKS-shaped objects (default on; about 1.5 min)
+  --scale-failovers N     failovers measured per shape (default 50)
   --e2e / --no-e2e        end-to-end failovers on the real control plane
                           (default: on when the Kubernetes test binaries are cached)
   --e2e-iterations N      (default 5)
@@ -44,6 +49,9 @@ const FLAGS = {
   ips: { type: 'string', default: '200' },
   'pods-per-ip': { type: 'string', default: '5' },
   nodes: { type: 'string', default: '250' },
+  scale: { type: 'boolean' },
+  'no-scale': { type: 'boolean' },
+  'scale-failovers': { type: 'string', default: '50' },
   e2e: { type: 'boolean' },
   'no-e2e': { type: 'boolean' },
   'e2e-iterations': { type: 'string', default: '5' },
@@ -162,12 +170,14 @@ async function main(argv: readonly string[]): Promise<number> {
     ips: count('ips', v.ips, 1),
     podsPerIp: count('pods-per-ip', v['pods-per-ip'], 1),
     nodes: count('nodes', v.nodes, 1),
+    scaleFailovers: count('scale-failovers', v['scale-failovers'], 1),
     e2eIterations: count('e2e-iterations', v['e2e-iterations'], 1),
     failureIterations: count('failure-iterations', v['failure-iterations'], 1),
     webhookSeconds: count('webhook-seconds', v['webhook-seconds'], 1),
     webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
   };
   const webhook = v['no-webhook'] ? false : (v.webhook ?? true);
+  const scale = v['no-scale'] ? false : (v.scale ?? true);
   const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
@@ -202,6 +212,12 @@ async function main(argv: readonly string[]): Promise<number> {
     { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
     ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
   );
+
+  let scaled: ScaleResult | undefined;
+  if (scale) {
+    scaled = await benchScale({ failovers: opts.scaleFailovers, actionDelayMs: opts.actionDelayMs }, log);
+    figures.push(...scaleFigures(scaled));
+  }
 
   let throughput: RunResult[] | undefined;
   if (webhook) {
@@ -241,12 +257,13 @@ async function main(argv: readonly string[]): Promise<number> {
     'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
     '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
   ];
+  if (scaled) out.push('', ...scaleSummary(scaled));
   if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
   if (failures) out.push('', ...failureTable(failures));
   if (throughput) out.push('', ...throughputTable(throughput));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook };
+  const options = { ...opts, e2e, webhook, scale };
   if (v['update-baseline']) {
     writeFileSync(BASELINE, `${JSON.stringify(toBaselineFile(result, host, options, new Date()), null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
