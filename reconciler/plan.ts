@@ -44,7 +44,6 @@ import type { IpMemory } from './ip-state.ts';
 import type { Action, Family, IpStatus, NodeFacts, PlanResult, PodFacts, PodRef, Reason, Snapshot } from './model.ts';
 
 export type { IpMemory };
-export { workloadKey } from './claims.ts';
 
 /**
  * A Snapshot whose claimants come from an index kept up to date as pods and nodes change
