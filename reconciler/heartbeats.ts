@@ -19,16 +19,12 @@ export function heartbeatOf(lease: V1Lease): Heartbeat | undefined {
 }
 
 export interface HeartbeatCache {
-  /** node name → heartbeat; the previous map while the list holds the same objects */
-  of(leases: readonly V1Lease[]): ReadonlyMap<string, Heartbeat>;
   /** when this Lease turns stale (Infinity when it says nothing) */
   staleAt(lease: V1Lease, graceMs?: number): number;
 }
 
 export function createHeartbeatCache(): HeartbeatCache {
   const parsed = new WeakMap<V1Lease, Heartbeat | null>();
-  let lastList: readonly V1Lease[] = [];
-  let lastMap: ReadonlyMap<string, Heartbeat> = new Map();
   const parse = (lease: V1Lease): Heartbeat | undefined => {
     let h = parsed.get(lease);
     if (h === undefined) {
@@ -38,17 +34,6 @@ export function createHeartbeatCache(): HeartbeatCache {
     return h ?? undefined;
   };
   return {
-    of(leases) {
-      if (leases.length === lastList.length && leases.every((l, i) => l === lastList[i])) return lastMap;
-      const map = new Map<string, Heartbeat>();
-      for (const lease of leases) {
-        const h = parse(lease);
-        if (h && lease.metadata?.name) map.set(lease.metadata.name, h);
-      }
-      lastList = [...leases];
-      lastMap = map;
-      return map;
-    },
     staleAt(lease, graceMs) {
       const h = parse(lease);
       return h === undefined ? Infinity : h.renewMs + (graceMs ?? h.durationMs / 2);

@@ -215,8 +215,13 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
 
   /** floatip Services whose selected pods claim `ip` */
   function servicesClaiming(ip: string): string[] {
-    const claimants = world.listPods().filter((p) => claimsOf(p).addresses.some((a) => a.text === ip));
-    return ourServices()
+    // On the failover path: with no floatip Service (or none in a claimant's namespace) there
+    // is nothing to wait for, and no reason to look at every pod.
+    const services = ourServices();
+    if (services.length === 0) return [];
+    const namespaces = new Set(services.map((svc) => svc.metadata?.namespace));
+    const claimants = world.listPods().filter((p) => namespaces.has(p.metadata?.namespace) && claimsOf(p).addresses.some((a) => a.text === ip));
+    return services
       .filter((svc) => claimants.some((p) => p.metadata?.namespace === svc.metadata?.namespace && selects(svc.spec?.selector, p.metadata?.labels ?? {})))
       .map(keyOf);
   }
