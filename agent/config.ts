@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel } from '../shared/config-values.ts';
+import type { ParsedConfig } from '../shared/config-values.ts';
 import { anchorAnnotationKey, DEFAULT_KEY } from '../shared/keys.ts';
 
 export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
@@ -24,10 +25,7 @@ export interface AgentConfig {
   readonly logLevel: LevelWithSilent;
 }
 
-export type AgentConfigResult =
-  | { readonly kind: 'ok'; readonly config: AgentConfig }
-  | { readonly kind: 'help'; readonly text: string }
-  | { readonly kind: 'error'; readonly message: string };
+export type AgentConfigResult = ParsedConfig<AgentConfig>;
 
 export const USAGE = `Usage: node dist/agent/main.js --node-name NAME --metadata-url URL [flags]
 

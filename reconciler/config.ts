@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
+import type { ParsedConfig } from '../shared/config-values.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { parseAdoptableIps } from './adoptable.ts';
@@ -50,10 +51,7 @@ export interface ReconcilerConfig {
   readonly logLevel: LevelWithSilent;
 }
 
-export type ConfigResult =
-  | { readonly kind: 'ok'; readonly config: ReconcilerConfig }
-  | { readonly kind: 'help'; readonly text: string }
-  | { readonly kind: 'error'; readonly message: string };
+export type ConfigResult = ParsedConfig<ReconcilerConfig>;
 
 export interface ConfigInputs {
   readonly argv: readonly string[];

@@ -48,3 +48,9 @@ export function parseLogLevel(text: string): LevelWithSilent {
   if (level === undefined) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${text}")`);
   return level;
 }
+
+/** What parsing a process's flags and environment gives: its config, the --help text, or one error line. */
+export type ParsedConfig<T> =
+  | { readonly kind: 'ok'; readonly config: T }
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'error'; readonly message: string };

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
+import type { ParsedConfig } from '../shared/config-values.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 
@@ -33,10 +34,7 @@ export interface WebhookConfig {
   readonly logLevel: LevelWithSilent;
 }
 
-export type ConfigResult =
-  | { readonly kind: 'ok'; readonly config: WebhookConfig }
-  | { readonly kind: 'help'; readonly text: string }
-  | { readonly kind: 'error'; readonly message: string };
+export type ConfigResult = ParsedConfig<WebhookConfig>;
 
 export const USAGE = `Usage: node dist/webhook/main.js [flags]
 
