@@ -187,6 +187,31 @@ test('--adoptable-ips: IPs and CIDRs of both families; anything else is a clear 
   }
 });
 
+test('--ip-policy-file: read through readFile; a missing or bad file is one clear error; absent = no policy', () => {
+  assert.equal(ok([]).ipPolicy, undefined);
+  const run = (text: string | undefined) =>
+    parseConfig({
+      argv: ['--ip-policy-file', '/etc/floatip/policy.yaml'],
+      env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' },
+      readFile: () => {
+        if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+        return text;
+      },
+      hostname: 'h',
+    });
+  const result = run('namespaces:\n  shop: ["104.248.100.100"]\n');
+  assert.equal(result.kind, 'ok');
+  const config = (result as { config: ReconcilerConfig }).config;
+  assert.equal(config.ipPolicy?.allows('shop', '104.248.100.100'), true);
+  assert.equal(config.ipPolicy?.allows('web', '104.248.100.100'), false);
+  assert.equal(describeConfig(config)['ipPolicyFile'], '/etc/floatip/policy.yaml');
+  assert.deepEqual(run(undefined), { kind: 'error', message: '--ip-policy-file /etc/floatip/policy.yaml cannot be read (ENOENT)' });
+  assert.deepEqual(run('namespaces:\n  shop: ["104.248.100"]\n'), {
+    kind: 'error',
+    message: '--ip-policy-file /etc/floatip/policy.yaml: namespace "shop": "104.248.100" is not an IP address or CIDR (e.g. 104.248.100.100 or 198.51.100.0/28)',
+  });
+});
+
 test('the lease leaves a fencing margin between the renew deadline and the expiry', () => {
   assert.equal(ok(['--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms']).lease.renewDeadlineMs, 3000);
   const result = parseConfig({ argv: ['--lease-duration', '3200ms', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' }, readFile: () => '', hostname: 'h' });

@@ -7,6 +7,8 @@ import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLo
 import type { ParsedConfig } from '../shared/config-values.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
+import { parseIpPolicy } from '../shared/ip-policy.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import { parseAdoptableIps } from './adoptable.ts';
 import type { AdoptableIps } from './adoptable.ts';
 
@@ -35,6 +37,10 @@ export interface ReconcilerConfig {
   readonly unassignWhenUnplaced: boolean;
   /** claim policy: IPs that may be taken from droplets outside the cluster (none by default) */
   readonly adoptable: AdoptableIps;
+  /** namespace IP policy (--ip-policy-file): which namespaces may claim which IPs; absent = all */
+  readonly ipPolicy?: IpPolicy;
+  /** the policy file, for the start-up log line */
+  readonly ipPolicyFile?: string;
   /** heartbeat-based failover on node Leases; graceMs undefined = half of each Lease's duration */
   readonly heartbeat: { readonly enabled: boolean; readonly graceMs: number | undefined };
   /** Services of type LoadBalancer with this spec.loadBalancerClass get externalIPs and ingress (default: the key) */
@@ -56,7 +62,7 @@ export type ConfigResult = ParsedConfig<ReconcilerConfig>;
 export interface ConfigInputs {
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** reads DIGITALOCEAN_TOKEN_FILE; throws like fs.readFileSync */
+  /** reads DIGITALOCEAN_TOKEN_FILE and --ip-policy-file; throws like fs.readFileSync */
   readonly readFile: (path: string) => string;
   readonly hostname: string;
 }
@@ -82,6 +88,8 @@ Flags:
   --unassign-when-unplaced     unassign an IP when no eligible pod claims it (default: leave it)
   --adoptable-ips LIST         IPs/CIDRs that may be taken from a droplet outside this cluster
                                (default: none; such IPs are left alone and reported)
+  --ip-policy-file PATH        YAML file saying which namespaces may claim which IPs (default:
+                               any namespace any IP); other addresses are ignored and reported
   --node-heartbeat-grace 20s   move an IP off a node whose kubelet Lease is older than this
                                (default: half of each Lease's duration, 20 s for kubelets)
   --no-heartbeat-failover      wait for Kubernetes to mark a silent node NotReady instead
@@ -158,6 +166,17 @@ function readToken(inputs: ConfigInputs): string {
   return token;
 }
 
+function readIpPolicy(inputs: ConfigInputs, path: string): IpPolicy {
+  let text: string;
+  try {
+    text = inputs.readFile(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'unreadable';
+    throw new ConfigError(`--ip-policy-file ${path} cannot be read (${code})`);
+  }
+  return parseIpPolicy(text, `--ip-policy-file ${path}`);
+}
+
 /** lease duration − renew deadline, at least: see the check in parseOrThrow */
 export const MIN_FENCING_MARGIN_MS = 500;
 
@@ -170,6 +189,7 @@ const FLAGS = {
   'action-expiry': { type: 'string' },
   'unassign-when-unplaced': { type: 'boolean' },
   'adoptable-ips': { type: 'string' },
+  'ip-policy-file': { type: 'string' },
   'node-heartbeat-grace': { type: 'string' },
   'no-heartbeat-failover': { type: 'boolean' },
   'load-balancer-class': { type: 'string' },
@@ -242,6 +262,7 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     actionExpiryMs: parseDuration('action-expiry', v['action-expiry'] ?? '5m'),
     unassignWhenUnplaced: v['unassign-when-unplaced'] ?? false,
     adoptable: parseAdoptableIps(v['adoptable-ips']),
+    ...(v['ip-policy-file'] === undefined ? {} : { ipPolicy: readIpPolicy(inputs, v['ip-policy-file']), ipPolicyFile: v['ip-policy-file'] }),
     heartbeat: {
       enabled: !(v['no-heartbeat-failover'] ?? false),
       graceMs: v['node-heartbeat-grace'] === undefined ? undefined : parseDuration('node-heartbeat-grace', v['node-heartbeat-grace']),
@@ -262,6 +283,6 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
 
 /** The config as a log line: everything but the token. */
 export function describeConfig(config: ReconcilerConfig): Record<string, unknown> {
-  const { token: _token, keys, lease, adoptable, ...rest } = config;
+  const { token: _token, keys, lease, adoptable, ipPolicy: _ipPolicy, ...rest } = config;
   return { ...rest, key: keys.annotation, lease: { ...lease }, adoptableIps: adoptable.entries, tokenSet: true };
 }

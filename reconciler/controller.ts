@@ -11,6 +11,7 @@
 import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { CallOptions, ReservedIpPort } from '../shared/digitalocean/port.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import type { Logger } from '../shared/logger.ts';
 import { realTimer } from '../shared/timers.ts';
@@ -66,6 +67,8 @@ export interface ControllerConfig {
   adoptable?: (ip: string) => boolean;
   /** heartbeat-based failover (node Leases); default on, grace = half the Lease duration */
   heartbeat?: { enabled: boolean; graceMs?: number | undefined };
+  /** namespace IP policy: addresses a pod's namespace may not claim are dropped; default: all allowed */
+  ipPolicy?: IpPolicy;
 }
 
 export interface HolderEntry {
@@ -158,7 +161,7 @@ export function createController(deps: ControllerDeps): Controller {
   const heartbeats = createHeartbeatCache();
   /** node name → its heartbeat, kept from the Lease events */
   const leases = new Map<string, Heartbeat>();
-  const index = createWorldIndex(config.keys);
+  const index = createWorldIndex(config.keys, config.ipPolicy);
   let current: TermState | undefined;
 
   const actuator = createActuator({

@@ -183,6 +183,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       resyncIntervalMs: config.resyncIntervalMs,
       actionExpiryMs: config.actionExpiryMs,
       adoptable: config.adoptable,
+      ipPolicy: config.ipPolicy,
       heartbeat: config.heartbeat,
     },
   });

@@ -38,6 +38,8 @@ export interface PodFacts {
   readonly claim: string;
   readonly addresses: readonly ClaimedAddress[];
   readonly tolerations: readonly Toleration[];
+  /** addresses of the annotation that the namespace IP policy drops (absent when none) */
+  readonly notAllowed?: readonly string[];
 }
 
 export interface NodeFacts {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
+import { parseIpPolicy } from '../shared/ip-policy.ts';
 import { dropletIdOf, indexPods, nodeFacts, ownerKey, podFacts } from './snapshot.ts';
 
 const KEYS = floatingIpKeys();
@@ -76,4 +77,19 @@ test('snapshot: node facts', () => {
     }),
     { name: 'n1', uid: 'un1', ready: false, unschedulable: true, terminating: true, dropletId: 1001, taints: [{ key: 'node.kubernetes.io/unschedulable', value: undefined, effect: 'NoSchedule' }] },
   );
+});
+
+test('snapshot: the namespace IP policy drops the addresses a namespace may not claim; none left = ignored with the reason', () => {
+  const policy = parseIpPolicy('namespaces:\n  shop: ["104.248.100.0/30"]\n');
+  const inNs = (namespace: string, value: string): V1Pod => ({ metadata: { name: 'p', uid: `u-${namespace}`, namespace, annotations: { [KEYS.annotation]: value } } });
+  const partly = podFacts(inNs('shop', '104.248.100.1, 104.248.100.9'), KEYS, policy);
+  assert.ok(!('ignored' in partly));
+  assert.deepEqual([partly.claim, partly.addresses, partly.notAllowed], ['104.248.100.1', [{ text: '104.248.100.1', family: 4 }], ['104.248.100.9']]);
+  assert.deepEqual(podFacts(inNs('games', '104.248.100.1'), KEYS, policy), {
+    ignored: 'reserved IP 104.248.100.1 may not be claimed in namespace games (floatip IP policy allows here: none)',
+    notAllowed: ['104.248.100.1'],
+  });
+  const all = podFacts(inNs('shop', '104.248.100.1'), KEYS, policy);
+  assert.ok(!('ignored' in all) && all.notAllowed === undefined, 'nothing refused: no notAllowed field');
+  assert.deepEqual(indexPods([inNs('games', '104.248.100.1'), inNs('shop', '104.248.100.2')], KEYS, policy).facts.map((f) => f.namespace), ['shop']);
 });

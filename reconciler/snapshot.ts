@@ -2,6 +2,8 @@
 // controller adds DigitalOcean's holders). All Kubernetes field reading lives here.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
+import { ALLOW_ALL, notAllowedMessage } from '../shared/ip-policy.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import type { NodeFacts, PodFacts } from './model.ts';
 
@@ -49,16 +51,32 @@ const isTrue = (conditions: { type: string; status: string }[] | undefined, type
 
 const timeMs = (t: Date | string | undefined): number => (t === undefined ? 0 : new Date(t).getTime());
 
-export function podFacts(pod: V1Pod, keys: FloatingIpKeys): PodFacts | { ignored: string } {
+/** A pod floatip does not act on; `notAllowed`: every address it lists is refused by the IP policy. */
+export interface IgnoredFacts {
+  readonly ignored: string;
+  readonly notAllowed?: readonly string[];
+}
+
+/**
+ * The namespace IP policy is applied here, where pod facts are made, so that every part of
+ * the reconciler (claims, triggers, plan) sees a refused address as never claimed.
+ */
+export function podFacts(pod: V1Pod, keys: FloatingIpKeys, policy: IpPolicy = ALLOW_ALL): PodFacts | IgnoredFacts {
   const meta = pod.metadata;
   if (!meta?.uid || !meta.name) return { ignored: 'pod has no uid or name' };
   const value = meta.annotations?.[keys.annotation];
   if (value === undefined) return { ignored: `pod has no ${keys.annotation} annotation` };
   const parsed = parseAddressList(value);
   if (!parsed.ok) return { ignored: parsed.reason };
+  const namespace = meta.namespace ?? 'default';
+  const addresses = parsed.addresses.filter((a) => policy.allows(namespace, a.text));
+  const notAllowed = parsed.addresses.filter((a) => !addresses.includes(a)).map((a) => a.text);
+  if (addresses.length === 0) {
+    return { ignored: notAllowed.map((ip) => notAllowedMessage(policy, namespace, ip)).join('; '), notAllowed };
+  }
   return {
     uid: meta.uid,
-    namespace: meta.namespace ?? 'default',
+    namespace,
     name: meta.name,
     phase: pod.status?.phase ?? 'Unknown',
     ready: isTrue(pod.status?.conditions, 'Ready'),
@@ -66,18 +84,19 @@ export function podFacts(pod: V1Pod, keys: FloatingIpKeys): PodFacts | { ignored
     nodeName: pod.spec?.nodeName,
     createdMs: timeMs(meta.creationTimestamp),
     owner: ownerKey(pod),
-    claim: parsed.addresses.map((a) => a.text).join(','),
-    addresses: parsed.addresses.map((a) => ({ text: a.text, family: a.family })),
+    claim: addresses.map((a) => a.text).join(','),
+    addresses: addresses.map((a) => ({ text: a.text, family: a.family })),
     tolerations: pod.spec?.tolerations ?? [],
+    ...(notAllowed.length > 0 ? { notAllowed } : {}),
   };
 }
 
-export function indexPods(pods: readonly V1Pod[], keys: FloatingIpKeys): PodIndex {
+export function indexPods(pods: readonly V1Pod[], keys: FloatingIpKeys, policy: IpPolicy = ALLOW_ALL): PodIndex {
   const facts: PodFacts[] = [];
   const byUid = new Map<string, V1Pod>();
   const ignored: IgnoredPod[] = [];
   for (const pod of pods) {
-    const f = podFacts(pod, keys);
+    const f = podFacts(pod, keys, policy);
     if ('ignored' in f) {
       ignored.push({ pod, reason: f.ignored });
       continue;

@@ -2,7 +2,7 @@
 // annotation list; a node event the IPs claimed by pods on that node and the IPs its droplet
 // holds. Also remembers which droplets belonged to nodes deleted while this process watched
 // (so a move can say "node X was deleted", and the claim policy knows the droplet was ours),
-// and warns once per pod about an annotation it cannot use. Everything is read from the
+// and warns once per pod about an annotation it cannot use or an address the IP policy refuses. Everything is read from the
 // world index (no pass over the pod list): a node event costs what its pods cost.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { FloatingIpKeys } from '../shared/keys.ts';
@@ -42,16 +42,22 @@ export function createTriggers(deps: TriggerDeps): Triggers {
 
   function claimedIps(pod: V1Pod | undefined, current = true): readonly string[] {
     if (!pod) return [];
-    const { ips, invalid } = index.entry(pod);
-    if (invalid === undefined) return ips;
+    const { ips, invalid, notAllowed } = index.entry(pod);
+    if (invalid === undefined && notAllowed === undefined) return ips;
     const uid = pod.metadata?.uid ?? '';
     const value = pod.metadata?.annotations?.[keys.annotation];
     if (current && deps.active() && !(invalidSeen.has(uid) && invalidSeen.get(uid) === value)) {
       invalidSeen.set(uid, value);
-      deps.logger.warn({ namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid, reason: invalid }, 'pod annotation ignored');
-      void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: invalid });
+      const who = { namespace: pod.metadata?.namespace, name: pod.metadata?.name, uid: pod.metadata?.uid };
+      if (invalid !== undefined) {
+        deps.logger.warn({ ...who, reason: invalid }, 'pod annotation ignored');
+        void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPInvalid', message: invalid });
+      } else if (notAllowed !== undefined) {
+        deps.logger.warn({ ...who, ips: notAllowed.ips, reason: notAllowed.message }, 'pod claims reserved IPs the IP policy does not allow in its namespace; they are ignored');
+        void deps.events.record({ pod, type: 'Warning', reason: 'FloatingIPNotAllowed', message: notAllowed.message });
+      }
     }
-    return [];
+    return ips;
   }
 
   function podsOn(nodeName: string | undefined): readonly string[] {

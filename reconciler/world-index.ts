@@ -5,6 +5,8 @@
 // only `sync()` — once per leadership term — walks the lists.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
+import { ALLOW_ALL, notAllowedMessage } from '../shared/ip-policy.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { createClaimIndex } from './claims.ts';
 import type { ClaimView } from './claims.ts';
@@ -17,6 +19,8 @@ export interface PodEntry {
   readonly ips: readonly string[];
   /** why the annotation cannot be used, when it is present and invalid */
   readonly invalid?: string;
+  /** addresses the namespace IP policy refuses (left out of `ips`), and the sentence saying so */
+  readonly notAllowed?: { readonly ips: readonly string[]; readonly message: string };
   /** undefined when the pod is ignored (no usable annotation, no uid or name) */
   readonly facts?: PodFacts;
 }
@@ -36,7 +40,7 @@ export interface WorldIndex {
   node(name: string): V1Node | undefined;
   /** the pods on a node, whatever their annotation */
   podsOn(nodeName: string): Iterable<V1Pod>;
-  /** labelled pods whose annotation cannot be used */
+  /** labelled pods whose annotation cannot be used, or lists an address the IP policy refuses */
   invalidPods(): Iterable<V1Pod>;
   /** every IP a usable annotation claims */
   claimedIps(): Iterable<string>;
@@ -46,7 +50,7 @@ export interface WorldIndex {
 /** The informer cache key: namespace/name (a pod recreated under its name replaces it). */
 const keyOf = (obj: V1Pod | V1Node): string => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 
-export function createWorldIndex(keys: FloatingIpKeys): WorldIndex {
+export function createWorldIndex(keys: FloatingIpKeys, policy: IpPolicy = ALLOW_ALL): WorldIndex {
   const entries = new WeakMap<V1Pod, PodEntry>();
   const claims = createClaimIndex();
   const pods = new Map<string, V1Pod>();
@@ -58,9 +62,12 @@ export function createWorldIndex(keys: FloatingIpKeys): WorldIndex {
   function entry(pod: V1Pod): PodEntry {
     const cached = entries.get(pod);
     if (cached) return cached;
-    const f = podFacts(pod, keys);
+    const f = podFacts(pod, keys, policy);
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const refused = (ips: readonly string[]) => ({ ips, message: ips.map((ip) => notAllowedMessage(policy, namespace, ip)).join('; ') });
     let e: PodEntry;
-    if (!('ignored' in f)) e = { ips: f.addresses.map((a) => a.text), facts: f };
+    if (!('ignored' in f)) e = { ips: f.addresses.map((a) => a.text), facts: f, ...(f.notAllowed ? { notAllowed: refused(f.notAllowed) } : {}) };
+    else if (f.notAllowed) e = { ips: [], notAllowed: refused(f.notAllowed) };
     else {
       // Ignored pods are rare (no uid or name, or a bad annotation): parsing twice is fine.
       const value = pod.metadata?.annotations?.[keys.annotation];
@@ -92,7 +99,7 @@ export function createWorldIndex(keys: FloatingIpKeys): WorldIndex {
     removePod(key);
     pods.set(key, pod);
     const e = entry(pod);
-    if (e.invalid !== undefined) invalid.set(key, pod);
+    if (e.invalid !== undefined || e.notAllowed !== undefined) invalid.set(key, pod);
     if (e.facts) byUid.set(e.facts.uid, pod);
     const nodeName = pod.spec?.nodeName;
     if (nodeName) {
