@@ -6,6 +6,7 @@
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../shared/logger.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { decodeAdmissionReview, denied, errored, allowed, patched } from './review.ts';
 import type { AdmissionRequest, AdmissionReviewResponse } from './review.ts';
@@ -42,6 +43,8 @@ export const RETRY_AFTER_SECONDS = 1;
 
 export interface AppDeps {
   readonly keys: FloatingIpKeys;
+  /** namespace IP policy (--ip-policy-file); default: any namespace may claim any IP */
+  readonly ipPolicy?: IpPolicy;
   readonly logger: Logger;
   readonly metrics: WebhookMetrics;
   readonly maxBodyBytes?: number;
@@ -90,7 +93,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const handlers: Record<Webhook, Handler> = {
     validate: (request) => {
-      const result = validate(request, keys);
+      const result = validate(request, keys, deps.ipPolicy);
       return result.allowed ? allowed(request.uid, result.warnings) : denied(request.uid, result.message, result.warnings);
     },
     mutate: (request) => {

@@ -83,3 +83,21 @@ test('clear errors', () => {
   ];
   for (const [argv, env, message] of cases) assert.deepEqual(parseConfig(argv, env), { kind: 'error', message }, argv.join(' '));
 });
+
+test('--ip-policy-file: read through the reader given; unreadable or bad is one clear error; absent = no policy', () => {
+  assert.equal(parseConfig(files, {}).kind === 'ok' && parseConfig(files, {}).config.ipPolicy, undefined);
+  const reader = (text: string | undefined) => () => {
+    if (text === undefined) throw Object.assign(new Error('nope'), { code: 'EACCES' });
+    return text;
+  };
+  const argv = [...files, '--ip-policy-file', 'policy.yaml'];
+  const r = parseConfig(argv, {}, reader('namespaces:\n  shop: ["198.51.100.0/28"]\n'));
+  assert.equal(r.kind, 'ok');
+  assert.equal(r.kind === 'ok' && r.config.ipPolicy?.allows('shop', '198.51.100.3'), true);
+  assert.equal(r.kind === 'ok' && r.config.ipPolicy?.allows('web', '198.51.100.3'), false);
+  assert.deepEqual(parseConfig(argv, {}, reader(undefined)), { kind: 'error', message: '--ip-policy-file policy.yaml cannot be read (EACCES)' });
+  assert.deepEqual(parseConfig(argv, {}, reader('namespaces:\n  Shop: []\n')), {
+    kind: 'error',
+    message: '--ip-policy-file policy.yaml: "Shop" is not a namespace name (lower-case letters, digits and "-") or "*"',
+  });
+});

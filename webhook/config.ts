@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
 import type { ParsedConfig } from '../shared/config-values.ts';
+import { parseIpPolicy } from '../shared/ip-policy.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 
@@ -27,6 +29,8 @@ export interface WebhookConfig {
   readonly port: number;
   readonly tls: TlsConfig;
   readonly keys: FloatingIpKeys;
+  /** namespace IP policy (--ip-policy-file): which namespaces may claim which IPs; absent = all */
+  readonly ipPolicy?: IpPolicy;
   readonly kubeconfig: string | undefined;
   /** on SIGTERM: report not-ready this long before closing, so endpoints drop the pod first */
   readonly shutdownDelayMs: number;
@@ -57,6 +61,8 @@ Flags (environment variable in brackets; a flag wins over its variable):
   --cluster-domain DOMAIN        cluster DNS domain for the certificate (default cluster.local)
   --tls-check-interval 10m       re-check the Secret and caBundle this often (self-signed mode)
   --key KEY                      annotation and label key (default ${DEFAULT_KEY}) [FLOATIP_KEY]
+  --ip-policy-file PATH          YAML file saying which namespaces may claim which reserved IPs;
+                                 other addresses are denied (default: any namespace any IP)
   --kubeconfig PATH              kubeconfig for self-signed mode (default KUBECONFIG or in-cluster)
   --shutdown-delay 2s            on SIGTERM, answer /readyz 503 this long before closing
   --shutdown-timeout 10s         then wait at most this long for in-flight reviews
@@ -94,6 +100,7 @@ const FLAGS = {
   'cluster-domain': { type: 'string' },
   'tls-check-interval': { type: 'string' },
   key: { type: 'string' },
+  'ip-policy-file': { type: 'string' },
   kubeconfig: { type: 'string' },
   'shutdown-delay': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
@@ -101,9 +108,16 @@ const FLAGS = {
   help: { type: 'boolean' },
 } as const;
 
-export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigResult {
+/** Reads --ip-policy-file; throws like fs.readFileSync. main.ts passes the real one. */
+export type ReadFile = (path: string) => string;
+
+const noFiles: ReadFile = (path) => {
+  throw Object.assign(new Error(`no file reader for ${path}`), { code: 'ENOENT' });
+};
+
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile: ReadFile = noFiles): ConfigResult {
   try {
-    return parseOrThrow(argv, env);
+    return parseOrThrow(argv, env, readFile);
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'error', message: err.message };
     // parseArgs errors (unknown flag, missing value) read well; their first line is enough.
@@ -112,7 +126,18 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
 }
 
-function parseOrThrow(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigResult {
+function readIpPolicy(readFile: ReadFile, path: string): IpPolicy {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'unreadable';
+    throw new ConfigError(`--ip-policy-file ${path} cannot be read (${code})`);
+  }
+  return parseIpPolicy(text, `--ip-policy-file ${path}`);
+}
+
+function parseOrThrow(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile: ReadFile): ConfigResult {
   const { values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
   if (values.help) return { kind: 'help', text: USAGE };
   if (positionals.length > 0) throw new ConfigError(`unexpected argument "${positionals[0]}" (see --help)`);
@@ -159,6 +184,7 @@ function parseOrThrow(argv: readonly string[], env: Readonly<Record<string, stri
     port: parsePort('port', pick('port', 'FLOATIP_WEBHOOK_PORT') ?? '8443'),
     tls,
     keys: floatingIpKeys(parseKey(pick('key', 'FLOATIP_KEY') ?? DEFAULT_KEY)),
+    ...(typeof values['ip-policy-file'] === 'string' ? { ipPolicy: readIpPolicy(readFile, values['ip-policy-file']) } : {}),
     kubeconfig: pick('kubeconfig', 'KUBECONFIG'),
     shutdownDelayMs: parseDuration('shutdown-delay', pick('shutdown-delay') ?? '2s', true),
     shutdownTimeoutMs: parseDuration('shutdown-timeout', pick('shutdown-timeout') ?? '10s'),

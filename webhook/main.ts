@@ -2,6 +2,7 @@
 //          or: node dist/webhook/main.js --self-signed-tls (in the cluster)
 // Exit codes: 0 after a clean shutdown or --help, 2 for a configuration error, 1 when the
 // server cannot start (unreadable certificate, port in use, no access to the Secret).
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -73,7 +74,7 @@ async function selfSignedTls(config: WebhookConfig, logger: Logger): Promise<Tls
 }
 
 async function main(): Promise<number> {
-  const parsed = parseConfig(process.argv.slice(2), process.env);
+  const parsed = parseConfig(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
   if (parsed.kind === 'help') {
     process.stdout.write(parsed.text);
     return 0;
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
       host: config.bindAddress,
       port: config.port,
       keys: config.keys,
+      ...(config.ipPolicy !== undefined ? { ipPolicy: config.ipPolicy } : {}),
       logger,
       metrics: createWebhookMetrics({ defaultMetrics: true }),
     });

@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { DEFAULT_ADMISSION_BUDGET_BYTES, DEFAULT_ADMISSION_WAIT_MS, createApp } from './app.ts';
 import { createAdmissionGate } from './admission-gate.ts';
@@ -83,6 +84,8 @@ export interface WebhookServerOptions {
   /** default 0: any free port */
   readonly port?: number;
   readonly keys?: FloatingIpKeys;
+  /** namespace IP policy; default: any namespace may claim any IP */
+  readonly ipPolicy?: IpPolicy;
   readonly logger?: Logger;
   readonly metrics?: WebhookMetrics;
   readonly maxBodyBytes?: number;
@@ -120,6 +123,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
   let closing: Promise<void> | undefined;
   const app = createApp({
     keys: opts.keys ?? floatingIpKeys(),
+    ...(opts.ipPolicy !== undefined ? { ipPolicy: opts.ipPolicy } : {}),
     logger,
     metrics,
     isReady: () => ready && !closing,

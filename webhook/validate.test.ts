@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseIpPolicy } from '../shared/ip-policy.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
 import { decodeAdmissionReview } from './review.ts';
 import type { AdmissionRequest, Operation } from './review.ts';
@@ -144,4 +145,48 @@ test('wrong types anywhere in the object give a normal answer with short echoes'
   });
   assert.deepEqual(validate(base({ name: 'p', namespace: 'prod', annotations: [KEY], labels: 'x' }), keys), { allowed: true, warnings: [] });
   assert.deepEqual(validate(base('not metadata' as never), keys), { allowed: true, warnings: [] });
+});
+
+const POLICY = parseIpPolicy('namespaces:\n  shop: ["104.248.100.100", "104.248.101.0/28"]\n');
+const inShop = (kind: string, operation: Operation, value: string, old?: string) =>
+  validate(
+    request(reviewOf(kind, operation, objectOf(kind, 'web', 'shop', { annotations: { [KEY]: value } }), old === undefined ? {} : { oldObject: objectOf(kind, 'web', 'shop', { annotations: { [KEY]: old } }) })),
+    keys,
+    POLICY,
+  );
+
+test('IP policy: every kind is denied an address its namespace may not claim, with what is allowed there', () => {
+  for (const kind of ALL_KINDS) {
+    assert.deepEqual(inShop(kind, 'CREATE', '104.248.100.100, 104.248.100.101'), {
+      allowed: false,
+      message: `${kind} shop/web: annotation ${KEY}: reserved IP 104.248.100.101 may not be claimed in namespace shop (floatip IP policy allows here: 104.248.100.100, 104.248.101.0/28)`,
+      warnings: [],
+    }, kind);
+    assert.deepEqual(inShop(kind, 'CREATE', '104.248.100.100, 104.248.101.7'), { allowed: true, warnings: [] }, kind);
+  }
+});
+
+test('IP policy: the namespace comes from the request; another namespace may claim nothing; no policy allows all', () => {
+  const object = objectOf('Pod', 'web', 'games', { annotations: { [KEY]: '104.248.100.100' } });
+  const review = reviewOf('Pod', 'CREATE', object);
+  assert.deepEqual(validate(request(review), keys, POLICY), {
+    allowed: false,
+    message: `Pod games/web: annotation ${KEY}: reserved IP 104.248.100.100 may not be claimed in namespace games (floatip IP policy allows here: none)`,
+    warnings: [],
+  });
+  // the object says nothing about its namespace (as on CREATE from a manifest without one)
+  delete (object['metadata'] as Record<string, unknown>)['namespace'];
+  assert.equal(validate(request({ ...review, request: { ...(review['request'] as object), namespace: 'shop' } }), keys, POLICY).allowed, true);
+  assert.equal(validate(request(review), keys).allowed, true);
+});
+
+test('IP policy: an update that keeps a refused value is allowed with a warning; one that adds a refused IP is denied', () => {
+  const refused = `Deployment shop/web: annotation ${KEY}: reserved IP 104.248.102.9 may not be claimed in namespace shop (floatip IP policy allows here: 104.248.100.100, 104.248.101.0/28)`;
+  assert.deepEqual(inShop('Deployment', 'UPDATE', '104.248.102.9', '104.248.102.9'), {
+    allowed: true,
+    warnings: [`${refused} (allowed because this update does not change it)`],
+  });
+  assert.deepEqual(inShop('Deployment', 'UPDATE', '104.248.102.9', '104.248.100.100'), { allowed: false, message: refused, warnings: [] });
+  // a syntax error is still reported as such, before any policy question
+  assert.match((inShop('Pod', 'CREATE', '104.248.100') as { message: string }).message, /"104\.248\.100" is not an IPv4 or IPv6 address/);
 });

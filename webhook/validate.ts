@@ -4,6 +4,8 @@
 // Any field may have any JSON type (only the API server is trusted to send typed objects):
 // nothing here assumes a type it has not checked, and input is quoted only in short form.
 import { parseAddressList } from '../shared/addresses.ts';
+import { ALLOW_ALL, notAllowedMessage } from '../shared/ip-policy.ts';
+import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { LABEL_VALUE } from '../shared/keys.ts';
 import type { AdmissionRequest } from './review.ts';
@@ -82,7 +84,12 @@ function value(map: unknown, key: string): unknown {
 
 const templatePath = (kind: string) => (podMetadataPath(kind) ?? []).join('.');
 
-export function validate(request: AdmissionRequest, keys: FloatingIpKeys): ValidationResult {
+/** The namespace the pods will run in: the request's (the API server sets it), else the object's. */
+function namespaceOf(request: AdmissionRequest): string {
+  return request.namespace || text(metadataAt(request.object, ['metadata']).namespace) || 'default';
+}
+
+export function validate(request: AdmissionRequest, keys: FloatingIpKeys, policy: IpPolicy = ALLOW_ALL): ValidationResult {
   const kind = request.kind.kind;
   const meta = podMetadata(kind, request.object);
   if (meta === undefined || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
@@ -116,16 +123,21 @@ export function validate(request: AdmissionRequest, keys: FloatingIpKeys): Valid
     typeof annotation === 'string'
       ? parseAddressList(annotation)
       : { ok: false as const, reason: `the value must be a string, got ${echo(annotation)}` };
-  if (parsed.ok) {
+  // The namespace IP policy: every address listed must be one the namespace may claim.
+  const namespace = namespaceOf(request);
+  const refused = parsed.ok ? parsed.addresses.filter((a) => !policy.allows(namespace, a.text)) : [];
+  if (parsed.ok && refused.length === 0) {
     if (kind === 'Pod' && label !== undefined && label !== LABEL_VALUE) {
       warnings.push(`${who}: label ${keys.label}=${echo(label)} is not "${LABEL_VALUE}"; floatip's reconciler selects ${keys.selector}`);
     }
     return { allowed: true, warnings };
   }
-  const message = `${who}: annotation ${keys.annotation}: ${parsed.reason}`;
+  const reason = parsed.ok ? refused.map((a) => notAllowedMessage(policy, shorten(namespace), a.text)).join('; ') : parsed.reason;
+  const message = `${who}: annotation ${keys.annotation}: ${reason}`;
 
-  // Objects admitted before the webhook existed must stay editable (finalizer removal,
-  // scaling, deletion) as long as the edit leaves the bad value as it was: warn, do not block.
+  // Objects admitted before the webhook (or the IP policy) existed must stay editable (finalizer
+  // removal, scaling, deletion) as long as the edit leaves the value as it was: warn, do not
+  // block. The reconciler ignores a refused address all the same.
   if (request.operation === 'UPDATE') {
     const oldAnnotation = value(podMetadata(kind, request.oldObject)?.annotations, keys.annotation);
     const deleting = metadataAt(request.object, ['metadata']).deletionTimestamp !== undefined;
