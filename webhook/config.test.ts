@@ -85,7 +85,8 @@ test('clear errors', () => {
 });
 
 test('--ip-policy-file: read through the reader given; unreadable or bad is one clear error; absent = no policy', () => {
-  assert.equal(parseConfig(files, {}).kind === 'ok' && parseConfig(files, {}).config.ipPolicy, undefined);
+  const none = parseConfig(files, {});
+  assert.equal(none.kind === 'ok' ? none.config.ipPolicy : 'not ok', undefined);
   const reader = (text: string | undefined) => () => {
     if (text === undefined) throw Object.assign(new Error('nope'), { code: 'EACCES' });
     return text;
