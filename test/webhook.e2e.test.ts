@@ -7,6 +7,7 @@ import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/cl
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { registerWebhooks, startControlPlane, waitFor } from './cluster/harness.ts';
 import type { ControlPlane } from './cluster/harness.ts';
+import { parseIpPolicy } from '../shared/ip-policy.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startWebhookServer } from '../webhook/server.ts';
 import type { RunningWebhookServer } from '../webhook/server.ts';
@@ -51,7 +52,11 @@ describe('webhook behind the real API server', () => {
     // Admission needs neither scheduling nor kubelets: the API server alone is enough.
     [cp, webhook] = await Promise.all([
       startControlPlane({ controllerManager: false, scheduler: false, kwok: false }),
-      startWebhookServer({ tls: { cert: tls.certPem, key: tls.keyPem } }),
+      // namespace shop may claim one IP; every other namespace any (the other cases use default)
+      startWebhookServer({
+        tls: { cert: tls.certPem, key: tls.keyPem },
+        ipPolicy: parseIpPolicy('namespaces:\n  shop: ["104.248.100.100"]\n  "*": ["0.0.0.0/0", "::/0"]\n'),
+      }),
     ]);
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
     apps = cp.kubeConfig.makeApiClient(AppsV1Api);
@@ -91,6 +96,16 @@ describe('webhook behind the real API server', () => {
       code: 403,
       message: `${denied} Pod default/bench-0: annotation ${KEY}: "2001:2::1" is a benchmarking address (2001:2::/48, RFC 5180) and can never be a DigitalOcean reserved IP (expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1)`,
     });
+  });
+
+  test('the namespace IP policy: a Deployment in shop is denied an IP shop may not claim, and admitted with its own', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'shop' } } });
+    assert.deepEqual(await rejection(apps.createNamespacedDeployment({ namespace: 'shop', body: deployment('web', '104.248.100.101') })), {
+      code: 403,
+      message: `admission webhook "validate.floatip.k8s.haim.dev" denied the request: Deployment shop/web: annotation ${KEY}: reserved IP 104.248.100.101 may not be claimed in namespace shop (floatip IP policy allows here: 104.248.100.100)`,
+    });
+    const created = await apps.createNamespacedDeployment({ namespace: 'shop', body: deployment('web', '104.248.100.100') });
+    assert.equal(created.spec?.template.metadata?.annotations?.[KEY], '104.248.100.100');
   });
 
   test('a valid Deployment is admitted unchanged', async () => {
