@@ -7,7 +7,7 @@ import { parseAgentConfig } from '../agent/config.ts';
 import { parseConfig as parseReconcilerConfig } from '../reconciler/config.ts';
 import type { ReconcilerConfig } from '../reconciler/config.ts';
 import { parseConfig as parseWebhookConfig } from '../webhook/config.ts';
-import { parseManifests, renderChart } from './chart/helm.ts';
+import { findManifest, parseManifests, renderChart } from './chart/helm.ts';
 import { runnable, secretFileAt } from './chart/workloads.ts';
 import type { RunnableContainer } from './chart/workloads.ts';
 
@@ -149,4 +149,27 @@ test("agent: the DaemonSet's command line parses; its annotation follows the key
     [parsed.config.nodeName, parsed.config.metadataUrl, parsed.config.annotation, parsed.config.intervalMs, parsed.config.logLevel],
     ['pool-a-1', 'http://127.0.0.1:9', 'example.com/anchor-ipv4', 30_000, 'debug'],
   );
+});
+
+test('ipPolicy: both processes read the policy file from the mounted ConfigMap and enforce it', () => {
+  const objects = parseManifests(renderChart({ ipPolicy: { shop: ['104.248.100.100'] } }));
+  const data = (findManifest(objects, 'ConfigMap', 'floatip-ip-policy').data ?? {}) as Record<string, string>;
+  // the file a ConfigMap volume of the pod shows at `path`, as the kubelet would mount it
+  const configMapFile = (r: RunnableContainer) => (path: string): string => {
+    for (const mount of r.container.volumeMounts ?? []) {
+      const volume = r.pod.volumes?.find((v) => v.name === mount.name);
+      const text = volume?.configMap?.name === 'floatip-ip-policy' && path.startsWith(`${mount.mountPath}/`) ? data[path.slice(mount.mountPath.length + 1)] : undefined;
+      if (text !== undefined) return text;
+    }
+    throw Object.assign(new Error(`no such file ${path}`), { code: 'ENOENT' });
+  };
+  const rec = runnable(objects, 'Deployment', 'floatip-reconciler');
+  const reconciler = parseReconcilerConfig({ argv: rec.args, env: { ...IN_CLUSTER, ...rec.env }, hostname: 'unused', readFile: (path) => (path === rec.env['DIGITALOCEAN_TOKEN_FILE'] ? 't' : configMapFile(rec)(path)) });
+  const hook = runnable(objects, 'Deployment', 'floatip-webhook');
+  const webhook = parseWebhookConfig(hook.args, hook.env, configMapFile(hook));
+  for (const [name, parsed] of [['reconciler', reconciler], ['webhook', webhook]] as const) {
+    assert.equal(parsed.kind, 'ok', parsed.kind === 'error' ? `${name}: ${parsed.message}` : name);
+    const policy = parsed.kind === 'ok' ? parsed.config.ipPolicy : undefined;
+    assert.deepEqual([policy?.allows('shop', '104.248.100.100'), policy?.allows('web', '104.248.100.100')], [true, false], name);
+  }
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
+import { parseIpPolicy } from '../shared/ip-policy.ts';
 import { CHART_DIR, findManifest, parseManifests, REPO_ROOT, renderChart, runHelm } from './chart/helm.ts';
 import type { Manifest } from './chart/helm.ts';
 
@@ -17,6 +18,7 @@ describe('helm lint', () => {
   for (const [name, values] of [
     ['default values', {}],
     ['cert-manager TLS', { webhook: { tls: { mode: 'cert-manager' } } }],
+    ['namespace IP policy', { ipPolicy: { shop: ['104.248.100.100'], '*': [] } }],
     ['custom key, dry run, namespaces, monitoring', { key: 'example.com/ip', reconciler: { dryRun: true, namespaces: ['web'] }, serviceMonitor: { enabled: true }, prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } }],
   ] as const) {
     test(name, () => {
@@ -164,6 +166,29 @@ describe('helm template', () => {
     }
   });
 
+  test('ipPolicy: a ConfigMap both processes parse, mounted in each with --ip-policy-file and a checksum that rolls them', () => {
+    const ipPolicy = { shop: ['104.248.100.100', '104.248.101.0/28'], '*': [] };
+    for (const mode of ['self-managed', 'cert-manager']) {
+      const objects = render({ ipPolicy, webhook: { tls: { mode } } });
+      const file = findManifest(objects, 'ConfigMap', 'floatip-ip-policy').data['ip-policy.yaml'] as string;
+      const policy = parseIpPolicy(file);
+      assert.deepEqual([policy.allows('shop', '104.248.101.5'), policy.allows('shop', '104.248.102.1'), policy.allows('web', '104.248.100.100')], [true, false, false]);
+      for (const name of ['floatip-webhook', 'floatip-reconciler']) {
+        const template = findManifest(objects, 'Deployment', name).spec.template;
+        const container = template.spec.containers[0];
+        assert.ok(container.args.includes('--ip-policy-file=/etc/floatip/ip-policy/ip-policy.yaml'), `${name} ${mode}`);
+        assert.deepEqual(container.volumeMounts.find((m: { name: string }) => m.name === 'ip-policy'), { name: 'ip-policy', mountPath: '/etc/floatip/ip-policy', readOnly: true });
+        assert.deepEqual(template.spec.volumes.find((v: { name: string }) => v.name === 'ip-policy'), { name: 'ip-policy', configMap: { name: 'floatip-ip-policy' } });
+        assert.match(template.metadata.annotations['checksum/ip-policy'], /^[0-9a-f]{64}$/);
+      }
+      const other = findManifest(render({ ipPolicy: { shop: ['104.248.100.101'] }, webhook: { tls: { mode } } }), 'Deployment', 'floatip-reconciler');
+      assert.notEqual(other.spec.template.metadata.annotations['checksum/ip-policy'], findManifest(objects, 'Deployment', 'floatip-reconciler').spec.template.metadata.annotations['checksum/ip-policy']);
+    }
+    const defaults = render();
+    assert.equal(defaults.some((o) => o.kind === 'ConfigMap'), false);
+    assert.equal(JSON.stringify(defaults).includes('ip-policy'), false);
+  });
+
   test('namespace.create renders the release namespace with Pod Security restricted', () => {
     assert.equal(render().some((o) => o.kind === 'Namespace' && o.metadata.name === 'floatip-system'), false);
     const ns = findManifest(render({ namespace: { create: true } }), 'Namespace', 'floatip-system');
@@ -185,6 +210,8 @@ describe('values.schema.json: a bad value fails with a message naming it', () =>
     ['a key that is not a label key', ['--set-string', "key=k8s.haim.dev/it's"], "- at '/key': 'k8s.haim.dev/it\\'s' does not match pattern"],
     ['a failover bound that is no histogram bucket', ['--set', 'prometheusRule.failoverSlowSeconds=7'], "- at '/prometheusRule/failoverSlowSeconds': value must be one of 1, 2, 5, 10, 30, 60"],
     ['a namespace name with capitals', ['--set', 'reconciler.namespaces={Games}'], "- at '/reconciler/namespaces/0': 'Games' does not match pattern"],
+    ['an IP policy for a namespace name with capitals', ['--set', 'ipPolicy.Shop={104.248.100.100}'], "- at '/ipPolicy': additional properties 'Shop' not allowed"],
+    ['an IP policy entry that is no address', ['--set', 'ipPolicy.shop={www.example.com}'], "- at '/ipPolicy/shop/0': 'www.example.com' does not match pattern"],
   ];
   for (const [name, args, message] of cases) {
     test(name, () => {
