@@ -2,7 +2,8 @@
 // controller adds DigitalOcean's holders). All Kubernetes field reading lives here.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
-import { ALLOW_ALL, notAllowedMessage } from '../shared/ip-policy.ts';
+import type { ReservedAddress } from '../shared/addresses.ts';
+import { ALLOW_ALL, notAllowedSummary } from '../shared/ip-policy.ts';
 import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import type { NodeFacts, PodFacts } from './model.ts';
@@ -69,11 +70,13 @@ export function podFacts(pod: V1Pod, keys: FloatingIpKeys, policy: IpPolicy = AL
   const parsed = parseAddressList(value);
   if (!parsed.ok) return { ignored: parsed.reason };
   const namespace = meta.namespace ?? 'default';
-  const addresses = parsed.addresses.filter((a) => policy.allows(namespace, a.text));
-  const notAllowed = parsed.addresses.filter((a) => !addresses.includes(a)).map((a) => a.text);
-  if (addresses.length === 0) {
-    return { ignored: notAllowed.map((ip) => notAllowedMessage(policy, namespace, ip)).join('; '), notAllowed };
+  const addresses: ReservedAddress[] = [];
+  const notAllowed: string[] = [];
+  for (const a of parsed.addresses) {
+    if (policy.allows(namespace, a.text)) addresses.push(a);
+    else notAllowed.push(a.text);
   }
+  if (addresses.length === 0) return { ignored: notAllowedSummary(policy, namespace, notAllowed), notAllowed };
   return {
     uid: meta.uid,
     namespace,

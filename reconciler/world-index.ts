@@ -5,7 +5,7 @@
 // only `sync()` — once per leadership term — walks the lists.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseAddressList } from '../shared/addresses.ts';
-import { ALLOW_ALL, notAllowedMessage } from '../shared/ip-policy.ts';
+import { ALLOW_ALL, notAllowedSummary } from '../shared/ip-policy.ts';
 import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { createClaimIndex } from './claims.ts';
@@ -64,7 +64,7 @@ export function createWorldIndex(keys: FloatingIpKeys, policy: IpPolicy = ALLOW_
     if (cached) return cached;
     const f = podFacts(pod, keys, policy);
     const namespace = pod.metadata?.namespace ?? 'default';
-    const refused = (ips: readonly string[]) => ({ ips, message: ips.map((ip) => notAllowedMessage(policy, namespace, ip)).join('; ') });
+    const refused = (ips: readonly string[]) => ({ ips, message: notAllowedSummary(policy, namespace, ips) });
     let e: PodEntry;
     if (!('ignored' in f)) e = { ips: f.addresses.map((a) => a.text), facts: f, ...(f.notAllowed ? { notAllowed: refused(f.notAllowed) } : {}) };
     else if (f.notAllowed) e = { ips: [], notAllowed: refused(f.notAllowed) };

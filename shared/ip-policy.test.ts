@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALLOW_ALL, MAX_POLICY_BYTES, notAllowedMessage, parseIpPolicy } from './ip-policy.ts';
+import { ALLOW_ALL, MAX_POLICY_BYTES, notAllowedMessage, notAllowedSummary, parseIpPolicy } from './ip-policy.ts';
 
 const POLICY = `
 # which namespaces may claim which reserved IPs
@@ -56,6 +56,12 @@ test('the denial sentence names the IP, the namespace and what is allowed there'
   );
   const many = parseIpPolicy(`namespaces:\n  a: [${Array.from({ length: 10 }, (_, i) => `"203.0.113.${i}"`).join(', ')}]\n`);
   assert.match(notAllowedMessage(many, 'a', '198.51.100.1'), /203\.0\.113\.7 and 2 more\)$/);
+  const ips = ['104.248.100.1', '104.248.100.2', '104.248.100.3', '104.248.100.4', '104.248.100.5'];
+  assert.equal(
+    notAllowedSummary(policy, 'web', ips),
+    `${ips.slice(0, 3).map((ip) => notAllowedMessage(policy, 'web', ip)).join('; ')}; and 2 more addresses not allowed there`,
+  );
+  assert.equal(notAllowedSummary(policy, 'web', ips.slice(0, 1)), notAllowedMessage(policy, 'web', ips[0] as string));
 });
 
 test('bad files are refused with a sentence naming the problem', () => {

@@ -117,6 +117,15 @@ export function parseIpPolicy(text: string, source = 'IP policy'): IpPolicy {
   };
 }
 
+/**
+ * The sentences for several refused addresses: the first three, then how many more, so that a
+ * long annotation does not make a denial or an Event of many KiB.
+ */
+export function notAllowedSummary(policy: IpPolicy, namespace: string, ips: readonly string[]): string {
+  const shown = ips.slice(0, 3).map((ip) => notAllowedMessage(policy, namespace, ip));
+  return shown.join('; ') + (ips.length > 3 ? `; and ${ips.length - 3} more addresses not allowed there` : '');
+}
+
 /** The sentence both processes use for an address the namespace may not claim. */
 export function notAllowedMessage(policy: IpPolicy, namespace: string, ip: string): string {
   const allowed = policy.allowedIn(namespace);

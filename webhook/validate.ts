@@ -4,7 +4,7 @@
 // Any field may have any JSON type (only the API server is trusted to send typed objects):
 // nothing here assumes a type it has not checked, and input is quoted only in short form.
 import { parseAddressList } from '../shared/addresses.ts';
-import { ALLOW_ALL, notAllowedMessage } from '../shared/ip-policy.ts';
+import { ALLOW_ALL, notAllowedSummary } from '../shared/ip-policy.ts';
 import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { LABEL_VALUE } from '../shared/keys.ts';
@@ -124,7 +124,8 @@ export function validate(request: AdmissionRequest, keys: FloatingIpKeys, policy
       ? parseAddressList(annotation)
       : { ok: false as const, reason: `the value must be a string, got ${echo(annotation)}` };
   // The namespace IP policy: every address listed must be one the namespace may claim.
-  const namespace = namespaceOf(request);
+  // shortened for the message; a name over 63 characters matches no listed namespace either way
+  const namespace = shorten(namespaceOf(request));
   const refused = parsed.ok ? parsed.addresses.filter((a) => !policy.allows(namespace, a.text)) : [];
   if (parsed.ok && refused.length === 0) {
     if (kind === 'Pod' && label !== undefined && label !== LABEL_VALUE) {
@@ -132,7 +133,7 @@ export function validate(request: AdmissionRequest, keys: FloatingIpKeys, policy
     }
     return { allowed: true, warnings };
   }
-  const reason = parsed.ok ? refused.map((a) => notAllowedMessage(policy, shorten(namespace), a.text)).join('; ') : parsed.reason;
+  const reason = parsed.ok ? notAllowedSummary(policy, namespace, refused.map((a) => a.text)) : parsed.reason;
   const message = `${who}: annotation ${keys.annotation}: ${reason}`;
 
   // Objects admitted before the webhook (or the IP policy) existed must stay editable (finalizer
