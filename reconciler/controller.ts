@@ -27,7 +27,7 @@ import { plan } from './plan.ts';
 import { createWorkQueue } from './queue.ts';
 import type { RunResult, WorkQueue } from './queue.ts';
 import { createTriggers } from './triggers.ts';
-import { createHeartbeatCache, heartbeatOf } from './heartbeats.ts';
+import { heartbeatOf, staleAt } from './heartbeats.ts';
 import { createWorldIndex } from './world-index.ts';
 
 export type { EventSink, Exposure };
@@ -158,7 +158,6 @@ export function createController(deps: ControllerDeps): Controller {
     pendingPollMs: deps.pendingPollMs ?? 2_000,
     heartbeat: config.heartbeat ?? { enabled: true },
   };
-  const heartbeats = createHeartbeatCache();
   /** node name → its heartbeat, kept from the Lease events */
   const leases = new Map<string, Heartbeat>();
   const index = createWorldIndex(config.keys, config.ipPolicy);
@@ -433,14 +432,14 @@ export function createController(deps: ControllerDeps): Controller {
       const s = current;
       const name = (lease ?? old)?.metadata?.name;
       if (!name || !planConfig.heartbeat.enabled) return;
+      const before = leases.get(name);
       const h = lease && heartbeatOf(lease);
       if (h) leases.set(name, h);
       else leases.delete(name);
       if (!s) return;
       // A fresh node's renewal changes nothing; a node heartbeating again after a silence may
       // take IPs it could not (its holder's own silence is seen by the timer plan() asked for).
-      const t = now();
-      const wasStale = old !== undefined && heartbeats.staleAt(old, planConfig.heartbeat.graceMs) < t;
+      const wasStale = before !== undefined && staleAt(before, planConfig.heartbeat.graceMs) < now();
       if (!wasStale) return;
       const node = index.node(name);
       for (const ip of triggers.nodeChanged(node, node)) mark(s, ip);

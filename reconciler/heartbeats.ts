@@ -5,7 +5,7 @@ import type { V1Lease } from '@kubernetes/client-node';
 import type { Heartbeat } from './model.ts';
 
 /** The client does not deserialize MicroTime: it arrives as a string (or a Date if set locally). */
-const timeMs = (t: unknown): number | undefined => {
+export const timeMs = (t: unknown): number | undefined => {
   if (t === undefined || t === null) return undefined;
   const ms = new Date(t as string | Date).getTime();
   return Number.isNaN(ms) ? undefined : ms;
@@ -18,25 +18,7 @@ export function heartbeatOf(lease: V1Lease): Heartbeat | undefined {
   return { renewMs, durationMs: seconds * 1000 };
 }
 
-export interface HeartbeatCache {
-  /** when this Lease turns stale (Infinity when it says nothing) */
-  staleAt(lease: V1Lease, graceMs?: number): number;
-}
-
-export function createHeartbeatCache(): HeartbeatCache {
-  const parsed = new WeakMap<V1Lease, Heartbeat | null>();
-  const parse = (lease: V1Lease): Heartbeat | undefined => {
-    let h = parsed.get(lease);
-    if (h === undefined) {
-      h = heartbeatOf(lease) ?? null;
-      parsed.set(lease, h);
-    }
-    return h ?? undefined;
-  };
-  return {
-    staleAt(lease, graceMs) {
-      const h = parse(lease);
-      return h === undefined ? Infinity : h.renewMs + (graceMs ?? h.durationMs / 2);
-    },
-  };
+/** When a heartbeat turns (or turned) stale: its renewal plus the grace, by default half its duration. */
+export function staleAt(h: Heartbeat, graceMs: number | undefined): number {
+  return h.renewMs + (graceMs ?? h.durationMs / 2);
 }

@@ -23,6 +23,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { V1MicroTime } from '@kubernetes/client-node';
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
+import { timeMs } from './heartbeats.ts';
 
 /** The three Lease calls used; CoordinationV1Api satisfies it. Errors carry `code` (ApiException). */
 export interface LeaseApi {
@@ -74,12 +75,6 @@ const statusOf = (err: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
-/** The client does not deserialize MicroTime: it arrives as a string (or a Date if set locally). */
-const timeMs = (t: unknown): number | undefined => {
-  if (t === undefined || t === null) return undefined;
-  const ms = new Date(t as string | Date).getTime();
-  return Number.isNaN(ms) ? undefined : ms;
-};
 
 /** A lease may be taken when nobody holds it or its holder let it run out. */
 export function leaseAvailable(lease: V1Lease, nowMs: number, identity: string): boolean {

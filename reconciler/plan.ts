@@ -39,6 +39,7 @@
 // unplaced IP.
 import { claimIndexOf } from './claims.ts';
 import type { Candidate, ClaimView, WorkloadView } from './claims.ts';
+import { staleAt as heartbeatStaleAt } from './heartbeats.ts';
 import { failedTargetsOf, pendingOf, retryBlockedUntil } from './ip-state.ts';
 import type { IpMemory } from './ip-state.ts';
 import type { Action, Family, IpStatus, NodeFacts, PlanResult, PodFacts, PodRef, Reason, Snapshot } from './model.ts';
@@ -92,7 +93,7 @@ function heartbeatView(snap: IndexedSnapshot, now: number): HeartbeatView {
   if (!config?.enabled || !leases || leases.size === 0) return UNKNOWN;
   const staleAt = (node: NodeFacts): number | undefined => {
     const h = leases.get(node.name);
-    return h === undefined ? undefined : h.renewMs + (config.graceMs ?? h.durationMs / 2);
+    return h === undefined ? undefined : heartbeatStaleAt(h, config.graceMs);
   };
   let known = 0;
   let stale = 0;
