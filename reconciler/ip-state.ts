@@ -185,8 +185,3 @@ export function apply(memory: IpMemory | undefined, outcome: Outcome, now: numbe
       return (m.reported ?? []).includes(outcome.key) ? m : { ...m, reported: [...(m.reported ?? []), outcome.key] };
   }
 }
-
-/** Whether the memory says nothing worth keeping (the IP is forgotten when unclaimed). */
-export function isIdle(m: IpMemory, now: number): boolean {
-  return !pendingOf(m, now) && failedTargetsOf(m, now).length === 0 && (m.retry === undefined || now >= m.retry.retryAtMs) && (m.reported?.length ?? 0) === 0;
-}
