@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1Lease } from '@kubernetes/client-node';
-import { createDoClient, defaultUserAgent } from '../shared/digitalocean/client.ts';
+import { createDoClient, DEFAULT_API_URL, userAgent } from '../shared/digitalocean/client.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { CloudPort, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -115,7 +115,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   const metrics = deps.metrics ?? createReconcilerMetrics({ defaultMetrics: true });
   logger.info({ config: describeConfig(config) }, 'starting');
 
-  const apiUrl = config.apiUrl ?? 'https://api.digitalocean.com';
+  const apiUrl = config.apiUrl ?? DEFAULT_API_URL;
   // The lease identity names this replica to DigitalOcean too (User-Agent), so a request log
   // — the emulator's, or DigitalOcean support's — tells which replica wrote.
   const identity = `${config.podName}-${deps.identitySuffix ?? randomBytes(3).toString('hex')}`;
@@ -124,7 +124,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     createDoClient({
       token: config.token,
       ...(config.apiUrl === undefined ? {} : { baseUrl: config.apiUrl }),
-      userAgent: `${defaultUserAgent()} reconciler/${identity}`,
+      userAgent: userAgent('reconciler', identity),
       // A DigitalOcean action is state the controller keeps (pending, polled by re-planning),
       // not a wait that holds a worker; long 429 waits come back as RateLimited for the
       // per-IP state machine to schedule, so a failover is never stuck behind them.
