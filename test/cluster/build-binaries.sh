@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the upstream Kubernetes test binaries floatip's e2e tests run against:
-# kube-apiserver, kube-controller-manager, kube-scheduler (from k8s.io/kubernetes),
+# kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy (from k8s.io/kubernetes),
 # etcd (the version Kubernetes itself pins) and kwok. Go is used for this only.
 #
 # Output: a versioned directory under the user's cache dir, printed on stdout's last line.
@@ -13,7 +13,7 @@ check_only=false
 
 K8S_VERSION="${FLOATIP_K8S_VERSION:-v1.37.2}"
 KWOK_VERSION="${FLOATIP_KWOK_VERSION:-v0.7.0}"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd kwok)
 
 log() { echo "build-binaries: $*" >&2; }
 
@@ -78,6 +78,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 log "resolving modules for Kubernetes ${K8S_VERSION} (staging ${staging_version})"
@@ -87,7 +88,7 @@ go mod tidy -e >>"$work/go.log" 2>&1 || true
 etcd_version=$(sed -n 's#^\s*go.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$k8s_mod" | head -1)
 quiet go get "go.etcd.io/etcd/server/v3@${etcd_version}"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
-for b in kube-apiserver kube-controller-manager kube-scheduler; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
   [ -x "$out/$b" ] && continue
   log "building $b (several minutes on 2 cores)"
   go build -trimpath -ldflags "$ldflags" -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b"
