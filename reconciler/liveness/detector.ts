@@ -1,0 +1,147 @@
+// Is a probed droplet dead? The pure state machine of liveness (SWIM's probe → ping-req →
+// confirm, as in hashicorp/memberlist), fed with probe results and answering with what to do.
+// No clock, no I/O: `now` comes with every event, so every rule is a fake-clock table test.
+//
+// Per droplet:
+// - ok: its kubelet port answers the leader's TCP handshakes. `failuresToSuspect`
+//   consecutive failures make it suspect.
+// - suspect: the leader asks k agents on other nodes to probe it (one round at a time). Any
+//   of them reaching it, or a direct probe answering, clears the suspicion: the path between
+//   the leader and it is the problem, not the droplet. When the round ends with no prober
+//   reaching it AND at least one prober answering, it is dead. A round no prober answered
+//   proves nothing (the leader may be the one cut off): the next failure asks again.
+// - dead: confirmed; the controller moves its IPs (reason holder-unreachable). A direct
+//   probe answering again revives it (it gets no IP back: stickiness keeps the new holder).
+//
+// The guard, like the heartbeat guard: while more than half of the probed droplets fail the
+// leader's own probes, the leader is the likelier problem, so nothing is confirmed dead.
+// Droplets already dead when the guard engages stay dead (their IPs have moved).
+
+export type Phase = 'ok' | 'suspect' | 'dead';
+
+export interface DropletLiveness {
+  readonly phase: Phase;
+  /** consecutive failed direct probes */
+  readonly failures: number;
+  /** when the first of those failures' probes was sent: the evidence time of a failover */
+  readonly failingSinceMs?: number | undefined;
+  /** the indirect round under way: probers asked (-1 until known), answers of any kind, answers 'unreached' */
+  readonly round?: { readonly id: number; readonly asked: number; readonly ended: number; readonly unreached: number } | undefined;
+  /** rounds started so far for this droplet (round ids) */
+  readonly rounds: number;
+}
+
+export interface DetectorConfig {
+  /** consecutive failed direct probes before a droplet is suspect (and indirect probes go out) */
+  readonly failuresToSuspect: number;
+}
+
+export type DetectorEvent =
+  /** a direct probe sent at `sentMs` ended (answered, or failed: timeout, unreachable) */
+  | { readonly kind: 'direct'; readonly droplet: number; readonly ok: boolean; readonly sentMs: number }
+  /** a round was asked of `asked` probers (0: no prober available — the round ends at once, proving nothing) */
+  | { readonly kind: 'asked'; readonly droplet: number; readonly round: number; readonly asked: number }
+  /** one prober's answer in a round; 'no-answer': the prober did not answer (down, cut off, refused) */
+  | { readonly kind: 'indirect'; readonly droplet: number; readonly round: number; readonly answer: 'reached' | 'unreached' | 'no-answer' }
+  /** no longer probed (neither holder nor next target) */
+  | { readonly kind: 'forget'; readonly droplet: number };
+
+export type Effect =
+  | { readonly kind: 'suspected'; readonly droplet: number }
+  /** send round `round` of indirect probes */
+  | { readonly kind: 'ask'; readonly droplet: number; readonly round: number }
+  /** suspicion cleared; `by` says who reached it */
+  | { readonly kind: 'cleared'; readonly droplet: number; readonly by: 'direct' | 'indirect' }
+  | { readonly kind: 'dead'; readonly droplet: number; readonly sinceMs: number; readonly probers: number }
+  | { readonly kind: 'revived'; readonly droplet: number }
+  /** a round ended without a verdict; `why` for the log */
+  | { readonly kind: 'inconclusive'; readonly droplet: number; readonly why: 'no-prober-answered' | 'guarded' };
+
+export type LivenessMap = ReadonlyMap<number, DropletLiveness>;
+
+const FRESH: DropletLiveness = { phase: 'ok', failures: 0, rounds: 0 };
+
+/** More than half of the probed droplets fail the leader's probes: the leader is cut off. */
+export function guarded(map: LivenessMap): boolean {
+  let failing = 0;
+  for (const d of map.values()) if (d.failures > 0 && d.phase !== 'dead') failing += 1;
+  let probed = 0;
+  for (const d of map.values()) if (d.phase !== 'dead') probed += 1;
+  return probed >= 2 && failing * 2 > probed;
+}
+
+export interface Step {
+  readonly map: LivenessMap;
+  readonly effects: readonly Effect[];
+}
+
+/** Apply one event; returns the new map (the old one is not changed) and what to do. */
+export function step(map: LivenessMap, event: DetectorEvent, config: DetectorConfig): Step {
+  const next = new Map(map);
+  const effects: Effect[] = [];
+  const id = event.droplet;
+  if (event.kind === 'forget') {
+    next.delete(id);
+    return { map: next, effects };
+  }
+  const d = map.get(id) ?? FRESH;
+
+  if (event.kind === 'direct') {
+    if (event.ok) {
+      next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds });
+      if (d.phase === 'suspect') effects.push({ kind: 'cleared', droplet: id, by: 'direct' });
+      if (d.phase === 'dead') effects.push({ kind: 'revived', droplet: id });
+      return { map: next, effects };
+    }
+    const failures = d.failures + 1;
+    const failingSinceMs = d.failingSinceMs ?? event.sentMs;
+    if (d.phase === 'dead') {
+      next.set(id, { ...d, failures, failingSinceMs });
+      return { map: next, effects };
+    }
+    if (d.phase === 'ok' && failures < config.failuresToSuspect) {
+      next.set(id, { ...d, failures, failingSinceMs });
+      return { map: next, effects };
+    }
+    if (d.phase === 'ok') effects.push({ kind: 'suspected', droplet: id });
+    // Suspect: one round at a time; a failure after an inconclusive round asks again.
+    if (d.round) {
+      next.set(id, { ...d, phase: 'suspect', failures, failingSinceMs });
+      return { map: next, effects };
+    }
+    const round = d.rounds + 1;
+    next.set(id, { ...d, phase: 'suspect', failures, failingSinceMs, rounds: round, round: { id: round, asked: -1, ended: 0, unreached: 0 } });
+    effects.push({ kind: 'ask', droplet: id, round });
+    return { map: next, effects };
+  }
+
+  // Round bookkeeping: an answer for a round that is over (cleared, or an older one) is dropped.
+  if (d.phase !== 'suspect' || !d.round || d.round.id !== event.round) return { map, effects };
+  if (event.kind === 'indirect' && event.answer === 'reached') {
+    next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds });
+    effects.push({ kind: 'cleared', droplet: id, by: 'indirect' });
+    return { map: next, effects };
+  }
+  const round =
+    event.kind === 'asked'
+      ? { ...d.round, asked: event.asked }
+      : { ...d.round, ended: d.round.ended + 1, unreached: d.round.unreached + (event.answer === 'unreached' ? 1 : 0) };
+  if (round.asked < 0 || round.ended < round.asked) {
+    next.set(id, { ...d, round });
+    return { map: next, effects };
+  }
+  // The round is over and no prober reached the droplet.
+  const base: DropletLiveness = { phase: 'suspect', failures: d.failures, failingSinceMs: d.failingSinceMs, rounds: d.rounds };
+  next.set(id, base);
+  if (round.unreached === 0) {
+    effects.push({ kind: 'inconclusive', droplet: id, why: 'no-prober-answered' });
+    return { map: next, effects };
+  }
+  if (guarded(next)) {
+    effects.push({ kind: 'inconclusive', droplet: id, why: 'guarded' });
+    return { map: next, effects };
+  }
+  next.set(id, { ...base, phase: 'dead' });
+  effects.push({ kind: 'dead', droplet: id, sinceMs: d.failingSinceMs ?? 0, probers: round.unreached });
+  return { map: next, effects };
+}
