@@ -93,6 +93,10 @@ export interface Controller {
   resyncNow(): Promise<void>;
   /** DigitalOcean's holders as this term knows them */
   holders(): readonly HolderEntry[];
+  /** liveness probes: the droplets confirmed dead changed (droplet → failing since); their IPs are re-planned */
+  livenessChanged(dead: ReadonlyMap<number, number>): void;
+  /** what liveness must probe: every holder, and the droplet each held IP would move to next */
+  livenessTargets(): Set<number>;
 }
 
 export interface ControllerDeps {
@@ -162,6 +166,8 @@ export function createController(deps: ControllerDeps): Controller {
   const leases = new Map<string, Heartbeat>();
   const index = createWorldIndex(config.keys, config.ipPolicy);
   let current: TermState | undefined;
+  /** droplet → failing since, confirmed dead by liveness probes (undefined: probes off) */
+  let unreachable: ReadonlyMap<number, number> | undefined;
 
   const actuator = createActuator({
     port: deps.port,
@@ -273,8 +279,11 @@ export function createController(deps: ControllerDeps): Controller {
     const { ip } = status;
     if (status.suspect && !s.suspected.has(ip)) {
       s.suspected.add(ip);
-      metrics.heartbeatSuspicions.inc();
-      log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder node missed its heartbeat');
+      if (status.suspect.why === 'unreachable') log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder droplet unreachable (liveness probes)');
+      else {
+        metrics.heartbeatSuspicions.inc();
+        log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder node missed its heartbeat');
+      }
     } else if (!status.suspect) s.suspected.delete(ip);
     if (status.state === 'unplaced') {
       s.unplaced.add(ip);
@@ -302,6 +311,7 @@ export function createController(deps: ControllerDeps): Controller {
         dropletTags: new Map([...s.dropletTags].map(([id, t]) => [id, t.tags])),
         clusterTag: s.clusterTag,
         heartbeats: planConfig.heartbeat.enabled && world.listNodeLeases ? leases : undefined,
+        unreachable,
         config: planConfig,
       };
       const result = plan(snapshot, s.memory, now());
@@ -472,6 +482,32 @@ export function createController(deps: ControllerDeps): Controller {
       return current ? stopTerm(current) : Promise.resolve();
     },
     resyncNow: () => (current ? resync(current) : Promise.resolve()),
+    livenessChanged(dead) {
+      const before = unreachable ?? new Map<number, number>();
+      unreachable = dead;
+      const s = current;
+      if (!s) return;
+      const changed = new Set<number>();
+      for (const id of dead.keys()) if (!before.has(id)) changed.add(id);
+      for (const id of before.keys()) if (!dead.has(id)) changed.add(id);
+      if (changed.size === 0) return;
+      // A dead holder's IPs move; a droplet back from the dead may take IPs that had nowhere to go.
+      for (const [ip, m] of s.memory) if ((m.holder?.dropletId != null && changed.has(m.holder.dropletId)) || s.unplaced.has(ip)) mark(s, ip);
+    },
+    livenessTargets() {
+      const out = new Set<number>();
+      const s = current;
+      if (!s) return out;
+      for (const [ip, m] of s.memory) {
+        const holder = m.holder?.dropletId;
+        if (holder == null) continue;
+        out.add(holder);
+        const winner = index.claims.workloads(ip)[0];
+        const next = winner?.eligible(ip).find((c) => c.dropletId !== holder && !unreachable?.has(c.dropletId));
+        if (next) out.add(next.dropletId);
+      }
+      return out;
+    },
     holders() {
       const s = current;
       if (!s) return [];
