@@ -205,7 +205,10 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
         if (signal !== s) return;
         cancelTick?.();
         map = new Map();
-        deadSet = new Map();
+        if (deadSet.size > 0) {
+          deadSet = new Map();
+          deps.onChange(deadSet); // a later term judges afresh
+        }
         metrics.probed.set(0);
         metrics.guard.set(0);
       }, { once: true });
