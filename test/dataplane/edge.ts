@@ -18,7 +18,7 @@ export interface EdgeChange {
 
 export interface Edge {
   readonly ns: string;
-  /** the last view applied */
+  /** the last view the edge has applied */
   view(): DataplaneView;
   /** every view applied, in order */
   readonly history: readonly EdgeChange[];
@@ -54,6 +54,7 @@ export async function startEdge(opts: { ns: string; emulatorUrl: string }): Prom
 
   const abort = new AbortController();
   let view = await fetchView(opts.emulatorUrl, 0, abort.signal);
+  let applied = view;
   let droplets: EdgeDroplet[] = [];
   let appliedHolders: Record<string, number | null> = {};
   const history: EdgeChange[] = [];
@@ -63,16 +64,18 @@ export async function startEdge(opts: { ns: string; emulatorUrl: string }): Prom
   let chain = Promise.resolve();
   const apply = () =>
     (chain = chain.then(async () => {
-      await nft(ns, edgeRuleset(view, droplets));
-      for (const r of ipv6Routes(view, droplets)) {
+      const v = view;
+      await nft(ns, edgeRuleset(v, droplets));
+      for (const r of ipv6Routes(v, droplets)) {
         await ip(ns, r.via === null ? `route replace unreachable ${r.ip}/128` : `route replace ${r.ip}/128 via ${r.via} dev ${DROPLET_BRIDGE}`);
       }
-      for (const moved of movedIpv4s(appliedHolders, view.holders)) {
+      for (const moved of movedIpv4s(appliedHolders, v.holders)) {
         // exit status 1 when there was no entry: fine
         await inNs(ns, 'conntrack', ['-D', '--orig-dst', moved]).catch(() => undefined);
       }
-      appliedHolders = view.holders;
-      history.push({ appliedAt: performance.timeOrigin + performance.now(), holders: view.holders });
+      appliedHolders = v.holders;
+      applied = v;
+      history.push({ appliedAt: performance.timeOrigin + performance.now(), holders: v.holders });
       for (const l of listeners) l();
     }));
   await apply();
@@ -93,7 +96,7 @@ export async function startEdge(opts: { ns: string; emulatorUrl: string }): Prom
 
   return {
     ns,
-    view: () => view,
+    view: () => applied,
     history,
     async setDroplets(list) {
       droplets = list.map((d) => ({ id: d.id, anchor: d.anchor, public4: d.public4, public6: d.public6 }));

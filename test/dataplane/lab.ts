@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane } from '../cluster/harness.ts';
+import type { Component } from '../cluster/processes.ts';
 import { CLIENT } from './addresses.ts';
 import { createDroplet, VPC_BRIDGE } from './droplet.ts';
 import type { LabDroplet } from './droplet.ts';
@@ -53,6 +54,11 @@ export interface Lab {
   followPods(namespace: string, labelSelector: string, ports: Ports): { stop(): Promise<void> };
   probe(opts: ProbeOptions): Probe;
   /**
+   * The real floatip agent (agent/main.ts) inside the node's droplet, unchanged: default
+   * metadata URL (169.254.169.254), `kubeconfigYaml` rewritten to the API bridge.
+   */
+  startAgent(node: string, kubeconfigYaml: string, args?: readonly string[]): Promise<Component>;
+  /**
    * The droplet dies silently: its links go down, every process in it stops (agent,
    * kube-proxy, its pods' servers) and its kubelet falls silent (the Lease is no longer
    * renewed). Resolves once all three hold.
@@ -62,6 +68,7 @@ export interface Lab {
 }
 
 let labs = 0;
+const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url));
 
 /** kube-proxy from the same build as the other test binaries (test/cluster/build-binaries.sh). */
 export async function locateKubeProxy(): Promise<string> {
@@ -212,6 +219,11 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       };
     },
     probe: (probeOpts) => startProbe(clientNs, probeOpts),
+    async startAgent(node, kubeconfigYaml, args = []) {
+      const d = lab.droplet(node);
+      const kubeconfig = await d.writeKubeconfig('agent', kubeconfigYaml);
+      return d.run('agent', process.execPath, [AGENT_MAIN, '--node-name', node, ...args], { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfig });
+    },
     async killDroplet(node) {
       const d = lab.droplet(node);
       const onIt = [...pods.entries()].filter(([, p]) => p.droplet === d);
