@@ -103,6 +103,8 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   /** the lease as last written or read by us: the renew fast path skips the GET */
   let cached: V1Lease | undefined;
   let observed: string | undefined;
+  /** when the lease last read runs out (another holder's renewTime + duration) */
+  let observedExpiryMs: number | undefined;
   let loop: Promise<void> | undefined;
 
   /** Resolves with the call, or rejects after `ms` or on stop; the call itself is not cancelled. */
@@ -117,6 +119,8 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
 
   function observe(lease: V1Lease): void {
     const holder = lease.spec?.holderIdentity || undefined;
+    const renewed = timeMs(lease.spec?.renewTime) ?? timeMs(lease.spec?.acquireTime);
+    observedExpiryMs = holder && holder !== identity && renewed !== undefined ? renewed + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 : undefined;
     if (holder !== observed) {
       observed = holder;
       log.info({ leader: holder ?? null }, holder ? 'new leader observed' : 'lease released, no leader');
@@ -212,9 +216,12 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       } else if (leading && now() - lastRenewMs >= opts.renewDeadlineMs) {
         await stepDown(`could not renew for ${opts.renewDeadlineMs} ms`);
       }
-      // Standbys jitter (up to +20%) so several of them do not poll in lock-step. A leader
-      // wakes no later than its renew deadline, so it steps down right at it.
-      const wait = leading ? Math.max(0, Math.min(opts.retryPeriodMs, lastRenewMs + opts.renewDeadlineMs - now())) : opts.retryPeriodMs * (1 + 0.2 * random());
+      // Standbys jitter (up to +20%) so several of them do not poll in lock-step, but wake
+      // right when the lease they read runs out: a leader dead with its droplet is replaced
+      // at its lease's expiry, not up to a retry period later. A leader wakes no later than
+      // its renew deadline, so it steps down right at it.
+      const untilExpiry = observedExpiryMs === undefined ? Infinity : Math.max(0, observedExpiryMs + 1 - now());
+      const wait = leading ? Math.max(0, Math.min(opts.retryPeriodMs, lastRenewMs + opts.renewDeadlineMs - now())) : Math.min(opts.retryPeriodMs * (1 + 0.2 * random()), untilExpiry);
       await sleep(wait, abort.signal);
     }
   }

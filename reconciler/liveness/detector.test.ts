@@ -10,10 +10,10 @@ const ok = (droplet: number, sentMs: number): DetectorEvent => ({ kind: 'direct'
 const asked = (droplet: number, round: number, n: number): DetectorEvent => ({ kind: 'asked', droplet, round, asked: n });
 const says = (droplet: number, round: number, answer: 'reached' | 'unreached' | 'no-answer'): DetectorEvent => ({ kind: 'indirect', droplet, round, answer });
 
-/** Runs the events from an empty map (plus `others` probed droplets answering); returns every effect and the last map. */
-function run(events: readonly DetectorEvent[], others: readonly number[] = [1002, 1003]): { effects: Effect[]; map: LivenessMap } {
+/** Runs the events after the holder and `others` answered once; returns every effect and the last map. */
+function run(events: readonly DetectorEvent[], others: readonly number[] = [1002, 1003], fresh = false): { effects: Effect[]; map: LivenessMap } {
   let map: LivenessMap = new Map();
-  for (const o of others) map = step(map, ok(o, 0), CONFIG).map;
+  for (const o of fresh ? others : [H, ...others]) map = step(map, ok(o, 0), CONFIG).map;
   const effects: Effect[] = [];
   for (const e of events) {
     const r = step(map, e, CONFIG);
@@ -27,6 +27,8 @@ interface Case {
   readonly name: string;
   readonly events: readonly DetectorEvent[];
   readonly others?: readonly number[];
+  /** the holder was never reached in this term (a new leader's first probes) */
+  readonly fresh?: boolean;
   readonly effects: readonly Effect[];
   readonly phase: 'ok' | 'suspect' | 'dead' | undefined;
 }
@@ -147,6 +149,28 @@ const CASES: readonly Case[] = [
     phase: 'ok',
   },
   {
+    name: 'a new leader: an inherited holder never reached this term is asked about at its first failure',
+    fresh: true,
+    events: [fail(H, 250), asked(H, 1, 2), says(H, 1, 'unreached'), says(H, 1, 'unreached')],
+    effects: [
+      { kind: 'suspected', droplet: H },
+      { kind: 'ask', droplet: H, round: 1 },
+      { kind: 'dead', droplet: H, sinceMs: 250, probers: 2 },
+    ],
+    phase: 'dead',
+  },
+  {
+    name: 'a new leader: the agents still decide — one reaching it clears the first failure',
+    fresh: true,
+    events: [fail(H, 250), asked(H, 1, 2), says(H, 1, 'reached')],
+    effects: [
+      { kind: 'suspected', droplet: H },
+      { kind: 'ask', droplet: H, round: 1 },
+      { kind: 'cleared', droplet: H, by: 'indirect' },
+    ],
+    phase: 'ok',
+  },
+  {
     name: 'a forgotten droplet is no longer judged',
     events: [fail(H, 750), { kind: 'forget', droplet: H }],
     effects: [],
@@ -156,7 +180,7 @@ const CASES: readonly Case[] = [
 
 for (const c of CASES) {
   test(`detector: ${c.name}`, () => {
-    const { effects, map } = run(c.events, c.others);
+    const { effects, map } = run(c.events, c.others, c.fresh);
     assert.deepEqual(effects, c.effects);
     assert.equal(map.get(H)?.phase, c.phase);
   });

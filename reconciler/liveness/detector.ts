@@ -4,7 +4,9 @@
 //
 // Per droplet:
 // - ok: its kubelet port answers the leader's TCP handshakes. `failuresToSuspect`
-//   consecutive failures make it suspect.
+//   consecutive failures make it suspect — or one, for a droplet this term never reached:
+//   a new leader (whose predecessor may have died with a holder) asks the agents about an
+//   inherited holder at its first failed probe. The agents still decide, so this is as safe.
 // - suspect: the leader asks k agents on other nodes to probe it (one round at a time). Any
 //   of them reaching it, or a direct probe answering, clears the suspicion: the path between
 //   the leader and it is the problem, not the droplet. When the round ends with no prober
@@ -29,6 +31,8 @@ export interface DropletLiveness {
   readonly round?: { readonly id: number; readonly asked: number; readonly ended: number; readonly unreached: number } | undefined;
   /** rounds started so far for this droplet (round ids) */
   readonly rounds: number;
+  /** a probe of this term reached it once: until then one failure is enough to ask the agents */
+  readonly reached?: boolean;
 }
 
 export interface DetectorConfig {
@@ -88,7 +92,7 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
 
   if (event.kind === 'direct') {
     if (event.ok) {
-      next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds });
+      next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds, reached: true });
       if (d.phase === 'suspect') effects.push({ kind: 'cleared', droplet: id, by: 'direct' });
       if (d.phase === 'dead') effects.push({ kind: 'revived', droplet: id });
       return { map: next, effects };
@@ -99,7 +103,7 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
       next.set(id, { ...d, failures, failingSinceMs });
       return { map: next, effects };
     }
-    if (d.phase === 'ok' && failures < config.failuresToSuspect) {
+    if (d.phase === 'ok' && d.reached && failures < config.failuresToSuspect) {
       next.set(id, { ...d, failures, failingSinceMs });
       return { map: next, effects };
     }
@@ -118,7 +122,7 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
   // Round bookkeeping: an answer for a round that is over (cleared, or an older one) is dropped.
   if (d.phase !== 'suspect' || !d.round || d.round.id !== event.round) return { map, effects };
   if (event.kind === 'indirect' && event.answer === 'reached') {
-    next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds });
+    next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds, reached: true });
     effects.push({ kind: 'cleared', droplet: id, by: 'indirect' });
     return { map: next, effects };
   }
@@ -131,7 +135,7 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
     return { map: next, effects };
   }
   // The round is over and no prober reached the droplet.
-  const base: DropletLiveness = { phase: 'suspect', failures: d.failures, failingSinceMs: d.failingSinceMs, rounds: d.rounds };
+  const base: DropletLiveness = { phase: 'suspect', failures: d.failures, failingSinceMs: d.failingSinceMs, rounds: d.rounds, ...(d.reached ? { reached: true } : {}) };
   next.set(id, base);
   if (round.unreached === 0) {
     effects.push({ kind: 'inconclusive', droplet: id, why: 'no-prober-answered' });
