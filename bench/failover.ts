@@ -3,6 +3,7 @@
 // line holding every number. It never fails on a slow figure; it fails only if something
 // breaks. Loopback only; bounded by --time-limit.
 //   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--update-baseline]
+//   node bench/failover.ts --only liveness   (the liveness figures alone)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,11 @@ import type { FailureResult } from './failure-to-service.ts';
 import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts';
 import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
+import { benchLiveness } from './liveness.ts';
+import type { LivenessResult } from './liveness.ts';
+import { benchLivenessCost } from './liveness-cost.ts';
+import type { LivenessCost } from './liveness-cost.ts';
+import { netnsUnavailable } from '../test/dataplane/lab.ts';
 import { benchMemory } from './memory.ts';
 import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
 import type { ScaleResult } from './scale.ts';
@@ -37,6 +43,12 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --webhook / --no-webhook  webhook throughput against a bare HTTPS echo (default on)
   --webhook-seconds N     duration bound of one throughput figure (default 3)
   --webhook-requests N    request bound of one throughput figure (default 30000)
+  --liveness / --no-liveness  silent holder deaths on the packet lab at upstream kubelet
+                          timing, probes vs heartbeats only, the false-failover cases and the
+                          holder dying with the leader (default: on with the binaries and
+                          network namespaces; about 6 min); and probing cost at 100 holders
+  --liveness-runs N       silent deaths per mode (default 5)
+  --only liveness         run only the liveness figures (the baseline keeps the others)
   --update-baseline       write bench/baseline.json from this run
   --time-limit-s N        exit 1 if the whole run takes longer (default 900)
   --verbose               the e2e reconciler logs at info level on stderr
@@ -60,6 +72,10 @@ const FLAGS = {
   'no-webhook': { type: 'boolean' },
   'webhook-seconds': { type: 'string', default: '3' },
   'webhook-requests': { type: 'string', default: '30000' },
+  liveness: { type: 'boolean' },
+  'no-liveness': { type: 'boolean' },
+  'liveness-runs': { type: 'string', default: '5' },
+  only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
   'time-limit-s': { type: 'string', default: '900' },
   verbose: { type: 'boolean', default: false },
@@ -190,6 +206,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const host = machine();
   const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
   const figures: Figure[] = [];
+  if (v.only !== undefined && v.only !== 'liveness') throw new UsageError(`--only: the only section is "liveness" (got "${v.only}")`);
+  const livenessRuns = count('liveness-runs', v['liveness-runs'], 1);
+  const livenessUnavailable = binariesAvailable() ? netnsUnavailable() : 'the Kubernetes test binaries are not cached (npm run cluster:binaries)';
+  const liveness = v['no-liveness'] ? false : (v.liveness ?? (v.only === 'liveness' || livenessUnavailable === undefined));
+  if (v.only === 'liveness') return livenessOnly({ runs: livenessRuns, unavailable: livenessUnavailable, host, log, update: v['update-baseline'] ?? false });
 
   log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
   const d = await benchDecision(opts);
@@ -244,6 +265,12 @@ async function main(argv: readonly string[]): Promise<number> {
     log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
   }
 
+  let live: { lab: LivenessResult; cost: LivenessCost } | undefined;
+  if (liveness && livenessUnavailable === undefined) {
+    live = await runLiveness(livenessRuns, log);
+    figures.push(...livenessFigures(live.lab, live.cost));
+  } else if (liveness) log(`liveness: skipped (${livenessUnavailable})`);
+
   const result = rounded(figures);
   const baseline = readBaseline();
   const out: string[] = [
@@ -261,15 +288,65 @@ async function main(argv: readonly string[]): Promise<number> {
   if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
   if (failures) out.push('', ...failureTable(failures));
   if (throughput) out.push('', ...throughputTable(throughput));
+  if (live) out.push('', ...livenessTable(live.lab));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook, scale };
+  const options = { ...opts, e2e, webhook, scale, liveness: live !== undefined };
   if (v['update-baseline']) {
     writeFileSync(BASELINE, `${JSON.stringify(toBaselineFile(result, host, options, new Date()), null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
   }
   const figuresJson = Object.fromEntries(result.map((f) => [f.key, f.value]));
   process.stdout.write(`${JSON.stringify({ bench: 'failover', machine: host, options, figures: figuresJson })}\n`);
+  return 0;
+}
+
+async function runLiveness(runs: number, log: (s: string) => void): Promise<{ lab: LivenessResult; cost: LivenessCost }> {
+  log('liveness: probing cost, 100 holders and 100 next targets on loopback, 10 s');
+  const cost = await benchLivenessCost({ holders: 100, seconds: 10 });
+  log(`liveness: ${runs} silent holder deaths with probes and ${runs} with heartbeats only, packet lab, upstream kubelet timing`);
+  return { lab: await benchLiveness({ runs }, log), cost };
+}
+
+function livenessFigures(r: LivenessResult, cost: LivenessCost): Figure[] {
+  return [
+    { key: 'liveness.silent.probes.p50', label: 'silent holder → IP moved, probes p50', unit: 'ms', value: r.probesMs.p50 },
+    { key: 'liveness.silent.probes.max', label: 'silent holder → IP moved, probes max', unit: 'ms', value: r.probesMs.max },
+    { key: 'liveness.silent.probes.runs', label: 'silent holder runs with probes', unit: 'count', value: r.probesMs.n },
+    { key: 'liveness.silent.heartbeat.p50', label: 'silent holder → IP moved, heartbeats only p50', unit: 'ms', value: r.heartbeatMs.p50 },
+    { key: 'liveness.silent.heartbeat.max', label: 'silent holder → IP moved, heartbeats only max', unit: 'ms', value: r.heartbeatMs.max },
+    { key: 'liveness.falseMoves', label: 'IPs moved in the 4 false-failover cases', unit: 'count', value: r.falseMoves },
+    { key: 'liveness.silentWithLeader.p50', label: 'holder dies with the leader → IP moved p50', unit: 'ms', value: r.withLeaderMs.p50 },
+    { key: 'liveness.cost.probesPerSecond', label: `probes/s at ${cost.holders} holders (${cost.probedDroplets} droplets)`, unit: 'count', value: cost.probesPerSecond },
+    { key: 'liveness.cost.kiBPerSecond', label: `probe traffic at ${cost.holders} holders, KiB/s`, unit: 'count', value: cost.bytesPerSecond / 1024 },
+    { key: 'liveness.cost.cpuPercent', label: `leader CPU probing ${cost.holders} holders, % of a core`, unit: 'ratio', value: cost.cpuPercent },
+  ];
+}
+
+function livenessTable(r: LivenessResult): string[] {
+  return [
+    'Liveness (packet lab, node Leases 40 s / 10 s, controller-manager grace 50 s): the false-failover cases',
+    grid(['case', 'IPs moved', 'lasted'], r.falseCases.map((c) => [c.name, String(c.moves), `${c.seconds} s`])),
+  ];
+}
+
+async function livenessOnly(o: { runs: number; unavailable: string | undefined; host: string; log: (s: string) => void; update: boolean }): Promise<number> {
+  if (o.unavailable !== undefined) {
+    o.log(`liveness: cannot run: ${o.unavailable}`);
+    return 1;
+  }
+  const live = await runLiveness(o.runs, o.log);
+  const result = rounded(livenessFigures(live.lab, live.cost));
+  const baseline = readBaseline();
+  process.stdout.write(`\n${table(result, baseline?.figures)}\n\n${livenessTable(live.lab).join('\n')}\n`);
+  if (o.update && baseline) {
+    // only the liveness figures change; the rest of the baseline stays as it was recorded
+    const figures = { ...baseline.figures, ...Object.fromEntries(result.map((f) => [f.key, f.value])) };
+    writeFileSync(BASELINE, `${JSON.stringify({ ...baseline, figures }, null, 2)}\n`);
+    o.log('baseline: liveness figures written to bench/baseline.json');
+  }
+  const options = { only: 'liveness', livenessRuns: o.runs };
+  process.stdout.write(`${JSON.stringify({ bench: 'failover', machine: o.host, options, figures: Object.fromEntries(result.map((f) => [f.key, f.value])) })}\n`);
   return 0;
 }
 

@@ -4,6 +4,7 @@
 // the real agent (answering indirect probes) and real reconciler processes. A droplet's links
 // can be cut towards chosen peers, or made lossy, with nft inside its own namespace.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,7 @@ import type { ReconcilerWorld } from './reconciler-fixture.ts';
 const RECONCILER_MAIN = fileURLToPath(new URL('../reconciler/main.ts', import.meta.url));
 export const KEY_SECRET = 'floatip-liveness-key';
 const CUT_TABLE = 'floatip_liveness_cut';
+const METRICS_PORT = 9090;
 
 export interface LivenessLab {
   readonly world: ReconcilerWorld;
@@ -50,6 +52,13 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
   });
   let lab: Lab | undefined;
   try {
+    // the emulator knows 1001..1003; the others become DOKS workers of the same cluster
+    for (const id of ids) {
+      if (id <= 1003) continue;
+      const body = { id, name: nodeOf(id), tags: doksWorkerTags(DEFAULT_CLUSTER_ID), anchorIpv4: `10.20.0.${11 + id - 1001}` };
+      const res = await fetch(`${world.emulator.url}/_emulator/droplets`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (res.status !== 201) throw new Error(`emulator: droplet ${id} not added (${res.status} ${await res.text()})`);
+    }
     await applyAgentManifests(world.cp);
     // The key Secret as a reconciler creates it; agents get it as the mounted file would show it.
     const key = randomBytes(32);
@@ -93,7 +102,8 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
       startAgent,
       startReconciler(node, args = []) {
         const d = started.droplet(node);
-        const c = d.run(`reconciler-${Date.now()}`, process.execPath, [RECONCILER_MAIN, '--log-level=debug', ...args], {
+        // the lab's emulator bridge has 127.0.0.1:8080 inside the droplet: metrics on 9090
+        const c = d.run(`reconciler-${Date.now()}`, process.execPath, [RECONCILER_MAIN, '--log-level=debug', `--metrics-port=${METRICS_PORT}`, '--health-port=9091', ...args], {
           PATH: process.env['PATH'] ?? '',
           KUBECONFIG: reconcilerKubeconfig.get(node) ?? '',
           DIGITALOCEAN_TOKEN: TOKEN,
@@ -111,7 +121,7 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
         return /^reconciler-(.+)-[0-9a-f]{6}$/.exec(holder)?.[1];
       },
       async metrics(node) {
-        const script = "fetch('http://127.0.0.1:8080/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
+        const script = "fetch('http://127.0.0.1:9090/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
         const text = await inNs(started.droplet(node).ns, process.execPath, ['-e', script]);
         const out = new Map<string, number>();
         for (const line of text.split('\n')) {
@@ -149,6 +159,21 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
     throw err;
   }
 }
+
+/** pino lines of a process's log file */
+export const logLines = (c: Component): Record<string, unknown>[] =>
+  readFileSync(c.logPath, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+
+/** a reconciler process whose informers have synced and which now takes part in the election */
+export const joinedElection = (c: Component): boolean => logLines(c).some((l) => l['msg'] === 'informer caches synced; joining leader election');
 
 /** Which droplet the emulator says holds `ip`, polled every 20 ms until it is not `from`; resolves with it and the time it was seen. */
 export async function nextHolder(world: ReconcilerWorld, ip: string, from: number, timeoutMs: number): Promise<{ holder: number | null; atMs: number }> {

@@ -8,12 +8,11 @@
 // the leader (≤ 6 s). Skipped, saying why, only where network namespaces cannot be made.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { readyStatus, waitFor } from './cluster/harness.ts';
 import type { Component } from './cluster/processes.ts';
 import { netnsUnavailable } from './dataplane/lab.ts';
-import { nextHolder, startLivenessLab } from './liveness-lab.ts';
+import { joinedElection, logLines, nextHolder, startLivenessLab } from './liveness-lab.ts';
 import type { LivenessLab } from './liveness-lab.ts';
 import { APP_NS, floatingDeployment, nodeOf, servingPods } from './reconciler-fixture.ts';
 
@@ -23,17 +22,7 @@ const IP = '104.248.100.100';
 const APP = 'game';
 const LEADER_NODE = 'pool-a-5';
 
-/** pino lines of a process's log file */
-const lines = (c: Component): Record<string, unknown>[] =>
-  readFileSync(c.logPath, 'utf8')
-    .split('\n')
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+const lines = logLines;
 
 describe('liveness: a silent holder droplet at upstream kubelet timing', { skip: unavailable && `packet lab: ${unavailable}` }, () => {
   let ll: LivenessLab;
@@ -49,8 +38,10 @@ describe('liveness: a silent holder droplet at upstream kubelet timing', { skip:
 
   before(async () => {
     ll = await startLivenessLab([1001, 1002, 1003, 1004, 1005]);
-    ll.startReconciler(LEADER_NODE);
-    await waitFor(`the reconciler on ${LEADER_NODE} to lead`, async () => (await ll.leaderNode()) === LEADER_NODE, { timeoutMs: 60_000 });
+    const first = ll.startReconciler(LEADER_NODE);
+    await waitFor(`the reconciler on ${LEADER_NODE} to lead`, async () => (await ll.leaderNode()) === LEADER_NODE, { timeoutMs: 60_000 }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; its log:\n${first.tail(40)}`);
+    });
     const game: V1Deployment = floatingDeployment(APP, IP, 4);
     const pod = game.spec?.template.spec;
     if (pod) pod.affinity = { ...pod.affinity, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: [LEADER_NODE] }] }] } } };
@@ -137,11 +128,11 @@ describe('liveness: a silent holder droplet at upstream kubelet timing', { skip:
   test('the holder dies with the leader on one droplet: a standby leads at the Lease expiry (5 s) and the IP moves within 6 s', async (t) => {
     const node = holderNode();
     const leaderHere = ll.startReconciler(node);
-    await waitFor(`the reconciler on ${node} to join the election`, async () => lines(leaderHere).some((l) => l['msg'] === 'informer caches synced; joining leader election'), { timeoutMs: 60_000 });
+    await waitFor(`the reconciler on ${node} to join the election`, async () => joinedElection(leaderHere), { timeoutMs: 60_000 });
     await ll.reconcilers.get(LEADER_NODE)?.stop(5_000); // releases the Lease: the one on the holder leads
     await waitFor(`the reconciler on ${node} to lead`, async () => (await ll.leaderNode()) === node, { timeoutMs: 20_000 });
     const standby = ll.startReconciler(LEADER_NODE);
-    await waitFor('the standby to join the election', async () => lines(standby).some((l) => l['msg'] === 'informer caches synced; joining leader election'), { timeoutMs: 60_000 });
+    await waitFor('the standby to join the election', async () => joinedElection(standby), { timeoutMs: 60_000 });
     const t0 = Date.now();
     const killing = ll.lab.killDroplet(node);
     const moved = await nextHolder(ll.world, IP, holder, 20_000);
