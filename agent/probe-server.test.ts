@@ -86,3 +86,18 @@ test('indirect probe: replays, old requests and unsigned answers are refused', a
     await server.close();
   }
 });
+
+test('tcp probe: a handshake that completed during an event-loop stall longer than the timeout still counts as reached', async () => {
+  const p = await ports();
+  try {
+    const pending = probeTcp('127.0.0.1', p.open, 50);
+    // block the loop past the timeout: the SYN-ACK is there long before the loop runs again
+    const until = Date.now() + 200;
+    while (Date.now() < until) {
+      /* busy */
+    }
+    assert.equal((await pending).reached, true);
+  } finally {
+    p.stop();
+  }
+});

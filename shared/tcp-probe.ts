@@ -35,7 +35,10 @@ export const probeTcp: TcpProber = (host, port, timeoutMs, signal) =>
       resolve(r);
     };
     const rtt = (): number => Math.round((performance.now() - started) * 100) / 100;
-    const timer = setTimeout(() => finish({ reached: false, error: 'timeout' }), timeoutMs);
+    // After an event-loop stall (GC, a starved CPU) the timer phase runs before the I/O
+    // phase: a SYN-ACK that arrived in time would lose to the timeout. Deferring the verdict
+    // to the check phase lets a connect already waiting be seen first.
+    const timer = setTimeout(() => setImmediate(() => finish({ reached: false, error: 'timeout' })), timeoutMs);
     const onAbort = (): void => finish({ reached: false, error: 'aborted' });
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => finish({ reached: true, rttMs: rtt() }));

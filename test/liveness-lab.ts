@@ -5,7 +5,7 @@
 // can be cut towards chosen peers, or made lossy, with nft inside its own namespace.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api } from '@kubernetes/client-node';
@@ -149,6 +149,9 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
         await inNs(started.droplet(node).ns, 'nft', ['delete', 'table', 'inet', CUT_TABLE]).catch(() => undefined);
       },
       async stop() {
+        // FLOATIP_LIVENESS_LOGS=dir keeps the droplets' logs (agents, reconcilers) for a post-mortem
+        const keep = process.env['FLOATIP_LIVENESS_LOGS'];
+        if (keep) await cp(started.dir, keep, { recursive: true, filter: (src) => !src.endsWith('.sock') }).catch(() => undefined);
         await started.stop();
         await world.stop();
       },

@@ -66,8 +66,9 @@ describe('liveness: a silent holder droplet at upstream kubelet timing', { skip:
     const node = await ll.world.core.readNode({ name: dead });
     assert.equal(readyStatus(node), 'True', 'the node still looks Ready: neither its Lease (40 s) nor the node controller (50 s) moved the IP');
     const leader = ll.reconcilers.get(LEADER_NODE) as Component;
-    const attached = lines(leader).filter((l) => l['msg'] === 'Floating IP attached to droplet' && l['ip'] === IP);
-    assert.equal(attached.at(-1)?.['reason'], 'holder-unreachable');
+    // the leader logs the move once it has seen the action complete, just after the emulator shows it
+    const attached = await waitFor('the leader to log the move', async () => lines(leader).find((l) => l['msg'] === 'Floating IP attached to droplet' && l['ip'] === IP && l['droplet'] === moved.holder), { timeoutMs: 5_000 });
+    assert.equal(attached['reason'], 'holder-unreachable');
     assert.ok(lines(leader).some((l) => l['msg'] === 'liveness: droplet unreachable from this leader and from every agent that answered; its IPs move' && l['node'] === dead));
     holder = moved.holder;
   });
@@ -142,7 +143,7 @@ describe('liveness: a silent holder droplet at upstream kubelet timing', { skip:
     assert.ok(moved.holder !== null && moved.holder !== holder);
     assert.ok(ms <= 6_000, `moved after ${ms} ms (goal: ≤ 6,000)`);
     assert.equal(await ll.leaderNode(), LEADER_NODE);
-    const attached = lines(standby).filter((l) => l['msg'] === 'Floating IP attached to droplet' && l['ip'] === IP);
-    assert.equal(attached.at(-1)?.['reason'], 'holder-unreachable');
+    const attached = await waitFor('the new leader to log the move', async () => lines(standby).find((l) => l['msg'] === 'Floating IP attached to droplet' && l['ip'] === IP && l['droplet'] === moved.holder), { timeoutMs: 5_000 });
+    assert.equal(attached['reason'], 'holder-unreachable');
   });
 });
