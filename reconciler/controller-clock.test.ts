@@ -12,7 +12,7 @@ import { createLogger } from '../shared/logger.ts';
 import { createController } from './controller.ts';
 import type { ControllerConfig, Term } from './controller.ts';
 import type { EventRecord } from './events.ts';
-import { createFakeClock, settle } from './fake-clock.ts';
+import { createFakeClock, settle } from '../test/support/fake-clock.ts';
 import { createReconcilerMetrics } from './metrics.ts';
 
 const KEYS = floatingIpKeys();

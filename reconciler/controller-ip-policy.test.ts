@@ -10,7 +10,7 @@ import { floatingIpKeys } from '../shared/keys.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createController } from './controller.ts';
 import type { EventRecord } from './events.ts';
-import { createFakeClock } from './fake-clock.ts';
+import { createFakeClock } from '../test/support/fake-clock.ts';
 import { createReconcilerMetrics } from './metrics.ts';
 
 const KEYS = floatingIpKeys();

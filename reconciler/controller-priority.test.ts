@@ -8,7 +8,7 @@ import type { ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts'
 import { floatingIpKeys } from '../shared/keys.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createController } from './controller.ts';
-import { createFakeClock } from './fake-clock.ts';
+import { createFakeClock } from '../test/support/fake-clock.ts';
 import { createReconcilerMetrics } from './metrics.ts';
 
 const KEYS = floatingIpKeys();

@@ -10,7 +10,7 @@ import { createDoClient } from '../../shared/digitalocean/client.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startEmulator } from '../../test/do-emulator/server.ts';
 import { DEFAULT_CLUSTER_ID } from '../../test/do-emulator/world.ts';
-import { createFakeClock } from '../fake-clock.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import { createExposureMetrics } from './metrics.ts';
 

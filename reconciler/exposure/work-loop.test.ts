@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFakeClock, settle } from '../fake-clock.ts';
+import { createFakeClock, settle } from '../../test/support/fake-clock.ts';
 import { createWorkLoop, LoopStopped } from './work-loop.ts';
 
 /** A run that records keys and can be made to fail or to block until released. */

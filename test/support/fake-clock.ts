@@ -1,5 +1,5 @@
 // A manual clock for tests: timers fire only when the test advances time.
-import type { SetTimer } from '../shared/timers.ts';
+import type { SetTimer } from '../../shared/timers.ts';
 
 export interface FakeClock {
   now(): number;
