@@ -46,7 +46,7 @@ export interface ControllerSpec {
   readonly backoff?: { readonly baseMs?: number; readonly capMs?: number; readonly floorMs?: number };
   /** a term begins: set up fresh per-term memory (called for every controller before any run) */
   begin?(term: Term): void;
-  /** the term ended and every run of it settled: drop its memory, reset its gauges */
+  /** the term ended (its runs are being aborted): drop its memory, reset its gauges */
   end?(): void;
   /** a run failed (not counting the term's end); `retryInMs` is the backoff chosen */
   onError?(key: string, err: unknown, retryInMs: number): void;
@@ -72,7 +72,7 @@ export interface Runtime {
   register(spec: ControllerSpec): ControllerHandle;
   /** begin a term (default: a term until stop()); no-op while one runs */
   start(term?: Term): void;
-  /** end the term: abort its runs, wait for them to settle, end every controller */
+  /** end the term: end every controller, abort the term's runs and wait for them to settle */
   stop(): Promise<void>;
   /** the term now, if one runs */
   term(): Term | undefined;
@@ -104,6 +104,8 @@ export function createRuntime(opts: RuntimeOptions = {}): Runtime {
   const now = opts.now ?? Date.now;
   const specs: ControllerSpec[] = [];
   let current: Running | undefined;
+  /** the last term started, to let stop() wait for its runs even when its signal ended it */
+  let last: Running | undefined;
   let own: AbortController | undefined;
 
   function queueOf(r: Running, spec: ControllerSpec): WorkQueue {
@@ -121,7 +123,11 @@ export function createRuntime(opts: RuntimeOptions = {}): Runtime {
       async worker(key, queueSignal) {
         const signal = AbortSignal.any([queueSignal, r.term.signal]);
         try {
-          const result = await spec.reconcile(key, { signal });
+          const result = await spec.reconcile(key, { signal }).catch((err: unknown) => {
+            // A write the fence refused: the term is over, so is this run (nothing to retry).
+            if (err instanceof TermEnded) return undefined;
+            throw err;
+          });
           if (key !== RESYNC || spec.resyncMs === undefined) return result;
           const again = result?.requeueAfterMs;
           return { requeueAfterMs: again === undefined ? spec.resyncMs : Math.min(again, spec.resyncMs) };
@@ -132,12 +138,16 @@ export function createRuntime(opts: RuntimeOptions = {}): Runtime {
     });
   }
 
+  /**
+   * End a term: every controller forgets it at once (a new term may begin right after; runs
+   * still in flight hold their own term's state and see its signal aborted), then the queues
+   * shut down, waiting for those runs to settle.
+   */
   function end(r: Running): Promise<void> {
+    if (r.ended) return r.ended;
     if (current === r) current = undefined;
-    r.ended ??= (async () => {
-      await Promise.all([...r.queues.values()].map((q) => q.shutdown()));
-      for (const spec of specs) spec.end?.();
-    })();
+    for (const spec of specs) spec.end?.();
+    r.ended = Promise.all([...r.queues.values()].map((q) => q.shutdown())).then(() => undefined);
     return r.ended;
   }
 
@@ -166,15 +176,17 @@ export function createRuntime(opts: RuntimeOptions = {}): Runtime {
       }
       const r: Running = { term: t, queues: new Map(), ended: undefined };
       current = r;
+      last = r;
       for (const spec of specs) spec.begin?.(t);
       for (const spec of specs) r.queues.set(spec, queueOf(r, spec));
       t.signal.addEventListener('abort', () => void end(r), { once: true });
       for (const queue of r.queues.values()) queue.add(RESYNC);
     },
     stop() {
+      const r = last;
       own?.abort(new Error('runtime stopped'));
       own = undefined;
-      return current ? end(current) : Promise.resolve();
+      return r ? end(r) : Promise.resolve();
     },
     term: () => current?.term,
     fence(port, writes) {

@@ -5,15 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ActionOutcome, CallOptions, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
-import { floatingIpKeys } from '../shared/keys.ts';
-import { createLogger } from '../shared/logger.ts';
+import { DoApiError } from '../../shared/digitalocean/port.ts';
+import type { ActionOutcome, CallOptions, ReservedIp, ReservedIpPort } from '../../shared/digitalocean/port.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createController } from './controller.ts';
 import type { ControllerConfig, Term } from './controller.ts';
-import type { EventRecord } from './events.ts';
-import { createFakeClock, settle } from '../test/support/fake-clock.ts';
-import { createReconcilerMetrics } from './metrics.ts';
+import type { EventRecord } from '../events.ts';
+import { createFakeClock, settle } from '../../test/support/fake-clock.ts';
+import { createReconcilerMetrics } from '../metrics.ts';
 
 const KEYS = floatingIpKeys();
 const IP = '104.248.100.100';

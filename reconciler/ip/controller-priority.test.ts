@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
-import { floatingIpKeys } from '../shared/keys.ts';
-import { createLogger } from '../shared/logger.ts';
+import type { ReservedIp, ReservedIpPort } from '../../shared/digitalocean/port.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createController } from './controller.ts';
-import { createFakeClock } from '../test/support/fake-clock.ts';
-import { createReconcilerMetrics } from './metrics.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
+import { createReconcilerMetrics } from '../metrics.ts';
 
 const KEYS = floatingIpKeys();
 const HELD = '104.248.10.200';

@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
-import { parseIpPolicy } from '../shared/ip-policy.ts';
-import { floatingIpKeys } from '../shared/keys.ts';
-import { createLogger } from '../shared/logger.ts';
+import type { ReservedIp, ReservedIpPort } from '../../shared/digitalocean/port.ts';
+import { parseIpPolicy } from '../../shared/ip-policy.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createController } from './controller.ts';
-import type { EventRecord } from './events.ts';
-import { createFakeClock } from '../test/support/fake-clock.ts';
-import { createReconcilerMetrics } from './metrics.ts';
+import type { EventRecord } from '../events.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
+import { createReconcilerMetrics } from '../metrics.ts';
 
 const KEYS = floatingIpKeys();
 const IP = '104.248.100.100';
