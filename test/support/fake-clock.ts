@@ -1,4 +1,6 @@
-// A manual clock for tests: timers fire only when the test advances time.
+// The one manual clock of the tests (reconciler, client, emulator, webhook): timers fire only
+// when the test moves time. `advance` also lets promise chains settle between timers (code
+// under test that awaits); `tick` is synchronous (an injected sleep that moves the clock).
 import type { SetTimer } from '../../shared/timers.ts';
 
 export interface FakeClock {
@@ -6,6 +8,8 @@ export interface FakeClock {
   setTimer: SetTimer;
   /** move time forward, firing due timers in order and letting promise chains settle */
   advance(ms: number): Promise<void>;
+  /** move time forward at once, firing due timers in order (nothing settles in between) */
+  tick(ms: number): void;
   /** pending timers (for asserting that nothing is scheduled) */
   pending(): number;
 }
@@ -17,6 +21,13 @@ export function createFakeClock(start = 0): FakeClock {
   let time = start;
   let seq = 0;
   const timers = new Map<number, { due: number; fn: () => void }>();
+  /** the next timer due by `end`: earliest first, then in the order they were set */
+  const due = (end: number) => [...timers.entries()].filter(([, t]) => t.due <= end).sort((a, b) => a[1].due - b[1].due || a[0] - b[0])[0];
+  const fire = ([id, t]: [number, { due: number; fn: () => void }]) => {
+    timers.delete(id);
+    time = Math.max(time, t.due);
+    t.fn();
+  };
   return {
     now: () => time,
     setTimer(fn, ms) {
@@ -27,16 +38,17 @@ export function createFakeClock(start = 0): FakeClock {
     async advance(ms) {
       const end = time + ms;
       await settle();
-      for (;;) {
-        const next = [...timers.entries()].filter(([, t]) => t.due <= end).sort((a, b) => a[1].due - b[1].due || a[0] - b[0])[0];
-        if (!next) break;
-        timers.delete(next[0]);
-        time = next[1].due;
-        next[1].fn();
+      for (let next = due(end); next; next = due(end)) {
+        fire(next);
         await settle();
       }
       time = end;
       await settle();
+    },
+    tick(ms) {
+      const end = time + ms;
+      for (let next = due(end); next; next = due(end)) fire(next);
+      time = end;
     },
     pending: () => timers.size,
   };
