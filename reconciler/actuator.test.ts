@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ActionOutcome, CallOptions, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
+import type { ActionOutcome, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createMemoryPort } from '../test/support/reserved-ip-port.ts';
+import type { MemoryPort } from '../test/support/reserved-ip-port.ts';
 import { createActuator } from './actuator.ts';
 import type { Exposure } from './actuator.ts';
 import type { EventRecord } from './events.ts';
@@ -18,23 +20,11 @@ const POD: V1Pod = { metadata: { name: 'web-1', namespace: 'shop', uid: 'u1' } }
 const ASSIGN: Action = { type: 'assign', ip: IP, reason: 'holder-not-eligible', detail: 'droplet 1001 cannot serve: node n1 is NotReady', dropletId: 1002, pod: { uid: 'u1', namespace: 'shop', name: 'web-1' }, node: 'n2' };
 const T = 10_000;
 
-function fakePort(overrides: Partial<ReservedIpPort>): ReservedIpPort & { calls: string[]; signals: (AbortSignal | undefined)[] } {
-  const calls: string[] = [];
-  const signals: (AbortSignal | undefined)[] = [];
-  const record = (what: string, opts?: CallOptions) => {
-    calls.push(what);
-    signals.push(opts?.signal);
-  };
-  const missing = (name: string) => () => Promise.reject(new Error(`unexpected ${name}`));
-  return {
-    calls,
-    signals,
-    getAccount: missing('getAccount'),
-    listReservedIps: missing('listReservedIps'),
-    getReservedIp: (ip, opts) => (record(`get ${ip}`, opts), overrides.getReservedIp ? overrides.getReservedIp(ip, opts) : missing('getReservedIp')()),
-    assign: (ip, droplet, opts) => (record(`assign ${ip} ${droplet}`, opts), overrides.assign ? overrides.assign(ip, droplet, opts) : missing('assign')()),
-    unassign: (ip, opts) => (record(`unassign ${ip}`, opts), overrides.unassign ? overrides.unassign(ip, opts) : missing('unassign')()),
-  };
+/** The memory port (IP on droplet 1001); each test replaces the methods it scripts. */
+function fakePort(overrides: Partial<ReservedIpPort>): MemoryPort {
+  const port = createMemoryPort({ holders: [[IP, 1001]] });
+  Object.assign(port.impl, overrides);
+  return port;
 }
 
 function setup(port: ReservedIpPort, opts: { dryRun?: boolean; exposure?: Exposure } = {}) {

@@ -47,6 +47,7 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
 
   before(async () => {
     world = await startReconcilerWorld({ droplets: DROPLETS });
+    await world.admin.addDroplet(1004, nodeOf(1004)); // the emulator's default world has 1001..1003
     for (const ns of ['shop', 'other', 'other2', 'locked']) await world.core.createNamespace({ body: { metadata: { name: ns } } });
     // what each node's agent would record
     for (const id of DROPLETS) await patchNode(world.core, nodeOf(id), { metadata: { annotations: { [ANCHOR_KEY]: anchorOf(id) } } });
@@ -162,7 +163,11 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
     const target = DROPLETS.find((d) => !taken.has(d)) as number;
     const started = Date.now();
     await world.cp.deleteNode(nodeOf(holder));
-    await waitFor(`${LOCKED_IP} moved to ${target}`, async () => (await holderOf(LOCKED_IP)) === target, { timeoutMs: 30_000, intervalMs: 50 });
+    await waitFor(`${LOCKED_IP} moved to ${target}`, async () => (await holderOf(LOCKED_IP)) === target, { timeoutMs: 30_000, intervalMs: 50 }).catch(async (err: unknown) => {
+      const pods = (await world.core.listNamespacedPod({ namespace: 'locked' })).items.map((p) => [p.metadata?.name, p.spec?.nodeName, p.status?.phase, p.metadata?.deletionTimestamp ? 'deleting' : '']);
+      const lines = replica.logs.lines.filter((l) => l['level'] === 'warn' || l['ip'] === LOCKED_IP).map((l) => `${String(l['msg'])} ${String(l['reason'] ?? '')} ${String(l['detail'] ?? '')} ${String(l['droplet'] ?? '')}`);
+      throw new Error(`${(err as Error).message}; holders ${JSON.stringify(await world.admin.holders())}; pods ${JSON.stringify(pods)}; log ${lines.slice(-20).join(' | ')}`);
+    });
     const tookMs = Date.now() - started;
     assert.ok(tookMs < 10_000, `moved in ${tookMs} ms (a Service write refused on every attempt waits at most --expose-wait, 1 s)`);
 

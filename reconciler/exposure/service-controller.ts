@@ -75,9 +75,22 @@ export class ExposeRefused extends Error {
   override readonly name = 'ExposeRefused';
   readonly service: string;
   constructor(service: string, cause: unknown) {
-    super(cause instanceof Error ? cause.message.split('\n')[0]?.slice(0, 300) : String(cause), { cause });
+    super(refusalOf(cause), { cause });
     this.service = service;
   }
+}
+
+/** The API server's own sentence (an ApiException carries it in its JSON body), bounded. */
+function refusalOf(err: unknown): string {
+  const body = (err as { body?: unknown } | null)?.body;
+  let message: unknown;
+  try {
+    message = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }).message : (body as { message?: unknown } | undefined)?.message;
+  } catch {
+    message = undefined;
+  }
+  const text = typeof message === 'string' ? message : err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return (text ?? '').slice(0, 300);
 }
 
 /** An announced move is forgotten after this long if the holders never show it. */
