@@ -171,7 +171,11 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
     const tookMs = Date.now() - started;
     assert.ok(tookMs < 10_000, `moved in ${tookMs} ms (a Service write refused on every attempt waits at most --expose-wait, 1 s)`);
 
-    const moved = replica.logs.find({ msg: 'Floating IP attached to droplet', droplet: target });
+    // the emulator flips the holder as the action completes; the client sees it on its next poll
+    const moved = await waitFor('the attach line', async () => {
+      const lines = replica.logs.find({ msg: 'Floating IP attached to droplet', droplet: target });
+      return lines.length > 0 ? lines : undefined;
+    });
     assert.deepEqual(moved.map((l) => l['reason']), ['holder-node-deleted']);
     assert.ok(replica.logs.find({ msg: 'Service write refused; moving the IP anyway', ip: LOCKED_IP }).length >= 1);
     const events = (await world.core.listNamespacedEvent({ namespace: 'locked' })).items.filter((e) => e.source?.component === 'floatip-reconciler');

@@ -13,6 +13,7 @@ import { DEFAULT_CLUSTER_ID } from '../../test/do-emulator/world.ts';
 import { createFakeClock } from '../../test/support/fake-clock.ts';
 import { learnClusterUuid } from '../cluster-identity.ts';
 import { dropletIdOf } from '../snapshot.ts';
+import { createRuntime } from '../runtime/runtime.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import { createExposureMetrics } from './metrics.ts';
 
@@ -64,7 +65,9 @@ async function setup(t: TestContext) {
   const metrics = createExposureMetrics(registry);
   let uuid: string | undefined;
   const cloud = createDoClient({ token: 'fw-test', baseUrl: emu.url, retry: { maxAttempts: 1 } });
+  const runtime = createRuntime({ setTimer: clock.setTimer, now: clock.now });
   const fw = createFirewallController({
+    runtime,
     cloud,
     world: { listServices: () => services, listNodes: () => nodes },
     logger,
@@ -72,21 +75,19 @@ async function setup(t: TestContext) {
     config: { loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
     // what the IP controller's cloud view answers (learnt once), from the same droplet tags
     clusterUuid: async () => (uuid ??= (await learnClusterUuid(nodes.flatMap((n) => dropletIdOf(n.spec?.providerID) ?? []), async (id) => (await cloud.getDroplet(id)).tags))?.uuid),
-    setTimer: clock.setTimer,
-    now: clock.now,
   });
   const term = new AbortController();
-  const start = () => fw.start({ signal: term.signal, valid: () => !term.signal.aborted });
+  const start = () => runtime.start({ signal: term.signal, valid: () => !term.signal.aborted });
   t.after(async () => {
     term.abort();
-    await fw.stop();
+    await runtime.stop();
     await emu.close();
   });
   const firewalls = async () => ((await admin('GET', '/state')) as { firewalls: StateFirewall[] }).firewalls;
   const ours = async () => (await firewalls()).find((f) => f.name === NAME);
   const requests = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).map((r) => `${r.method} ${r.path} ${r.status}`);
   const clearRequests = () => admin('DELETE', '/requests');
-  return { emu, admin, logs, clock, services, nodes, fw, term, start, firewalls, ours, requests, clearRequests, registry };
+  return { emu, admin, logs, clock, services, nodes, fw, runtime, term, start, firewalls, ours, requests, clearRequests, registry };
 }
 
 test('creates floatip-<cluster> for the Services ports, targeting the worker tag; the DOKS firewall stays byte for byte', async (t) => {
@@ -214,7 +215,7 @@ test('stop: no run after the term ends', async (t) => {
   h.start();
   await h.fw.syncNow();
   h.term.abort();
-  await h.fw.stop();
+  await h.runtime.stop();
   await h.clearRequests();
   h.fw.serviceChanged(service('game', [['TCP', 1]]));
   await h.clock.advance(120_000);

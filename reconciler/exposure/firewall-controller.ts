@@ -8,9 +8,8 @@ import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { DoApiError } from '../../shared/digitalocean/port.ts';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { SetTimer } from '../../shared/timers.ts';
-import { createRuntime, RESYNC } from '../runtime/runtime.ts';
-import type { Runtime, Term } from '../runtime/runtime.ts';
+import { RESYNC } from '../runtime/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { dropletIdOf } from '../snapshot.ts';
 import { isFloatipService, serviceFacts } from './facts.ts';
 import { desiredFirewall, firewallName, planFirewall } from './firewall-plan.ts';
@@ -39,17 +38,11 @@ export interface FirewallControllerDeps {
   readonly logger: Logger;
   readonly metrics: ExposureMetrics;
   readonly config: FirewallControllerConfig;
-  /** the process's runtime; default: its own (tests) */
-  readonly runtime?: Runtime;
-  readonly setTimer?: SetTimer;
-  readonly now?: () => number;
-  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
+  /** the process's runtime: it starts and stops this controller with the others */
+  readonly runtime: Runtime;
 }
 
 export interface FirewallController {
-  /** start / stop the runtime's term (standalone use; the process starts its runtime) */
-  start(term?: Term): void;
-  stop(): Promise<void>;
   /** a Service of (or formerly of) floatip's class changed */
   serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
   /** run now; resolves after the run (tests, the demo) */
@@ -72,7 +65,7 @@ const rulesText = (a: FirewallAction) => (a.type === 'delete' ? undefined : a.sp
 export function createFirewallController(deps: FirewallControllerDeps): FirewallController {
   const { world, config, metrics } = deps;
   const log = deps.logger.child({ controller: 'firewall' });
-  const runtime = deps.runtime ?? createRuntime({ ...(deps.setTimer ? { setTimer: deps.setTimer } : {}), ...(deps.now ? { now: deps.now } : {}) });
+  const { runtime } = deps;
   const cloud = runtime.fence(deps.cloud, { createFirewall: 1, updateFirewall: 2, deleteFirewall: 1 });
   let term: TermState | undefined;
 
@@ -127,7 +120,7 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
   const queue = runtime.register({
     name: 'firewall',
     resyncMs: config.resyncIntervalMs,
-    backoff: { baseMs: deps.backoff?.baseMs ?? 500, capMs: deps.backoff?.capMs ?? 60_000 },
+    backoff: { baseMs: 500, capMs: 60_000 },
     begin() {
       term = { knownAbsent: false };
     },
@@ -154,8 +147,6 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
   });
 
   return {
-    start: (t) => runtime.start(t),
-    stop: () => runtime.stop(),
     serviceChanged(svc, old) {
       if (!term || !(isOurs(svc) || isOurs(old))) return;
       term.knownAbsent = false;

@@ -16,8 +16,8 @@ import type { ExposeResult } from '../actuator.ts';
 import type { EventSink } from '../events.ts';
 import type { ClaimsView } from '../ip/controller.ts';
 import type { HolderEntry } from '../model.ts';
-import { createRuntime, RESYNC } from '../runtime/runtime.ts';
-import type { Runtime, Term } from '../runtime/runtime.ts';
+import { RESYNC } from '../runtime/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 import type { ExposureMetrics } from './metrics.ts';
 import type { NodeAnchor, PodClaims } from './model.ts';
@@ -51,17 +51,14 @@ export interface ServiceControllerDeps {
   readonly logger: Logger;
   readonly metrics: ExposureMetrics;
   readonly config: ServiceControllerConfig;
-  /** the process's runtime; default: its own (tests) */
-  readonly runtime?: Runtime;
+  /** the process's runtime: it starts and stops this controller with the others */
+  readonly runtime: Runtime;
+  /** the exposure wait's timer and clock (default: real ones) */
   readonly setTimer?: SetTimer;
   readonly now?: () => number;
-  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
 }
 
 export interface ServiceController {
-  /** start / stop the runtime's term (standalone use; the process starts its runtime) */
-  start(term?: Term): void;
-  stop(): Promise<void>;
   serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
   podChanged(pod: V1Pod | undefined, old?: V1Pod): void;
   nodeChanged(): void;
@@ -121,7 +118,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   const log = deps.logger.child({ controller: 'services' });
   const setTimer = deps.setTimer ?? realTimer;
   const now = deps.now ?? Date.now;
-  const runtime = deps.runtime ?? createRuntime({ setTimer, now });
+  const { runtime } = deps;
   const writer = runtime.fence(deps.writer, { applyExternalIPs: null, applyIngress: null });
   let term: TermState | undefined;
 
@@ -287,7 +284,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   const queue = runtime.register({
     name: 'services',
     resyncMs: config.resyncIntervalMs,
-    backoff: { baseMs: deps.backoff?.baseMs ?? 500, capMs: deps.backoff?.capMs ?? 60_000 },
+    backoff: { baseMs: 500, capMs: 60_000 },
     begin() {
       term = { intents: new Map(), remembered: new Map(), warned: new Map(), written: new Map() };
     },
@@ -307,8 +304,6 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   });
 
   return {
-    start: (t) => runtime.start(t),
-    stop: () => runtime.stop(),
     serviceChanged(svc, old) {
       if (!term) return;
       if (isOurs(svc) || isOurs(old)) queue.add(keyOf(svc ?? old));

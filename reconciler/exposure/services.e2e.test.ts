@@ -23,6 +23,7 @@ import { createServiceController } from './service-controller.ts';
 import type { ServiceController, ServiceControllerDeps } from './service-controller.ts';
 import { workloadKey } from '../claims.ts';
 import { createWorldIndex } from '../world-index.ts';
+import { createRuntime } from '../runtime/runtime.ts';
 import { createServiceWriter } from './service-writer.ts';
 
 const KEYS = floatingIpKeys();
@@ -39,6 +40,7 @@ describe('Service controller on the real API server', () => {
   let controller: ServiceController;
   let holders: HolderEntry[] = [];
   const term = new AbortController();
+  const runtime = createRuntime();
   const logs: Record<string, unknown>[] = [];
 
   const pod = (name: string, labels: Record<string, string>, annotation?: string): V1Pod => ({
@@ -83,6 +85,7 @@ describe('Service controller on the real API server', () => {
       winner: (ip) => index.claims.workloads(ip)[0]?.key,
     };
     controller = createServiceController({
+      runtime,
       world: { listServices: () => informers.listServices(), listPods: () => informers.listPods(), listNodes: () => informers.listNodes(), holders: () => holders },
       claims,
       writer: createServiceWriter(core),
@@ -105,11 +108,11 @@ describe('Service controller on the real API server', () => {
     });
     informers.start();
     await informers.whenSynced();
-    controller.start({ signal: term.signal, valid: () => !term.signal.aborted });
+    runtime.start({ signal: term.signal, valid: () => !term.signal.aborted });
   });
   after(async () => {
     term.abort();
-    await controller?.stop();
+    await runtime.stop();
     await informers?.stop();
     await cp?.stop();
   });
