@@ -169,6 +169,7 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
       throw new Error(`${(err as Error).message}; holders ${JSON.stringify(await world.admin.holders())}; pods ${JSON.stringify(pods)}; log ${lines.slice(-20).join(' | ')}`);
     });
     const tookMs = Date.now() - started;
+    t.diagnostic(`${LOCKED_IP} moved ${tookMs} ms after its holder node was deleted, every Service write refused`);
     assert.ok(tookMs < 10_000, `moved in ${tookMs} ms (a Service write refused on every attempt waits at most --expose-wait, 1 s)`);
 
     // the emulator flips the holder as the action completes; the client sees it on its next poll
