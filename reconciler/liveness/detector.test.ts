@@ -171,6 +171,35 @@ const CASES: readonly Case[] = [
     phase: 'ok',
   },
   {
+    name: 'a new leader: agents asked together with the first probe; a failed first probe after their "unreached" is a verdict at once',
+    fresh: true,
+    events: [{ kind: 'inherit', droplet: H }, asked(H, 1, 2), says(H, 1, 'unreached'), says(H, 1, 'no-answer'), fail(H, 0)],
+    effects: [
+      { kind: 'ask', droplet: H, round: 1 },
+      { kind: 'suspected', droplet: H },
+      { kind: 'dead', droplet: H, sinceMs: 0, probers: 1 },
+    ],
+    phase: 'dead',
+  },
+  {
+    name: 'a new leader: the first probe fails before the agents answer; their answer then decides',
+    fresh: true,
+    events: [{ kind: 'inherit', droplet: H }, fail(H, 0), asked(H, 1, 1), says(H, 1, 'unreached')],
+    effects: [
+      { kind: 'ask', droplet: H, round: 1 },
+      { kind: 'suspected', droplet: H },
+      { kind: 'dead', droplet: H, sinceMs: 0, probers: 1 },
+    ],
+    phase: 'dead',
+  },
+  {
+    name: 'a new leader: the agents\' "unreached" alone decides nothing while the holder answers the leader',
+    fresh: true,
+    events: [{ kind: 'inherit', droplet: H }, asked(H, 1, 1), says(H, 1, 'unreached'), ok(H, 0), fail(H, 250)],
+    effects: [{ kind: 'ask', droplet: H, round: 1 }],
+    phase: 'ok',
+  },
+  {
     name: 'a forgotten droplet is no longer judged',
     events: [fail(H, 750), { kind: 'forget', droplet: H }],
     effects: [],

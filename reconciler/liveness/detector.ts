@@ -18,6 +18,10 @@
 // The guard, like the heartbeat guard: while more than half of the probed droplets fail the
 // leader's own probes, the leader is the likelier problem, so nothing is confirmed dead.
 // Droplets already dead when the guard engages stay dead (their IPs have moved).
+//
+// A new leader: for each holder it inherits, the first direct probe and a speculative round
+// of indirect probes go out together ('inherit'); a failed first probe with that round already
+// answered "unreached" is a verdict at once, saving one round trip of the agents.
 
 export type Phase = 'ok' | 'suspect' | 'dead';
 
@@ -33,6 +37,8 @@ export interface DropletLiveness {
   readonly rounds: number;
   /** a probe of this term reached it once: until then one failure is enough to ask the agents */
   readonly reached?: boolean;
+  /** a speculative round (see 'inherit') ended with no prober reaching it: `unreached` answered so */
+  readonly early?: { readonly unreached: number } | undefined;
 }
 
 export interface DetectorConfig {
@@ -48,7 +54,13 @@ export type DetectorEvent =
   /** one prober's answer in a round; 'no-answer': the prober did not answer (down, cut off, refused) */
   | { readonly kind: 'indirect'; readonly droplet: number; readonly round: number; readonly answer: 'reached' | 'unreached' | 'no-answer' }
   /** no longer probed (neither holder nor next target) */
-  | { readonly kind: 'forget'; readonly droplet: number };
+  | { readonly kind: 'forget'; readonly droplet: number }
+  /**
+   * a new leader's first probe of a holder it inherited goes out: ask the agents at the same
+   * time (its predecessor may have died with it, and the Lease expiry already cost seconds).
+   * The agents' answer is kept; only a failed direct probe turns it into a verdict.
+   */
+  | { readonly kind: 'inherit'; readonly droplet: number };
 
 export type Effect =
   | { readonly kind: 'suspected'; readonly droplet: number }
@@ -90,6 +102,14 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
   }
   const d = map.get(id) ?? FRESH;
 
+  if (event.kind === 'inherit') {
+    if (d.phase !== 'ok' || d.reached || d.round || d.failures > 0) return { map, effects };
+    const round = d.rounds + 1;
+    next.set(id, { ...d, rounds: round, round: { id: round, asked: -1, ended: 0, unreached: 0 } });
+    effects.push({ kind: 'ask', droplet: id, round });
+    return { map: next, effects };
+  }
+
   if (event.kind === 'direct') {
     if (event.ok) {
       next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds, reached: true });
@@ -108,6 +128,7 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
       return { map: next, effects };
     }
     if (d.phase === 'ok') effects.push({ kind: 'suspected', droplet: id });
+    if (d.early && !d.round) return verdict(next, id, { ...d, phase: 'suspect', failures, failingSinceMs, early: undefined }, d.early.unreached, effects);
     // Suspect: one round at a time; a failure after an inconclusive round asks again.
     if (d.round) {
       next.set(id, { ...d, phase: 'suspect', failures, failingSinceMs });
@@ -120,10 +141,10 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
   }
 
   // Round bookkeeping: an answer for a round that is over (cleared, or an older one) is dropped.
-  if (d.phase !== 'suspect' || !d.round || d.round.id !== event.round) return { map, effects };
+  if (d.phase === 'dead' || !d.round || d.round.id !== event.round) return { map, effects };
   if (event.kind === 'indirect' && event.answer === 'reached') {
     next.set(id, { phase: 'ok', failures: 0, rounds: d.rounds, reached: true });
-    effects.push({ kind: 'cleared', droplet: id, by: 'indirect' });
+    if (d.phase === 'suspect') effects.push({ kind: 'cleared', droplet: id, by: 'indirect' });
     return { map: next, effects };
   }
   const round =
@@ -135,9 +156,19 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
     return { map: next, effects };
   }
   // The round is over and no prober reached the droplet.
+  if (d.phase === 'ok') {
+    // speculative (an inherited holder), its direct probe not failed yet: keep the answer
+    next.set(id, { ...d, round: undefined, ...(round.unreached > 0 ? { early: { unreached: round.unreached } } : {}) });
+    return { map: next, effects };
+  }
   const base: DropletLiveness = { phase: 'suspect', failures: d.failures, failingSinceMs: d.failingSinceMs, rounds: d.rounds, ...(d.reached ? { reached: true } : {}) };
+  return verdict(next, id, base, round.unreached, effects);
+}
+
+/** A suspect whose round is over with no prober reaching it: dead, unless nobody answered or the leader is cut off. */
+function verdict(next: Map<number, DropletLiveness>, id: number, base: DropletLiveness, unreached: number, effects: Effect[]): Step {
   next.set(id, base);
-  if (round.unreached === 0) {
+  if (unreached === 0) {
     effects.push({ kind: 'inconclusive', droplet: id, why: 'no-prober-answered' });
     return { map: next, effects };
   }
@@ -146,6 +177,6 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
     return { map: next, effects };
   }
   next.set(id, { ...base, phase: 'dead' });
-  effects.push({ kind: 'dead', droplet: id, sinceMs: d.failingSinceMs ?? 0, probers: round.unreached });
+  effects.push({ kind: 'dead', droplet: id, sinceMs: base.failingSinceMs ?? 0, probers: unreached });
   return { map: next, effects };
 }

@@ -35,6 +35,8 @@ export interface Liveness {
   nodeChanged(node: V1Node | undefined, old?: V1Node): void;
   /** run for one leadership term */
   start(signal: AbortSignal): void;
+  /** the holders changed (a term's first DigitalOcean list): probe them now */
+  holdersListed(): void;
   readonly monitor: LivenessMonitor;
 }
 
@@ -90,6 +92,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
       // The first probes go out now: a new leader judges the holders it inherits at once.
       monitor.start(signal);
     },
+    holdersListed: () => monitor.probeNow(),
     monitor,
   };
 }

@@ -54,6 +54,8 @@ export interface MonitorDeps {
 export interface LivenessMonitor {
   /** run until the signal aborts (the end of the term) */
   start(signal: AbortSignal): void;
+  /** probe now rather than at the next interval (the holders just became known) */
+  probeNow(): void;
   /** droplet → when its probes started failing, for the droplets confirmed dead */
   dead(): ReadonlyMap<number, number>;
   /** the detector's state (tests, benchmarks) */
@@ -169,7 +171,9 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
     if (!signal || signal.aborted) return;
     const nodes = directory();
     const probed = new Set<number>();
-    for (const id of deps.targets()) if (nodes.has(id)) probed.add(id);
+    const targets = new Set<number>();
+    for (const id of deps.targets()) if (nodes.has(id)) targets.add(id);
+    for (const id of targets) probed.add(id);
     witnesses(nodes, probed);
     // Dead droplets stay probed while they are nodes: a revival is news, and a dead node
     // that still looks Ready must not be chosen as a target again.
@@ -183,8 +187,11 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
     }
     if (forgot) changed();
     for (const id of probed) {
-      if (!map.has(id)) map = new Map(map).set(id, { phase: 'ok', failures: 0, rounds: 0 });
+      const fresh = !map.has(id);
+      if (fresh) map = new Map(map).set(id, { phase: 'ok', failures: 0, rounds: 0 });
       void probeOne(id, (nodes.get(id) as NodeAddress).address);
+      // a holder or next target first seen in this term: ask its agents at the same time
+      if (fresh && targets.has(id)) feed({ kind: 'inherit', droplet: id }, nodes);
     }
     metrics.probed.set(probed.size);
     metrics.guard.set(guarded(map) ? 1 : 0);
@@ -212,6 +219,11 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
         metrics.probed.set(0);
         metrics.guard.set(0);
       }, { once: true });
+      tick();
+    },
+    probeNow() {
+      if (!signal || signal.aborted) return;
+      cancelTick?.();
       tick();
     },
     dead: () => deadSet,
