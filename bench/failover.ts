@@ -50,7 +50,7 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --liveness-runs N       silent deaths per mode (default 5)
   --only liveness         run only the liveness figures (the baseline keeps the others)
   --update-baseline       write bench/baseline.json from this run
-  --time-limit-s N        exit 1 if the whole run takes longer (default 900)
+  --time-limit-s N        exit 1 if the whole run takes longer (default 1500)
   --verbose               the e2e reconciler logs at info level on stderr
 `;
 
@@ -77,7 +77,7 @@ const FLAGS = {
   'liveness-runs': { type: 'string', default: '5' },
   only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
-  'time-limit-s': { type: 'string', default: '900' },
+  'time-limit-s': { type: 'string', default: '1500' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
