@@ -97,19 +97,14 @@ export async function benchLiveness(opts: { runs: number }, log: (s: string) => 
     await waitFor(`${name} +${by}`, async () => (await counter(ll, node, name)) >= start + by, { timeoutMs, intervalMs: 250 });
   };
 
-  // With probes: `runs` silent deaths, the four false-failover cases, the holder dying with the leader.
+  // With probes: the four false-failover cases (all droplets alive: "most nodes" means most),
+  // `runs` silent deaths, the holder dying with the leader.
   const probes: number[] = [];
   const withLeader: number[] = [];
   const falseCases: { name: string; moves: number; seconds: number }[] = [];
   {
     const { ll, leader } = await world(opts.runs + 2, [], log);
     try {
-      for (let i = 0; i < opts.runs; i++) {
-        await untilGrown(ll, leader, 'floatip_liveness_probes_total{result="reached"}', 8, 30_000);
-        const ms = await silentDeath(ll, 30_000);
-        probes.push(ms);
-        log(`liveness: probes, run ${i + 1}: ${Math.round(ms)} ms`);
-      }
       const timed = async (name: string, body: () => Promise<void>) => {
         const t0 = performance.now();
         const moves = await movesDuring(ll, body);
@@ -146,6 +141,12 @@ export async function benchLiveness(opts: { runs: number }, log: (s: string) => 
         await ll.cut(leader, [await holderNode()], 30);
         await untilGrown(ll, leader, 'floatip_liveness_suspicions_total', 5, 120_000).finally(() => ll.heal(leader));
       });
+      for (let i = 0; i < opts.runs; i++) {
+        await untilGrown(ll, leader, 'floatip_liveness_probes_total{result="reached"}', 8, 30_000);
+        const ms = await silentDeath(ll, 30_000);
+        probes.push(ms);
+        log(`liveness: probes, run ${i + 1}: ${Math.round(ms)} ms`);
+      }
       // The holder dies with the leader: a reconciler on the holder leads, a standby waits on the leader's droplet.
       const node = await holderNode();
       const here = ll.startReconciler(node);

@@ -150,7 +150,7 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
 
   /** Witnesses: the nodes asked first for indirect probes, probed so the guard has a baseline. */
   function witnesses(nodes: Map<number, NodeAddress>, probed: Set<number>): void {
-    const others = [...nodes.values()].filter((n) => n.name !== config.selfNode && !probed.has(n.dropletId)).sort((a, b) => a.name.localeCompare(b.name));
+    const others = [...nodes.values()].filter((n) => n.name !== config.selfNode && !probed.has(n.dropletId) && map.get(n.dropletId)?.phase !== 'dead').sort((a, b) => a.name.localeCompare(b.name));
     for (const n of others.slice(0, config.indirectProbers)) probed.add(n.dropletId);
   }
 
