@@ -33,7 +33,7 @@ export async function benchLivenessCost(opts: { holders: number; seconds: number
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
   const port = (server.address() as AddressInfo).port;
   const n = opts.holders * 2;
-  const nodes: NodeAddress[] = Array.from({ length: n }, (_, i) => ({ name: `n${i}`, dropletId: 1 + i, address: `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}` }));
+  const nodes: NodeAddress[] = Array.from({ length: n }, (_, i) => ({ name: `n${i}`, dropletId: 1 + i, address: `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, ready: true }));
   const registry = new Registry();
   const metrics = createLivenessMetrics(registry);
   const rtts: number[] = [];

@@ -44,7 +44,8 @@ export function nodeAddressOf(node: V1Node): NodeAddress | undefined {
   const name = node.metadata?.name;
   const dropletId = dropletIdOf(node.spec?.providerID);
   const address = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-  return name && dropletId !== null && address ? { name, dropletId, address } : undefined;
+  const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return name && dropletId !== null && address ? { name, dropletId, address, ready } : undefined;
 }
 
 export function createLiveness(deps: LivenessDeps): Liveness {

@@ -10,7 +10,7 @@ import { createLivenessMetrics } from './metrics.ts';
 import { createLivenessMonitor } from './monitor.ts';
 import type { NodeAddress } from './monitor.ts';
 
-const NODES: NodeAddress[] = [1, 2, 3, 4, 5].map((i) => ({ name: `n${i}`, dropletId: 1000 + i, address: `10.0.0.${i}` }));
+const NODES: NodeAddress[] = [1, 2, 3, 4, 5].map((i) => ({ name: `n${i}`, dropletId: 1000 + i, address: `10.0.0.${i}`, ready: true }));
 const HOLDER = 1001;
 const NEXT = 1002;
 const CONFIG = { intervalMs: 250, timeoutMs: 300, indirectProbers: 3, failuresToSuspect: 2, kubeletPort: 10250, selfNode: 'n5' };
@@ -105,6 +105,36 @@ test('monitor: 30 % loss between the leader and the holder for 60 s moves nothin
   const reached = await m.value('floatip_liveness_probes_total', { result: 'reached' });
   assert.ok(failed > 0 && reached > 0, `failed ${failed}, reached ${reached}`);
   m.stop();
+});
+
+test('monitor: a new leader after earlier deaths — droplets NotReady by now are no witnesses, so they cannot hold the guard', async () => {
+  // n2, n3 and n4 died a minute ago (NotReady); the holder n1 dies now; n5 is this leader, n6 and n7 are alive
+  const nodes: NodeAddress[] = [1, 2, 3, 4, 5, 6, 7].map((i) => ({ name: `n${i}`, dropletId: 1000 + i, address: `10.0.0.${i}`, ready: i === 1 || i >= 5 }));
+  const deadAddresses = new Set(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
+  const clock = createFakeClock(0);
+  const changes: number[][] = [];
+  const monitor = createLivenessMonitor({
+    config: CONFIG,
+    probe: (host, _port, timeoutMs) =>
+      new Promise((resolve) => {
+        const ok = !deadAddresses.has(host);
+        clock.setTimer(() => resolve(ok ? { reached: true, rttMs: 1 } : { reached: false, error: 'timeout' }), ok ? 1 : timeoutMs);
+      }),
+    indirect: (_agent, target) => new Promise((resolve) => clock.setTimer(() => resolve(deadAddresses.has(target.host) ? 'unreached' : 'reached'), INDIRECT_RTT_MS)),
+    targets: () => [HOLDER, 1006],
+    nodes: () => nodes,
+    onChange: (dead) => changes.push([...dead.keys()]),
+    metrics: createLivenessMetrics(new Registry()),
+    logger: createLogger({ level: 'silent', name: 'test' }),
+    now: clock.now,
+    setTimer: clock.setTimer,
+  });
+  const term = new AbortController();
+  monitor.start(term.signal);
+  await clock.advance(2_000);
+  assert.deepEqual(changes, [[HOLDER]]);
+  assert.deepEqual([...monitor.state().keys()].sort(), [1001, 1006, 1007], 'the holder, the next target and the one Ready witness left');
+  term.abort();
 });
 
 test('monitor: a dead holder that answers again is revived; the end of the term stops probing', async () => {

@@ -33,6 +33,8 @@ export interface NodeAddress {
   readonly dropletId: number;
   /** InternalIP (the VPC address) */
   readonly address: string;
+  /** Kubernetes says Ready: only such nodes are witnesses and probers (a NotReady one's silence is no news) */
+  readonly ready: boolean;
 }
 
 export interface MonitorDeps {
@@ -125,7 +127,7 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
 
   /** Agents to ask about `droplet`: reachable witnesses first, never the suspect's or our own node. */
   function probersFor(droplet: number, nodes: Map<number, NodeAddress>): NodeAddress[] {
-    const candidates = [...nodes.values()].filter((n) => n.dropletId !== droplet && n.name !== config.selfNode);
+    const candidates = [...nodes.values()].filter((n) => n.ready && n.dropletId !== droplet && n.name !== config.selfNode);
     const score = (n: NodeAddress): number => {
       const d = map.get(n.dropletId);
       return d === undefined ? 1 : d.phase === 'ok' && d.failures === 0 ? 0 : 2;
@@ -148,9 +150,13 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
     );
   }
 
-  /** Witnesses: the nodes asked first for indirect probes, probed so the guard has a baseline. */
+  /**
+   * Witnesses: the nodes asked first for indirect probes, probed so the guard has a baseline.
+   * Ready ones only: droplets that died earlier (NotReady by now) would fail a new leader's
+   * probes and hold the guard against it for good.
+   */
   function witnesses(nodes: Map<number, NodeAddress>, probed: Set<number>): void {
-    const others = [...nodes.values()].filter((n) => n.name !== config.selfNode && !probed.has(n.dropletId) && map.get(n.dropletId)?.phase !== 'dead').sort((a, b) => a.name.localeCompare(b.name));
+    const others = [...nodes.values()].filter((n) => n.ready && n.name !== config.selfNode && !probed.has(n.dropletId) && map.get(n.dropletId)?.phase !== 'dead').sort((a, b) => a.name.localeCompare(b.name));
     for (const n of others.slice(0, config.indirectProbers)) probed.add(n.dropletId);
   }
 
