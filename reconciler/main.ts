@@ -215,6 +215,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
         config: { ...lv, failuresToSuspect: 2, selfNode: lv.nodeName },
         loadKey: () => ensureLivenessKey(kc.makeApiClient(CoreV1Api), lv.secret.namespace, lv.secret.name),
         targets: () => ctl.livenessTargets(),
+        quiet: () => ctl.quietDroplets(),
         onChange: (dead) => ctl.livenessChanged(dead),
         metrics: createLivenessMetrics(metrics.registry),
         logger,

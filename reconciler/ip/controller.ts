@@ -99,6 +99,8 @@ export interface Controller extends ClaimsView {
   livenessChanged(dead: ReadonlyMap<number, number>): void;
   /** what liveness must probe: every holder, and the droplet each held IP would move to next */
   livenessTargets(): Set<number>;
+  /** droplets whose node Lease missed a renewal (a quarter of its duration + 2 s): Kubernetes' own sign of an earlier death */
+  quietDroplets(): Set<number>;
 }
 
 export interface ControllerDeps {
@@ -352,6 +354,17 @@ export function createController(deps: ControllerDeps): Controller {
         const winner = index.claims.workloads(ip)[0];
         const next = winner?.eligible(ip).find((c) => c.dropletId !== holder && !unreachable?.has(c.dropletId));
         if (next) out.add(next.dropletId);
+      }
+      return out;
+    },
+    quietDroplets() {
+      const out = new Set<number>();
+      if (!heartbeatsOn) return out;
+      const t = now();
+      const beats = leases.heartbeats();
+      for (const n of index.claims.nodes()) {
+        const h = beats.get(n.name);
+        if (n.dropletId !== null && h && t - h.renewMs > h.durationMs / 4 + 2_000) out.add(n.dropletId);
       }
       return out;
     },

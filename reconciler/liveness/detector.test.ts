@@ -11,12 +11,13 @@ const asked = (droplet: number, round: number, n: number): DetectorEvent => ({ k
 const says = (droplet: number, round: number, answer: 'reached' | 'unreached' | 'no-answer'): DetectorEvent => ({ kind: 'indirect', droplet, round, answer });
 
 /** Runs the events after the holder and `others` answered once; returns every effect and the last map. */
-function run(events: readonly DetectorEvent[], others: readonly number[] = [1002, 1003], fresh = false): { effects: Effect[]; map: LivenessMap } {
+function run(events: readonly DetectorEvent[], others: readonly number[] = [1002, 1003], fresh = false, quiet: readonly number[] = []): { effects: Effect[]; map: LivenessMap } {
   let map: LivenessMap = new Map();
   for (const o of fresh ? others : [H, ...others]) map = step(map, ok(o, 0), CONFIG).map;
   const effects: Effect[] = [];
+  const config = { ...CONFIG, quiet: new Set(quiet) };
   for (const e of events) {
-    const r = step(map, e, CONFIG);
+    const r = step(map, e, config);
     map = r.map;
     effects.push(...r.effects);
   }
@@ -29,6 +30,8 @@ interface Case {
   readonly others?: readonly number[];
   /** the holder was never reached in this term (a new leader's first probes) */
   readonly fresh?: boolean;
+  /** droplets whose node Lease went quiet */
+  readonly quiet?: readonly number[];
   readonly effects: readonly Effect[];
   readonly phase: 'ok' | 'suspect' | 'dead' | undefined;
 }
@@ -86,7 +89,7 @@ const CASES: readonly Case[] = [
     effects: [
       { kind: 'suspected', droplet: H },
       { kind: 'ask', droplet: H, round: 1 },
-      { kind: 'inconclusive', droplet: H, why: 'no-prober-answered' },
+      { kind: 'inconclusive', droplet: H, why: 'too-few-answers' },
       { kind: 'ask', droplet: H, round: 2 },
     ],
     phase: 'suspect',
@@ -97,7 +100,7 @@ const CASES: readonly Case[] = [
     effects: [
       { kind: 'suspected', droplet: H },
       { kind: 'ask', droplet: H, round: 1 },
-      { kind: 'inconclusive', droplet: H, why: 'no-prober-answered' },
+      { kind: 'inconclusive', droplet: H, why: 'too-few-answers' },
     ],
     phase: 'suspect',
   },
@@ -173,11 +176,33 @@ const CASES: readonly Case[] = [
   {
     name: 'a new leader: agents asked together with the first probe; a failed first probe after their "unreached" is a verdict at once',
     fresh: true,
-    events: [{ kind: 'inherit', droplet: H }, asked(H, 1, 2), says(H, 1, 'unreached'), says(H, 1, 'no-answer'), fail(H, 0)],
+    events: [{ kind: 'inherit', droplet: H }, asked(H, 1, 3), says(H, 1, 'unreached'), says(H, 1, 'no-answer'), says(H, 1, 'unreached'), fail(H, 0)],
     effects: [
       { kind: 'ask', droplet: H, round: 1 },
       { kind: 'suspected', droplet: H },
-      { kind: 'dead', droplet: H, sinceMs: 0, probers: 1 },
+      { kind: 'dead', droplet: H, sinceMs: 0, probers: 2 },
+    ],
+    phase: 'dead',
+  },
+  {
+    name: 'one "unreached" of three probers asked is not enough (one starved or confused agent kills nothing); the next failure asks again',
+    events: [fail(H, 750), fail(H, 1000), asked(H, 1, 3), says(H, 1, 'unreached'), says(H, 1, 'no-answer'), says(H, 1, 'no-answer'), fail(H, 1250)],
+    effects: [
+      { kind: 'suspected', droplet: H },
+      { kind: 'ask', droplet: H, round: 1 },
+      { kind: 'inconclusive', droplet: H, why: 'too-few-answers' },
+      { kind: 'ask', droplet: H, round: 2 },
+    ],
+    phase: 'suspect',
+  },
+  {
+    name: 'the guard does not count droplets whose node Lease went quiet (earlier deaths)',
+    events: [fail(1002, 700), fail(H, 750), fail(1003, 800), fail(H, 1000), asked(H, 1, 1), says(H, 1, 'unreached')],
+    quiet: [1002, 1003],
+    effects: [
+      { kind: 'suspected', droplet: H },
+      { kind: 'ask', droplet: H, round: 1 },
+      { kind: 'dead', droplet: H, sinceMs: 750, probers: 1 },
     ],
     phase: 'dead',
   },
@@ -209,7 +234,7 @@ const CASES: readonly Case[] = [
 
 for (const c of CASES) {
   test(`detector: ${c.name}`, () => {
-    const { effects, map } = run(c.events, c.others, c.fresh);
+    const { effects, map } = run(c.events, c.others, c.fresh, c.quiet);
     assert.deepEqual(effects, c.effects);
     assert.equal(map.get(H)?.phase, c.phase);
   });

@@ -10,14 +10,17 @@
 // - suspect: the leader asks k agents on other nodes to probe it (one round at a time). Any
 //   of them reaching it, or a direct probe answering, clears the suspicion: the path between
 //   the leader and it is the problem, not the droplet. When the round ends with no prober
-//   reaching it AND at least one prober answering, it is dead. A round no prober answered
-//   proves nothing (the leader may be the one cut off): the next failure asks again.
+//   reaching it AND two of them answering "unreached" (or every prober asked, when fewer
+//   were), it is dead. A round with fewer answers proves nothing (the leader may be the one
+//   cut off, an agent may be starved): the next failure asks again.
 // - dead: confirmed; the controller moves its IPs (reason holder-unreachable). A direct
 //   probe answering again revives it (it gets no IP back: stickiness keeps the new holder).
 //
 // The guard, like the heartbeat guard: while more than half of the probed droplets fail the
 // leader's own probes, the leader is the likelier problem, so nothing is confirmed dead.
-// Droplets already dead when the guard engages stay dead (their IPs have moved).
+// Droplets already dead when the guard engages stay dead (their IPs have moved), and droplets
+// whose node Lease went quiet (`quiet`: they died earlier, Kubernetes says so too) are not
+// counted — a new leader after several deaths would otherwise guard against itself.
 //
 // A new leader: for each holder it inherits, the first direct probe and a speculative round
 // of indirect probes go out together ('inherit'); a failed first probe with that round already
@@ -38,12 +41,17 @@ export interface DropletLiveness {
   /** a probe of this term reached it once: until then one failure is enough to ask the agents */
   readonly reached?: boolean;
   /** a speculative round (see 'inherit') ended with no prober reaching it: `unreached` answered so */
-  readonly early?: { readonly unreached: number } | undefined;
+  readonly early?: { readonly unreached: number; readonly asked: number } | undefined;
 }
 
 export interface DetectorConfig {
   /** consecutive failed direct probes before a droplet is suspect (and indirect probes go out) */
   readonly failuresToSuspect: number;
+  /**
+   * droplets whose node Lease already went quiet (Kubernetes' own evidence of an earlier
+   * death): their failures say nothing about this leader, so the guard does not count them
+   */
+  readonly quiet?: ReadonlySet<number>;
 }
 
 export type DetectorEvent =
@@ -71,20 +79,29 @@ export type Effect =
   | { readonly kind: 'dead'; readonly droplet: number; readonly sinceMs: number; readonly probers: number }
   | { readonly kind: 'revived'; readonly droplet: number }
   /** a round ended without a verdict; `why` for the log */
-  | { readonly kind: 'inconclusive'; readonly droplet: number; readonly why: 'no-prober-answered' | 'guarded' };
+  | { readonly kind: 'inconclusive'; readonly droplet: number; readonly why: 'too-few-answers' | 'guarded' };
 
 export type LivenessMap = ReadonlyMap<number, DropletLiveness>;
 
 const FRESH: DropletLiveness = { phase: 'ok', failures: 0, rounds: 0 };
 
-/** More than half of the probed droplets fail the leader's probes: the leader is cut off. */
-export function guarded(map: LivenessMap): boolean {
+/**
+ * More than half of the probed droplets fail the leader's probes: the leader is cut off.
+ * Droplets already dead, and those whose node Lease went quiet, are not counted.
+ */
+export function guarded(map: LivenessMap, quiet: ReadonlySet<number> = new Set()): boolean {
   let failing = 0;
-  for (const d of map.values()) if (d.failures > 0 && d.phase !== 'dead') failing += 1;
   let probed = 0;
-  for (const d of map.values()) if (d.phase !== 'dead') probed += 1;
+  for (const [id, d] of map) {
+    if (d.phase === 'dead' || quiet.has(id)) continue;
+    probed += 1;
+    if (d.failures > 0) failing += 1;
+  }
   return probed >= 2 && failing * 2 > probed;
 }
+
+/** Agents' "unreached" answers needed for a verdict: two, or every prober asked when fewer — one confused or starved agent kills nothing. */
+const needed = (asked: number): number => Math.max(1, Math.min(2, asked));
 
 export interface Step {
   readonly map: LivenessMap;
@@ -128,7 +145,7 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
       return { map: next, effects };
     }
     if (d.phase === 'ok') effects.push({ kind: 'suspected', droplet: id });
-    if (d.early && !d.round) return verdict(next, id, { ...d, phase: 'suspect', failures, failingSinceMs, early: undefined }, d.early.unreached, effects);
+    if (d.early && !d.round) return verdict(next, id, { ...d, phase: 'suspect', failures, failingSinceMs, early: undefined }, d.early, effects, config);
     // Suspect: one round at a time; a failure after an inconclusive round asks again.
     if (d.round) {
       next.set(id, { ...d, phase: 'suspect', failures, failingSinceMs });
@@ -158,21 +175,22 @@ export function step(map: LivenessMap, event: DetectorEvent, config: DetectorCon
   // The round is over and no prober reached the droplet.
   if (d.phase === 'ok') {
     // speculative (an inherited holder), its direct probe not failed yet: keep the answer
-    next.set(id, { ...d, round: undefined, ...(round.unreached > 0 ? { early: { unreached: round.unreached } } : {}) });
+    next.set(id, { ...d, round: undefined, ...(round.unreached > 0 ? { early: { unreached: round.unreached, asked: round.asked } } : {}) });
     return { map: next, effects };
   }
   const base: DropletLiveness = { phase: 'suspect', failures: d.failures, failingSinceMs: d.failingSinceMs, rounds: d.rounds, ...(d.reached ? { reached: true } : {}) };
-  return verdict(next, id, base, round.unreached, effects);
+  return verdict(next, id, base, round, effects, config);
 }
 
 /** A suspect whose round is over with no prober reaching it: dead, unless nobody answered or the leader is cut off. */
-function verdict(next: Map<number, DropletLiveness>, id: number, base: DropletLiveness, unreached: number, effects: Effect[]): Step {
+function verdict(next: Map<number, DropletLiveness>, id: number, base: DropletLiveness, answers: { readonly unreached: number; readonly asked: number }, effects: Effect[], config: DetectorConfig): Step {
   next.set(id, base);
-  if (unreached === 0) {
-    effects.push({ kind: 'inconclusive', droplet: id, why: 'no-prober-answered' });
+  const unreached = answers.unreached;
+  if (unreached < needed(answers.asked)) {
+    effects.push({ kind: 'inconclusive', droplet: id, why: 'too-few-answers' });
     return { map: next, effects };
   }
-  if (guarded(next)) {
+  if (guarded(next, config.quiet)) {
     effects.push({ kind: 'inconclusive', droplet: id, why: 'guarded' });
     return { map: next, effects };
   }

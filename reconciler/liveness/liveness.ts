@@ -22,6 +22,8 @@ export interface LivenessDeps {
   /** reads (or creates) the key; throws when it cannot */
   readonly loadKey: () => Promise<Buffer>;
   readonly targets: () => Iterable<number>;
+  /** droplets whose node Lease went quiet (the guard does not count them) */
+  readonly quiet?: () => ReadonlySet<number>;
   readonly onChange: (dead: ReadonlyMap<number, number>) => void;
   readonly metrics: LivenessMetrics;
   readonly logger: Logger;
@@ -59,6 +61,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
     indirect: deps.indirect ?? createIndirectProber({ agentPort: deps.config.agentPort, key: () => key }),
     targets: deps.targets,
     nodes: () => nodes.values(),
+    ...(deps.quiet ? { quiet: deps.quiet } : {}),
     onChange: deps.onChange,
     metrics: deps.metrics,
     logger: log,

@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { SetTimer } from '../../shared/timers.ts';
 import type { TcpProber } from '../../shared/tcp-probe.ts';
 import { guarded, step } from './detector.ts';
-import type { DetectorEvent, Effect, LivenessMap } from './detector.ts';
+import type { DetectorConfig, DetectorEvent, Effect, LivenessMap } from './detector.ts';
 import type { IndirectProber } from './indirect.ts';
 import type { LivenessMetrics } from './metrics.ts';
 
@@ -45,6 +45,8 @@ export interface MonitorDeps {
   readonly targets: () => Iterable<number>;
   /** every node with a droplet id and an InternalIP */
   readonly nodes: () => Iterable<NodeAddress>;
+  /** droplets whose node Lease went quiet: the guard does not count them (read once per interval) */
+  readonly quiet?: () => ReadonlySet<number>;
   /** the droplets confirmed dead changed (droplet → when its probes started failing) */
   readonly onChange: (dead: ReadonlyMap<number, number>) => void;
   readonly metrics: LivenessMetrics;
@@ -73,7 +75,7 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
   let signal: AbortSignal | undefined;
   let cancelTick: (() => void) | undefined;
 
-  const detectorConfig = { failuresToSuspect: config.failuresToSuspect };
+  let detectorConfig: DetectorConfig = { failuresToSuspect: config.failuresToSuspect };
 
   function directory(): Map<number, NodeAddress> {
     const byDroplet = new Map<number, NodeAddress>();
@@ -176,6 +178,8 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
   function tick(): void {
     if (!signal || signal.aborted) return;
     const nodes = directory();
+    const quiet = deps.quiet?.() ?? new Set<number>();
+    detectorConfig = { failuresToSuspect: config.failuresToSuspect, quiet };
     const probed = new Set<number>();
     const targets = new Set<number>();
     for (const id of deps.targets()) if (nodes.has(id)) targets.add(id);
@@ -200,7 +204,7 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
       if (fresh && targets.has(id)) feed({ kind: 'inherit', droplet: id }, nodes);
     }
     metrics.probed.set(probed.size);
-    metrics.guard.set(guarded(map) ? 1 : 0);
+    metrics.guard.set(guarded(map, quiet) ? 1 : 0);
     cancelTick = deps.setTimer(tick, config.intervalMs);
   }
 
