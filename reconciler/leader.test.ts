@@ -134,7 +134,7 @@ for (const skewMs of [30_000, 15_000, -30_000, 3_600_000]) {
     await time.advance(0);
     b.elector.start();
     assert.equal(await neverTwoValidTerms(time, [a, b], 20_000), 1, 'a leads alone while it renews');
-    assert.deepEqual(b.log, [], 'the skewed standby never took a renewed lease');
+    assert.equal(b.log.length, 0, 'the skewed standby never took a renewed lease');
     a.fault.mode = 'fail'; // a is cut off at T0 + 20 s: its last renewal was sent at T0 + 20 s
     assert.equal(await neverTwoValidTerms(time, [a, b], 30_000), 1);
     const started = Number(b.log[0]?.split('@')[1]);
