@@ -4,6 +4,7 @@
 // informer events. Everything runs only while this replica leads: start(signal) on leading.
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import type { FloatingIpKeys } from '../../shared/keys.ts';
 import { anchorAnnotationKey } from '../../shared/keys.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -12,6 +13,7 @@ import type { EventSink } from '../events.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import type { FirewallController } from './firewall-controller.ts';
 import type { ExposureMetrics } from './metrics.ts';
+import type { PortPolicy } from './port-policy.ts';
 import { createServiceController } from './service-controller.ts';
 import type { ServiceController, ServiceWorld } from './service-controller.ts';
 import type { ServiceWriter } from './service-writer.ts';
@@ -21,6 +23,10 @@ export interface ExposureConfig {
   readonly loadBalancerClass: string;
   readonly manageFirewall: boolean;
   readonly resyncIntervalMs: number;
+  /** --firewall-allowed-ports / --firewall-denied-ports (default: port-policy.ts) */
+  readonly firewallPorts?: PortPolicy | undefined;
+  /** --anchor-range: what counts as a droplet anchor on a node (default 10.20.0.0/16) */
+  readonly anchorRange?: AnchorRange | undefined;
   readonly dryRun?: boolean;
 }
 
@@ -61,6 +67,7 @@ export function createExposure(deps: ExposureDeps): ExposureControllers {
     config: {
       keys: config.keys,
       anchorAnnotation: anchorAnnotationKey(config.keys.annotation),
+      ...(config.anchorRange ? { anchorRange: config.anchorRange } : {}),
       loadBalancerClass: config.loadBalancerClass,
       resyncIntervalMs: config.resyncIntervalMs,
       dryRun: config.dryRun ?? false,
@@ -73,8 +80,9 @@ export function createExposure(deps: ExposureDeps): ExposureControllers {
           cloud: deps.cloud,
           world: deps.world,
           logger: deps.logger,
+          events: deps.events,
           metrics: deps.metrics,
-          config: { loadBalancerClass: config.loadBalancerClass, resyncIntervalMs: config.resyncIntervalMs, dryRun: config.dryRun ?? false },
+          config: { keys: config.keys, loadBalancerClass: config.loadBalancerClass, ports: config.firewallPorts, resyncIntervalMs: config.resyncIntervalMs, dryRun: config.dryRun ?? false },
           ...timer,
         })
       : undefined;
@@ -82,12 +90,18 @@ export function createExposure(deps: ExposureDeps): ExposureControllers {
     services,
     firewall,
     beforeAssign: (ip, dropletId, signal) => services.beforeAssign(ip, dropletId, signal),
-    holdersChanged: () => services.holdersChanged(),
+    holdersChanged() {
+      services.holdersChanged();
+      firewall?.claimsChanged();
+    },
     serviceChanged(svc, old) {
       services.serviceChanged(svc, old);
       firewall?.serviceChanged(svc, old);
     },
-    podChanged: (pod, old) => services.podChanged(pod, old),
+    podChanged(pod, old) {
+      services.podChanged(pod, old);
+      firewall?.claimsChanged();
+    },
     nodeChanged: () => services.nodeChanged(),
     start(signal) {
       services.start(signal);

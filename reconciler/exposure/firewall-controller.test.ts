@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { createDoClient } from '../../shared/digitalocean/client.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startEmulator } from '../../test/do-emulator/server.ts';
 import { DEFAULT_CLUSTER_ID } from '../../test/do-emulator/world.ts';
 import { createFakeClock } from '../fake-clock.ts';
+import type { EventRecord } from '../events.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import { createExposureMetrics } from './metrics.ts';
 
@@ -61,12 +63,26 @@ async function setup(t: TestContext) {
   const registry = new Registry();
   const metrics = createExposureMetrics(registry);
   const cloud = createDoClient({ token: 'fw-test', baseUrl: emu.url, retry: { maxAttempts: 1 } });
+  // every Service's pod holds a reserved IP of its own on droplet 1001: each one exposes a won IP
+  const keys = floatingIpKeys();
+  const ipOf = (i: number) => `104.248.100.${100 + i}`;
+  const events: EventRecord[] = [];
   const fw = createFirewallController({
     cloud,
-    world: { listServices: () => services, listNodes: () => nodes },
+    world: {
+      listServices: () => services,
+      listNodes: () => nodes,
+      listPods: () =>
+        services.map((svc, i) => ({
+          metadata: { name: `${svc.metadata?.name}-0`, namespace: svc.metadata?.namespace, labels: svc.spec?.selector ?? {}, annotations: { [keys.annotation]: ipOf(i) } },
+          spec: { nodeName: 'pool-a-1', containers: [] },
+        })),
+      holders: () => services.map((_, i) => ({ ip: ipOf(i), family: 4 as const, dropletId: 1001 })),
+    },
     logger,
+    events: { record: async (e) => void events.push(e) },
     metrics,
-    config: { loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
+    config: { keys, loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
     setTimer: clock.setTimer,
   });
   const term = new AbortController();
@@ -79,7 +95,7 @@ async function setup(t: TestContext) {
   const ours = async () => (await firewalls()).find((f) => f.name === NAME);
   const requests = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).map((r) => `${r.method} ${r.path} ${r.status}`);
   const clearRequests = () => admin('DELETE', '/requests');
-  return { emu, admin, logs, clock, services, nodes, fw, term, firewalls, ours, requests, clearRequests, registry };
+  return { emu, admin, logs, clock, services, nodes, fw, term, firewalls, ours, requests, clearRequests, registry, events };
 }
 
 test('creates floatip-<cluster> for the Services ports, targeting the worker tag; the DOKS firewall stays byte for byte', async (t) => {
@@ -213,4 +229,18 @@ test('stop: no run after the term ends', async (t) => {
   await h.clock.advance(120_000);
   assert.deepEqual(await h.requests(), []);
   assert.equal(h.clock.pending(), 0);
+});
+
+test('a Service with 60 ports: refused with one Warning Event, the others still reach DigitalOcean (no 422 loop)', async (t) => {
+  const h = await setup(t);
+  h.services.push(service('big', Array.from({ length: 60 }, (_, i): [string, number] => ['TCP', 20_000 + 2 * i])));
+  h.services.push(service('shop', [['TCP', 9443]]));
+  h.fw.start(h.term.signal);
+  await h.fw.syncNow();
+  assert.deepEqual((await h.ours())?.inbound_rules, [{ protocol: 'tcp', ports: '9443', sources: ALL }]);
+  await h.clock.advance(60_000); // resync: same refusal, no second Event
+  await h.fw.syncNow();
+  const warnings = h.events.filter((e) => e.type === 'Warning').map((e) => [e.pod.metadata?.name, e.reason]);
+  assert.deepEqual(warnings, [['big', 'FloatingIPFirewallFull']]);
+  assert.equal((await h.requests()).filter((r) => r.endsWith(' 422')).length, 0, 'never sent what DigitalOcean refuses');
 });

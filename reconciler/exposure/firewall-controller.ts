@@ -4,16 +4,20 @@
 // Each run: the cluster UUID (once, from a node's droplet tags), one list of firewalls, then at
 // most one write. A cluster without floatip Services costs one list per leadership term.
 // Runs only while this replica leads: start(signal) ... stop().
-import type { V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import { DoApiError, isAbort } from '../../shared/digitalocean/port.ts';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
+import type { FloatingIpKeys } from '../../shared/keys.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
 import type { SetTimer } from '../../shared/timers.ts';
+import type { EventSink } from '../events.ts';
 import { dropletIdOf } from '../snapshot.ts';
-import { serviceFacts } from './facts.ts';
-import { clusterUuidOf, desiredFirewall, firewallName, planFirewall } from './firewall-plan.ts';
-import type { FirewallAction } from './firewall-plan.ts';
+import { podClaims, serviceFacts } from './facts.ts';
+import { clusterUuidOf, desiredFirewall, firewallName, planFirewall, servicesExposingWonIps } from './firewall-plan.ts';
+import type { FirewallAction, FirewallRefusal } from './firewall-plan.ts';
+import type { HolderEntry } from './model.ts';
+import type { PortPolicy } from './port-policy.ts';
 import type { ExposureMetrics } from './metrics.ts';
 import { createWorkLoop } from './work-loop.ts';
 import type { WorkLoop } from './work-loop.ts';
@@ -21,10 +25,16 @@ import type { WorkLoop } from './work-loop.ts';
 export interface FirewallWorld {
   listServices(): readonly V1Service[];
   listNodes(): readonly V1Node[];
+  listPods(): readonly V1Pod[];
+  /** DigitalOcean's holders as the IP controller knows them */
+  holders(): readonly HolderEntry[];
 }
 
 export interface FirewallControllerConfig {
+  readonly keys: FloatingIpKeys;
   readonly loadBalancerClass: string;
+  /** --firewall-allowed-ports / --firewall-denied-ports; default: port-policy.ts */
+  readonly ports?: PortPolicy | undefined;
   readonly resyncIntervalMs: number;
   /** Service events within this window become one run (default 250 ms) */
   readonly batchMs?: number;
@@ -36,6 +46,8 @@ export interface FirewallControllerDeps {
   readonly cloud: CloudPort;
   readonly world: FirewallWorld;
   readonly logger: Logger;
+  /** Warning Events on Services whose ports are refused */
+  readonly events: EventSink;
   readonly metrics: ExposureMetrics;
   readonly config: FirewallControllerConfig;
   readonly setTimer?: SetTimer;
@@ -47,6 +59,8 @@ export interface FirewallController {
   stop(): Promise<void>;
   /** a Service of (or formerly of) floatip's class changed */
   serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
+  /** holders or pods changed: runs when the set of Services exposing a won IP changed */
+  claimsChanged(): void;
   /** run now; resolves after the run (tests, the demo) */
   syncNow(): Promise<void>;
 }
@@ -74,6 +88,8 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
   const log = deps.logger.child({ controller: 'firewall' });
   const setTimer = deps.setTimer ?? realTimer;
   let term: TermState | undefined;
+  /** the exposing Services of the last run, to tell whether a claims change matters */
+  let lastExposing = '';
 
   const isOurs = (svc: V1Service | undefined) => svc?.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === config.loadBalancerClass;
 
@@ -119,11 +135,39 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     metrics.firewallWrites.inc({ op: a.type });
   }
 
+  /** Service keys exposing a reserved IP their pods won (interim: from holders + pods, see firewall-plan.ts) */
+  function exposingKeys(services: readonly ReturnType<typeof serviceFacts>[]): Set<string> {
+    if (services.length === 0) return new Set();
+    const droplets = new Map(world.listNodes().map((n) => [n.metadata?.name, dropletIdOf(n.spec?.providerID)]));
+    const pods = world.listPods().map((p) => ({ ...podClaims(p, config.keys), dropletId: droplets.get(p.spec?.nodeName) ?? null }));
+    return servicesExposingWonIps(services, pods, new Map(world.holders().map((h) => [h.ip, h])));
+  }
+
+  /** refusal messages already recorded, per Service: one Warning per message while it lasts */
+  const warned = new Map<string, Set<string>>();
+  function report(services: readonly V1Service[], refusals: readonly FirewallRefusal[]): void {
+    const now = new Map<string, Set<string>>();
+    for (const r of refusals) {
+      const messages = now.get(r.service) ?? new Set<string>();
+      now.set(r.service, messages.add(r.message));
+      if (warned.get(r.service)?.has(r.message)) continue;
+      log.warn({ service: r.service, reason: r.reason, ports: r.ports, ...(r.owners ? { owners: r.owners } : {}) }, r.message);
+      const svc = services.find((x) => `${x.metadata?.namespace}/${x.metadata?.name}` === r.service);
+      if (svc) void deps.events.record({ pod: svc, kind: 'Service', type: 'Warning', reason: r.reason, message: r.message });
+    }
+    warned.clear();
+    for (const [k, v] of now) warned.set(k, v);
+  }
+
   async function run(s: TermState, signal: AbortSignal): Promise<void> {
-    const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
+    const ours = world.listServices().filter(isOurs);
+    const services = ours.map((svc) => serviceFacts(svc, config.loadBalancerClass));
     const uuid = await learnClusterUuid(s, signal);
     if (uuid === undefined) return; // no node on a droplet yet: nothing to target
-    const desired = desiredFirewall(services, uuid);
+    const exposing = exposingKeys(services);
+    lastExposing = [...exposing].sort().join('\n');
+    const { spec: desired, refusals } = desiredFirewall(services, uuid, { exposing: (svc) => exposing.has(svc.key), ...(config.ports ? { ports: config.ports } : {}) });
+    report(ours, refusals);
     if (desired === null && s.knownAbsent) return;
     const name = firewallName(uuid);
     const existing = await cloud.listFirewalls({ signal });
@@ -178,6 +222,13 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     },
     serviceChanged(svc, old) {
       if (!term || !(isOurs(svc) || isOurs(old))) return;
+      term.knownAbsent = false;
+      term.loop.mark(KEY);
+    },
+    claimsChanged() {
+      if (!term) return;
+      const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
+      if ([...exposingKeys(services)].sort().join('\n') === lastExposing) return;
       term.knownAbsent = false;
       term.loop.mark(KEY);
     },

@@ -6,6 +6,7 @@
 // is accepted from the first packet); the old anchor leaves once the holders show the move.
 // Runs only while this replica leads: start(signal) ... stop().
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import type { FloatingIpKeys } from '../../shared/keys.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
@@ -30,6 +31,8 @@ export interface ServiceWorld {
 export interface ServiceControllerConfig {
   readonly keys: FloatingIpKeys;
   readonly anchorAnnotation: string;
+  /** what counts as a droplet anchor (--anchor-range); default 10.20.0.0/16 */
+  readonly anchorRange?: AnchorRange;
   readonly loadBalancerClass: string;
   /** re-check every Service this often (drift, a write lost with a leader) */
   readonly resyncIntervalMs: number;
@@ -108,11 +111,23 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     for (const svc of services) term.loop.mark(keyOf(svc));
   }
 
+  /** node uid → the ignored anchor value already reported (one Warning per value) */
+  const anchorWarned = new Map<string, string>();
+
   function nodeAnchors(): Map<number, NodeAnchor> {
     const nodes = new Map<number, NodeAnchor>();
     for (const n of world.listNodes()) {
-      const entry = nodeAnchor(n, config.anchorAnnotation);
-      if (entry) nodes.set(entry[0], entry[1]);
+      const entry = nodeAnchor(n, config.anchorAnnotation, config.anchorRange);
+      if (!entry) continue;
+      nodes.set(entry[0], entry[1]);
+      const uid = n.metadata?.uid ?? entry[1].nodeName;
+      if (entry[1].invalid === undefined) anchorWarned.delete(uid);
+      else if (anchorWarned.get(uid) !== entry[1].invalid) {
+        anchorWarned.set(uid, entry[1].invalid);
+        const message = `annotation ${config.anchorAnnotation} ignored: ${entry[1].why ?? 'not an anchor'}; floatip never puts it in a Service's externalIPs (is something other than the floatip agent writing it?)`;
+        log.warn({ node: entry[1].nodeName, value: entry[1].invalid }, message);
+        void deps.events.record({ pod: n, kind: 'Node', type: 'Warning', reason: 'FloatingIPInvalidAnchor', message });
+      }
     }
     return nodes;
   }
