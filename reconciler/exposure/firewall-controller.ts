@@ -135,11 +135,20 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     metrics.firewallWrites.inc({ op: a.type });
   }
 
+  // Informer caches hand out the same object until it changes: parse each pod's claims once
+  // (claimsChanged runs on pod events).
+  const claimsCache = new WeakMap<V1Pod, ReturnType<typeof podClaims>>();
+  const claimsOf = (pod: V1Pod) => {
+    let c = claimsCache.get(pod);
+    if (!c) claimsCache.set(pod, (c = podClaims(pod, config.keys)));
+    return c;
+  };
+
   /** Service keys exposing a reserved IP their pods won (interim: from holders + pods, see firewall-plan.ts) */
   function exposingKeys(services: readonly ReturnType<typeof serviceFacts>[]): Set<string> {
     if (services.length === 0) return new Set();
     const droplets = new Map(world.listNodes().map((n) => [n.metadata?.name, dropletIdOf(n.spec?.providerID)]));
-    const pods = world.listPods().map((p) => ({ ...podClaims(p, config.keys), dropletId: droplets.get(p.spec?.nodeName) ?? null }));
+    const pods = world.listPods().map((p) => ({ ...claimsOf(p), dropletId: droplets.get(p.spec?.nodeName) ?? null }));
     return servicesExposingWonIps(services, pods, new Map(world.holders().map((h) => [h.ip, h])));
   }
 
