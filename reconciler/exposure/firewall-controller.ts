@@ -218,6 +218,9 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
         }),
       };
       term = s;
+      // nothing of a former term's judgement carries over: a new leader warns afresh
+      warned.clear();
+      lastExposing = '';
       signal.addEventListener('abort', () => void controller.stop(), { once: true });
       s.loop.mark(KEY);
       scheduleResync(s);
