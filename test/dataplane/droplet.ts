@@ -39,6 +39,8 @@ export interface LabDroplet extends DropletSpec {
   startKubeProxy(binary: string, adminKubeconfigYaml: string): Promise<Component>;
   /** its links go down and every process it runs is killed (the kubelet's silence is the lab's part) */
   die(): Promise<void>;
+  /** links up again, its bridges, kubelet stand-in and kube-proxy restarted (other processes are the caller's) */
+  revive(): Promise<void>;
   readonly dead: boolean;
   /** stops processes and host-side bridges (the namespace itself goes with the lab) */
   close(): Promise<void>;
@@ -88,13 +90,17 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     forwardUnixToTcp(sock('emulator'), lab.emulatorUrl),
     metadataBridge(sock('metadata'), lab.emulatorUrl, spec.id),
   ]);
-  start('api-bridge', 'socat', socatArgs('127.0.0.1', API_BRIDGE_PORT, sock('api')));
-  start('emulator-bridge', 'socat', socatArgs('127.0.0.1', EMULATOR_BRIDGE_PORT, sock('emulator')));
-  start('metadata', 'socat', socatArgs(METADATA_IP, 80, sock('metadata')));
-  // What a TCP liveness check of the kubelet sees: a listener that accepts on the VPC address.
-  start('kubelet', 'socat', [`TCP-LISTEN:${KUBELET_PORT},bind=${internalIp},fork,reuseaddr`, 'EXEC:/bin/true']);
+  const startBase = () => {
+    start('api-bridge', 'socat', socatArgs('127.0.0.1', API_BRIDGE_PORT, sock('api')));
+    start('emulator-bridge', 'socat', socatArgs('127.0.0.1', EMULATOR_BRIDGE_PORT, sock('emulator')));
+    start('metadata', 'socat', socatArgs(METADATA_IP, 80, sock('metadata')));
+    // What a TCP liveness check of the kubelet sees: a listener that accepts on the VPC address.
+    start('kubelet', 'socat', [`TCP-LISTEN:${KUBELET_PORT},bind=${internalIp},fork,reuseaddr`, 'EXEC:/bin/true']);
+  };
+  startBase();
 
   let dead = false;
+  let kubeProxy: { binary: string; yaml: string } | undefined;
   const droplet: LabDroplet = {
     ...spec,
     ns,
@@ -113,6 +119,7 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     },
     run: start,
     async startKubeProxy(binary, adminYaml) {
+      kubeProxy = { binary, yaml: adminYaml };
       const kubeconfig = await droplet.writeKubeconfig('kube-proxy', adminYaml);
       const c = start('kube-proxy', binary, [
         `--kubeconfig=${kubeconfig}`,
@@ -137,7 +144,13 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     async die() {
       dead = true;
       await ip(ns, 'link set eth0 down', 'link set vpc0 down');
-      await Promise.all(processes.map((p) => p.stop(0)));
+      await Promise.all(processes.splice(0).map((p) => p.stop(0)));
+    },
+    async revive() {
+      await ip(ns, 'link set eth0 up', 'link set vpc0 up', `route replace default via ${EDGE.public4} dev eth0`, `route replace default via ${EDGE.public6} dev eth0`);
+      dead = false;
+      startBase();
+      if (kubeProxy) await droplet.startKubeProxy(kubeProxy.binary, kubeProxy.yaml);
     },
     async close() {
       await Promise.all(processes.map((p) => p.stop(500)));
