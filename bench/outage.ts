@@ -9,7 +9,7 @@
 //   leader    the holder's pod turns NotReady and the reconciler leader is SIGKILLed the moment
 //             it has exposed the new anchor (mid-failover); the standby must take over
 // Kubelet timing is upstream's: node Leases of 40 s renewed every 10 s, the controller-manager's
-// node-monitor-grace-period 50 s. Two reconciler replicas run as processes with production
+// node-monitor-grace-period 50 s; DigitalOcean actions take 2 s (PACKET_ACTION_DELAY_MS, and why). Two reconciler replicas run as processes with production
 // defaults (lease 15 s, heartbeat grace half a Lease), except a 2 s cool-off.
 // Per run: the longest gap in good UDP replies (from the reserved IP), datagrams lost, TCP
 // connects failed, and the gap split into detection (failure → Kubernetes or floatip shows it:
@@ -95,7 +95,6 @@ export async function benchOutage(opts: { iterations: number; log: (s: string) =
   const why = netnsUnavailable();
   if (why !== undefined) return why;
   const pw = await startPacketWorld({
-    actionDelayMs: 300,
     controlPlane: { nodeMonitorGracePeriodMs: UPSTREAM_NODE_MONITOR_GRACE_MS, nodeLeaseDurationSeconds: UPSTREAM_NODE_LEASE_SECONDS },
   });
   const replicas: Replica[] = [];
