@@ -15,9 +15,9 @@ import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts
 import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
-import { benchOutage } from './outage.ts';
+import { benchOutage, OUTAGES } from './outage.ts';
 import { outageFigures, outageTable } from './outage-report.ts';
-import type { OutageResult } from './outage.ts';
+import type { OutageKind, OutageResult } from './outage.ts';
 import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
 import type { ScaleResult } from './scale.ts';
 import { grid, rounded, seconds, table, toBaselineFile } from './stats.ts';
@@ -45,6 +45,7 @@ const USAGE = `Usage: node bench/failover.ts [flags]
                           client), five failures at upstream kubelet timing (default: with --e2e,
                           where network namespaces can be made; about 8 minutes)
   --outage-iterations N   runs per failure (default 5)
+  --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
   --only outage           run only the outage figures (--update-baseline then merges them)
   --update-baseline       write bench/baseline.json from this run
   --time-limit-s N        exit 1 if the whole run takes longer (default 1800)
@@ -72,6 +73,7 @@ const FLAGS = {
   outage: { type: 'boolean' },
   'no-outage': { type: 'boolean' },
   'outage-iterations': { type: 'string', default: '5' },
+  'outage-failures': { type: 'string', default: OUTAGES.join(',') },
   only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
   'time-limit-s': { type: 'string', default: '1800' },
@@ -218,6 +220,9 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   if (v.only !== undefined && v.only !== 'outage') throw new UsageError(`--only takes "outage" (got "${v.only}")`);
   const only = v.only === 'outage';
+  const outageKinds = v['outage-failures'].split(',').map((k) => k.trim());
+  const unknownKind = outageKinds.find((k) => !(OUTAGES as readonly string[]).includes(k));
+  if (unknownKind !== undefined) throw new UsageError(`--outage-failures: unknown failure "${unknownKind}" (known: ${OUTAGES.join(', ')})`);
   const webhook = !only && (v['no-webhook'] ? false : (v.webhook ?? true));
   const scale = !only && (v['no-scale'] ? false : (v.scale ?? true));
   const e2eWanted = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
@@ -270,7 +275,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let outages: OutageResult | undefined;
   if (outageOn) {
     log(`client-observed outage: ${opts.outageIterations} runs of each failure through the packet lab, upstream kubelet timing`);
-    const o = await benchOutage({ iterations: opts.outageIterations, log });
+    const o = await benchOutage({ iterations: opts.outageIterations, kinds: outageKinds as OutageKind[], log });
     if (typeof o === 'string') log(`client-observed outage: skipped, the packet lab cannot run here: ${o}`);
     else {
       outages = o;

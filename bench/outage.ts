@@ -77,7 +77,7 @@ async function startReplica(pw: PacketWorld, name: string, kubeconfig: string): 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = collectOutput(child);
-  const times = (msg: string) => output.lines.filter((l) => l['msg'] === msg).map((l) => Number(l['time']));
+  const times = (msg: string) => output.lines.filter((l) => l['msg'] === msg).map((l) => Date.parse(String(l['time'])));
   return {
     name,
     output,
@@ -91,7 +91,7 @@ async function startReplica(pw: PacketWorld, name: string, kubeconfig: string): 
   };
 }
 
-export async function benchOutage(opts: { iterations: number; log: (s: string) => void }): Promise<OutageResult | string> {
+export async function benchOutage(opts: { iterations: number; kinds?: readonly OutageKind[]; log: (s: string) => void }): Promise<OutageResult | string> {
   const why = netnsUnavailable();
   if (why !== undefined) return why;
   const pw = await startPacketWorld({
@@ -101,6 +101,7 @@ export async function benchOutage(opts: { iterations: number; log: (s: string) =
   let game: Game | undefined;
   try {
     const { world, lab } = pw;
+    opts.log(`outage: cluster at ${world.cp.kubeconfigPath}, lab logs in ${lab.dir}`);
     const sa = await world.cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler');
     const kubeconfig = join(lab.dir, 'reconciler.kubeconfig');
     await writeFile(kubeconfig, kubeConfigYaml(world.cp.server, world.cp.caPem, { token: sa.getCurrentUser()?.token ?? '' }), { mode: 0o600 });
@@ -113,7 +114,7 @@ export async function benchOutage(opts: { iterations: number; log: (s: string) =
     const g = game;
     const runs = Object.fromEntries(OUTAGES.map((k) => [k, [] as OutageRun[]])) as Record<OutageKind, OutageRun[]>;
 
-    for (const kind of OUTAGES) {
+    for (const kind of opts.kinds ?? OUTAGES) {
       for (let i = 0; i < opts.iterations; i++) {
         const run = await oneRun(pw, g, kind, replicas, addReplica);
         runs[kind].push(run);

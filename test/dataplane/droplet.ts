@@ -147,7 +147,15 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
       await Promise.all(processes.splice(0).map((p) => p.stop(0)));
     },
     async revive() {
-      await ip(ns, 'link set eth0 up', 'link set vpc0 up', `route replace default via ${EDGE.public4} dev eth0`, `route replace default via ${EDGE.public6} dev eth0`);
+      // IPv6 addresses (and every route through the links) went with the links
+      await ip(
+        ns,
+        'link set eth0 up',
+        'link set vpc0 up',
+        `addr replace ${public6}/${EDGE.prefix6} dev eth0 nodad`,
+        `route replace default via ${EDGE.public4} dev eth0`,
+        `route replace default via ${EDGE.public6} dev eth0`,
+      );
       dead = false;
       startBase();
       if (kubeProxy) await droplet.startKubeProxy(kubeProxy.binary, kubeProxy.yaml);
