@@ -13,6 +13,7 @@ test('spread: min, lower median, max', () => {
 test('outage figures and table: per failure, only the failures that ran', () => {
   const r: OutageResult = {
     runs: { deletion: [run(400, 3), run(500, 5), run(900, 40)], pod: [], drain: [], silent: [], leader: [] },
+    failed: { deletion: 1, pod: 0, drain: 0, silent: 0, leader: 0 },
     nodeLeaseSeconds: 40,
     nodeMonitorGracePeriodMs: 50_000,
   };
@@ -23,6 +24,7 @@ test('outage figures and table: per failure, only the failures that ran', () => 
   assert.equal(f['outage.deletion.lost.median'], 5);
   assert.equal(f['outage.deletion.convergence.median'], 197);
   assert.equal(Object.keys(f).some((k) => k.startsWith('outage.pod.')), false);
+  assert.equal(f['outage.deletion.failedRuns'], 1);
   const text = outageTable(r).join('\n');
   assert.match(text, /holder node deleted\s+0\.40 s \/ 0\.50 s \/ 0\.90 s\s+5\s+1/);
   assert.match(text, /3 runs each; node Leases 40 s, node-monitor-grace-period 50 s/);

@@ -31,6 +31,7 @@ export function outageFigures(r: OutageResult): Figure[] {
     out.push({ key: `outage.${kind}.lost.median`, label: `${label} datagrams lost median`, unit: 'count', value: of(runs, (x) => x.lost).median });
     out.push({ key: `outage.${kind}.tcpFailures.median`, label: `${label} TCP connects failed median`, unit: 'count', value: of(runs, (x) => x.tcpFailures).median });
     for (const p of PHASES) out.push({ key: `outage.${kind}.${p}.median`, label: `${label} ${p} median`, unit: 'ms', value: of(runs, (x) => x.phasesMs[p]).median });
+    if (r.failed[kind] > 0) out.push({ key: `outage.${kind}.failedRuns`, label: `${label} runs never served again within 180 s`, unit: 'count', value: r.failed[kind] });
   }
   return out;
 }
@@ -45,12 +46,13 @@ export function outageTable(r: OutageResult): string[] {
       String(of(runs, (x) => x.lost).median),
       String(of(runs, (x) => x.tcpFailures).median),
       ...PHASES.map((p) => seconds(of(runs, (x) => x.phasesMs[p]).median)),
+      String(r.failed[kind]),
     ];
   });
   const n = Math.max(...OUTAGES.map((k) => r.runs[k].length));
   return [
     `Client-observed outage (UDP every 10 ms, TCP connect every 100 ms; ${n} runs each; node Leases ${r.nodeLeaseSeconds} s, node-monitor-grace-period ${r.nodeMonitorGracePeriodMs / 1000} s):`,
-    grid(['failure', 'longest UDP gap min / median / max', 'lost', 'TCP failed', 'detection', 'decision', 'DO action', 'dataplane'], rows),
+    grid(['failure', 'longest UDP gap min / median / max', 'lost', 'TCP failed', 'detection', 'decision', 'DO action', 'dataplane', 'failed runs'], rows),
     'lost, TCP failed and the phases are medians; the phases split the gap: failure → Kubernetes or floatip shows it → assign action',
     'started → completed → first reply from the new holder.',
   ];

@@ -55,6 +55,8 @@ export interface OutageRun {
 
 export interface OutageResult {
   readonly runs: Record<OutageKind, OutageRun[]>;
+  /** runs where the client got no good reply within 180 s (a broken run, counted, not measured) */
+  readonly failed: Record<OutageKind, number>;
   readonly nodeLeaseSeconds: number;
   readonly nodeMonitorGracePeriodMs: number;
 }
@@ -113,15 +115,23 @@ export async function benchOutage(opts: { iterations: number; kinds?: readonly O
     game = await deployGame(pw);
     const g = game;
     const runs = Object.fromEntries(OUTAGES.map((k) => [k, [] as OutageRun[]])) as Record<OutageKind, OutageRun[]>;
+    const failed = Object.fromEntries(OUTAGES.map((k) => [k, 0])) as Record<OutageKind, number>;
 
     for (const kind of opts.kinds ?? OUTAGES) {
       for (let i = 0; i < opts.iterations; i++) {
-        const run = await oneRun(pw, g, kind, replicas, addReplica);
+        let run: OutageRun;
+        try {
+          run = await oneRun(pw, g, kind, replicas, addReplica);
+        } catch (err) {
+          failed[kind]++;
+          opts.log(`outage ${kind} #${i + 1}: FAILED (${(err as Error).message.split('\n')[0]}); lab logs in ${lab.dir}`);
+          continue;
+        }
         runs[kind].push(run);
         opts.log(`outage ${kind} #${i + 1}: gap ${(run.gapMs / 1000).toFixed(2)} s, lost ${run.lost}/${run.sent}, TCP failed ${run.tcpFailures}/${run.tcpAttempts}; ${PHASES.map((p) => `${p} ${(run.phasesMs[p] / 1000).toFixed(2)} s`).join(', ')}`);
       }
     }
-    return { runs, nodeLeaseSeconds: UPSTREAM_NODE_LEASE_SECONDS, nodeMonitorGracePeriodMs: UPSTREAM_NODE_MONITOR_GRACE_MS };
+    return { runs, failed, nodeLeaseSeconds: UPSTREAM_NODE_LEASE_SECONDS, nodeMonitorGracePeriodMs: UPSTREAM_NODE_MONITOR_GRACE_MS };
   } finally {
     for (const r of replicas) r.child.kill('SIGKILL');
     await game?.stop();
@@ -175,7 +185,11 @@ async function oneRun(pw: PacketWorld, game: Game, kind: OutageKind, replicas: R
     } else {
       await lab.killDroplet(node);
     }
-    const back = await probe.nextReply((r) => r.t > t0 && r.from === game.ip && r.pod !== podName, 180_000);
+    const back = await probe.nextReply((r) => r.t > t0 && r.from === game.ip && r.pod !== podName, 180_000).catch(async (err: unknown) => {
+      // put the world back for the next run before reporting this one as failed
+      await recover(pw, game, kind, node, podName, addReplica).catch(() => undefined);
+      throw err;
+    });
     await probe.nextReply((r) => r.t > back.t + 500, 10_000);
     const record = await probe.stop();
     const o = outage(record, { from: t0, to: now(), expectFrom: game.ip });
