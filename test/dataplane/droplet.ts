@@ -100,7 +100,32 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
   startBase();
 
   let dead = false;
+  let closed = false;
   let kubeProxy: { binary: string; yaml: string } | undefined;
+  // kube-proxy exits when its Node is deleted; on a node its DaemonSet (or systemd) starts it
+  // again, so the lab does too, a second later, while the droplet lives.
+  const startKubeProxyProcess = (binary: string, kubeconfig: string): Component => {
+    const c = start('kube-proxy', binary, [
+      `--kubeconfig=${kubeconfig}`,
+      '--proxy-mode=nftables',
+      `--hostname-override=${spec.node}`,
+      // conntrack limits are the host's business, not a namespace's
+      '--conntrack-max-per-core=0',
+      '--cluster-cidr=10.244.0.0/16',
+      '--healthz-bind-address=127.0.0.1:10256',
+      '--metrics-bind-address=127.0.0.1:10249',
+      '--v=1',
+    ]);
+    void c.exited.then(() => {
+      const i = processes.indexOf(c);
+      if (i >= 0) processes.splice(i, 1);
+      if (dead || closed) return;
+      setTimeout(() => {
+        if (!dead && !closed && !processes.some((p) => p.name === c.name)) startKubeProxyProcess(binary, kubeconfig);
+      }, 1_000);
+    });
+    return c;
+  };
   const droplet: LabDroplet = {
     ...spec,
     ns,
@@ -121,17 +146,7 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     async startKubeProxy(binary, adminYaml) {
       kubeProxy = { binary, yaml: adminYaml };
       const kubeconfig = await droplet.writeKubeconfig('kube-proxy', adminYaml);
-      const c = start('kube-proxy', binary, [
-        `--kubeconfig=${kubeconfig}`,
-        '--proxy-mode=nftables',
-        `--hostname-override=${spec.node}`,
-        // conntrack limits are the host's business, not a namespace's
-        '--conntrack-max-per-core=0',
-        '--cluster-cidr=10.244.0.0/16',
-        '--healthz-bind-address=127.0.0.1:10256',
-        '--metrics-bind-address=127.0.0.1:10249',
-        '--v=1',
-      ]);
+      const c = startKubeProxyProcess(binary, kubeconfig);
       const deadline = Date.now() + 60_000;
       for (;;) {
         const listed = await inNs(ns, 'nft', ['list', 'tables']).catch(() => '');
@@ -161,6 +176,7 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
       if (kubeProxy) await droplet.startKubeProxy(kubeProxy.binary, kubeProxy.yaml);
     },
     async close() {
+      closed = true;
       await Promise.all(processes.map((p) => p.stop(500)));
       await Promise.all(listeners.map((l) => l.close()));
     },
