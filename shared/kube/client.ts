@@ -2,7 +2,6 @@
 // client certificate, nothing else. For the agent (read and patch its node) and the webhook
 // (its TLS Secret and caBundles): a few calls each, where @kubernetes/client-node would cost
 // more memory than the rest of the process. The reconciler keeps client-node (informers).
-import { Agent, request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConnection } from './connection.ts';
 
@@ -67,6 +66,8 @@ function statusOf(text: string): { reason: string | undefined; message: string }
 }
 
 export function createKubeClient(conn: KubeConnection, opts: KubeClientOptions = {}): KubeClient {
+  // getBuiltinModule, not an ESM import: the agent counts every MiB (see agent/metadata.ts)
+  const { Agent, request } = process.getBuiltinModule('node:https');
   const url = new URL(conn.server);
   if (url.protocol !== 'https:') throw new Error(`the API server must be https (got ${conn.server})`);
   const agent = new Agent({
