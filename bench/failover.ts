@@ -264,7 +264,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (failures.offUnsupported) log(`failure to service: heartbeat off skipped: ${failures.offUnsupported}`);
     figures.push(...failureFigures(failures));
   } else {
-    log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+    log(only ? 'end to end: not in --only' : 'end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
   }
 
   let fp: FootprintResult | undefined;
@@ -272,7 +272,7 @@ async function main(argv: readonly string[]): Promise<number> {
     fp = await benchFootprint({ scale: only ? true : scale }, log);
     figures.push(...footprintFigures(fp));
   } else {
-    log('footprint: skipped (--no-footprint, or the Kubernetes test binaries are not cached)');
+    log(only ? 'footprint: not in --only' : 'footprint: skipped (--no-footprint, or the Kubernetes test binaries are not cached)');
   }
 
   const result = rounded(figures);

@@ -10,7 +10,8 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
 import { agentCredentials, applyAgentManifests, metadataUrlOf } from '../test/agent-fixture.ts';
-import { registerWebhooks, startControlPlane } from '../test/cluster/harness.ts';
+import { readyStatus, registerWebhooks, startControlPlane } from '../test/cluster/harness.ts';
+import { fakeNode } from '../test/cluster/nodes.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { RunningEmulator } from '../test/do-emulator/server.ts';
@@ -180,7 +181,12 @@ export async function scaleWorld(dir: string, log: Log): Promise<RunningProcess>
     await cp.applyManifests('deploy/manifests/reconciler-rbac.yaml');
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
     const t0 = Date.now();
-    await inBatches(Array.from({ length: nodes }, (_, i) => i), 50, (i) => cp.addNode(nodeName(i), { dropletId: dropletOf(i) }));
+    // created without waiting for each (kwok is slow to report a thousand nodes under load), then all awaited
+    await inBatches(Array.from({ length: nodes }, (_, i) => i), 32, (i) => core.createNode({ body: fakeNode(nodeName(i), { dropletId: dropletOf(i) }) }));
+    await until(`${nodes} nodes Ready`, async () => {
+      const list = await core.listNode();
+      return list.items.filter((n) => readyStatus(n) === 'True').length >= nodes;
+    }, 300_000, 2_000);
     log(`footprint: ${nodes} nodes Ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     const namespaces = Array.from({ length: 10 }, (_, i) => `team-${i}`);
     await Promise.all(namespaces.map((name) => core.createNamespace({ body: { metadata: { name } } })));
@@ -201,6 +207,11 @@ export async function scaleWorld(dir: string, log: Log): Promise<RunningProcess>
       await core.createNamespacedPod({ namespace: String(meta['namespace']), body: json as V1Pod });
     });
     log(`footprint: ${ips * podsPerIp} pods created in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+    // the failover below needs the pods of IP 1 (namespace team-1) running
+    await until('kwok to run the pods of team-1', async () => {
+      const list = await core.listNamespacedPod({ namespace: 'team-1' });
+      return list.items.length > 0 && list.items.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    }, 300_000, 2_000);
 
     const kc = await kubeconfigFile(dir, 'reconciler-scale', await serviceAccountKubeconfig(cp, 'floatip-reconciler'));
     reconciler = startProcess('reconciler-scale', 'reconciler', RECONCILER_ARGS, reconcilerEnv(emu, kc, 'floatip-reconciler-scale'));
