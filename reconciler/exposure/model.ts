@@ -36,6 +36,8 @@ export interface ServiceFacts {
   readonly externalIPsOwners: readonly string[];
   /** floatip owns spec.externalIPs or status.loadBalancer.ingress: it has something to give back */
   readonly ownedByFloatip: boolean;
+  /** spec.ipFamilies as the API server filled it in; absent = not known (no family warning) */
+  readonly ipFamilies?: readonly string[];
 }
 
 /** A labeled pod: where it is and which reserved IPs its annotation claims. */
@@ -60,7 +62,8 @@ export interface Warning {
     | 'FloatingIPNoAnnotation'
     | 'FloatingIPUnsupportedProtocol'
     | 'FloatingIPExternalIPsOverwritten'
-    | 'FloatingIPNoAnchor';
+    | 'FloatingIPNoAnchor'
+    | 'FloatingIPNoIPv6Family';
   readonly message: string;
 }
 
