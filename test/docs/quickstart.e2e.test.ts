@@ -1,7 +1,7 @@
 // docs/quickstart.md, run as a newcomer would type it: every block marked
 // `<!-- quickstart-test: NAME -->` runs in bash (-euo pipefail), in order, with real kubectl
-// (built from the same Kubernetes release as the control plane), real helm and real doctl,
-// against the local world: a real kube-apiserver, controller-manager and scheduler with three
+// (built from the same Kubernetes release as the control plane) and real helm, against the
+// local world: a real kube-apiserver, controller-manager and scheduler with three
 // kwok nodes shaped like DOKS workers, and the DigitalOcean emulator. A block fails the test
 // when any of its commands fails; `expect-failure` blocks must fail.
 //
@@ -35,7 +35,7 @@ import type { MarkedBlock } from './markdown.ts';
 export const SUBSTITUTIONS: readonly string[] = [
   'docker: records its arguments and checks `--platform linux/amd64` and `--push` (no Docker daemon, no registry)',
   'doctl registry login / doctl kubernetes cluster registry add: recorded, no-op (the registry integration needs DigitalOcean)',
-  'doctl (everything else): the real doctl with --api-url pointing at the DigitalOcean emulator',
+  'doctl (everything else): test/docs/doctl-substitute.ts answers the quickstart\'s doctl reads from the emulator\'s /v2 API, in doctl\'s output format (doctl is not on the Go module proxy here); FLOATIP_DOCTL=<a real doctl> uses that instead, with --api-url at the emulator',
   "the pods' processes: kwok runs the pods, so the webhook, the reconciler and one agent per node run on the test machine with the command lines, environment and mounted files helm rendered, as the chart's service accounts",
   'the webhook configurations call the webhook by a loopback URL instead of its Service (no Service network without a real cluster)',
   'the reconciler reaches DigitalOcean at the emulator (DIGITALOCEAN_API_URL), each agent reads its droplet\'s metadata from the emulator',
@@ -59,7 +59,7 @@ function buildTool(script: string, ...args: string[]): string {
 }
 
 /** The shims and tools the blocks find first on PATH. */
-async function binDir(dir: string, tools: { kubectl: string; helm: string; doctl: string }, emulatorUrl: string): Promise<string> {
+async function binDir(dir: string, tools: { kubectl: string; helm: string; doctl: string | undefined }, emulatorUrl: string): Promise<string> {
   const bin = join(dir, 'bin');
   await mkdir(bin);
   await symlink(tools.kubectl, join(bin, 'kubectl'));
@@ -76,7 +76,7 @@ async function binDir(dir: string, tools: { kubectl: string; helm: string; doctl
     `case "$*" in
   "registry login"*|"kubernetes cluster registry add"*) echo "doctl $*" >> "${join(dir, 'substituted.log')}"; exit 0 ;;
 esac
-exec "${tools.doctl}" --api-url "${emulatorUrl}" --access-token "${TOKEN}" "$@"`,
+exec ${tools.doctl ? `"${tools.doctl}"` : `"${process.execPath}" "${join(REPO_ROOT, 'test/docs/doctl-substitute.ts')}"`} --api-url "${emulatorUrl}" --access-token "${TOKEN}" "$@"`,
   );
   await script('nc', `exec "${process.execPath}" "${join(REPO_ROOT, 'test/docs/nc-substitute.ts')}" "$@"`);
   return bin;
@@ -139,8 +139,8 @@ describe('docs/quickstart.md, block by block, against the local control plane an
   const results = new Map<string, BlockRun>();
 
   before(async () => {
-    // kubectl and doctl are built once into the cache like the other binaries (minutes, cold)
-    const tools = { kubectl: join(buildTool('build-binaries.sh', 'kubectl'), 'kubectl'), helm: locateHelm({ build: true }), doctl: buildTool('build-doctl.sh') };
+    // kubectl is built once into the cache like the other binaries (minutes, cold)
+    const tools = { kubectl: join(buildTool('build-binaries.sh', 'kubectl'), 'kubectl'), helm: locateHelm({ build: true }), doctl: process.env['FLOATIP_DOCTL'] };
     [cp, emulator] = await Promise.all([startControlPlane(), startEmulator({ token: TOKEN, actionDelayMs: 300 })]);
     await Promise.all(DROPLETS.map((id) => cp.addNode(nodeOf(id), { dropletId: id })));
     work = await mkdtemp(join(tmpdir(), 'floatip-quickstart-'));
