@@ -131,8 +131,10 @@ function inSchema(schema: Schema, path: readonly string[]): boolean {
   }
   const child = schema.properties?.[head];
   if (child) return inSchema(child, rest);
-  // a map the user fills (labels, ipPolicy, resources...): any key below it
-  return (schema.additionalProperties !== undefined && schema.additionalProperties !== false) || schema.patternProperties !== undefined;
+  // a map the user fills (labels, ipPolicy) or an object passed to Kubernetes as given
+  // (resources, affinity): any key below it
+  const freeForm = schema.properties === undefined && schema.items === undefined;
+  return freeForm || (schema.additionalProperties !== undefined && schema.additionalProperties !== false) || schema.patternProperties !== undefined;
 }
 
 test('every chart value in the docs (--set paths and `a.b.c` code spans) is in values.schema.json', () => {
