@@ -105,17 +105,36 @@ function runBlock(block: MarkedBlock, opts: { cwd: string; env: Record<string, s
   });
 }
 
-/** The files the kubelet would mount from the container's ConfigMap volumes (path → text). */
-async function mountedConfigMapFiles(core: CoreV1Api, r: RunnableContainer, namespace: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
+/**
+ * The container's ConfigMap volumes as the kubelet would mount them, written under `dir`, and
+ * the flags that name a mounted path re-pointed there (`--flag=/mounted/path` → the copy).
+ */
+async function mountConfigMaps(core: CoreV1Api, r: RunnableContainer, namespace: string, dir: string): Promise<string[]> {
+  const copies = new Map<string, string>();
   for (const mount of r.container.volumeMounts ?? []) {
     const source = r.pod.volumes?.find((v) => v.name === mount.name)?.configMap;
     if (!source?.name) continue;
     const data = (await core.readNamespacedConfigMap({ namespace, name: source.name })).data ?? {};
     const items = source.items ?? Object.keys(data).map((key) => ({ key, path: key }));
-    for (const { key, path } of items) files[`${mount.mountPath}/${path}`] = data[key] ?? '';
+    for (const { key, path } of items) {
+      const copy = join(dir, `${r.container.name}-${source.name}-${path}`);
+      await writeFile(copy, data[key] ?? '');
+      copies.set(`${mount.mountPath}/${path}`, copy);
+    }
   }
-  return files;
+  return r.args.flatMap((arg) => {
+    const [flag, value] = arg.split('=', 2);
+    const copy = value === undefined ? undefined : copies.get(value);
+    return copy ? [`${flag}=${copy}`] : [];
+  });
+}
+
+/** Prints a process's stderr when it exits early: a failing wait then has its cause next to it. */
+function reportExit(name: string, p: ChartProcess): ChartProcess {
+  void p.exited.then((code) => {
+    if (code !== null && code !== 0) console.error(`# ${name} exited ${code}: ${p.stderr()}`);
+  });
+  return p;
 }
 
 /** Points both webhook configurations (as helm installed them) at the webhook's loopback URL. */
@@ -139,8 +158,9 @@ describe('docs/quickstart.md, block by block, against the local control plane an
   const results = new Map<string, BlockRun>();
 
   before(async () => {
-    // kubectl is built once into the cache like the other binaries (minutes, cold)
-    const tools = { kubectl: join(buildTool('build-binaries.sh', 'kubectl'), 'kubectl'), helm: locateHelm({ build: true }), doctl: process.env['FLOATIP_DOCTL'] };
+    // kubectl is built once into the cache like the other binaries (minutes, cold); FLOATIP_KUBECTL uses another as-is
+    const kubectl = process.env['FLOATIP_KUBECTL'] ?? join(buildTool('build-binaries.sh', 'kubectl'), 'kubectl');
+    const tools = { kubectl, helm: locateHelm({ build: true }), doctl: process.env['FLOATIP_DOCTL'] };
     [cp, emulator] = await Promise.all([startControlPlane(), startEmulator({ token: TOKEN, actionDelayMs: 300 })]);
     await Promise.all(DROPLETS.map((id) => cp.addNode(nodeOf(id), { dropletId: id })));
     work = await mkdtemp(join(tmpdir(), 'floatip-quickstart-'));
@@ -182,6 +202,7 @@ describe('docs/quickstart.md, block by block, against the local control plane an
       assert.ok(block, `docs/quickstart.md has no block marked "${step}"`);
       const run = await runBlock(block, { cwd: work, env, timeoutMs: 120_000 });
       results.set(step, run);
+      if (process.env['FLOATIP_QUICKSTART_VERBOSE']) console.log(`# ${step}:\n${run.stdout}${run.stderr}`);
       const output = `\n--- docs/quickstart.md:${block.line} "${step}" exited ${run.code}\n--- stdout:\n${run.stdout}\n--- stderr:\n${run.stderr}`;
       if (block.flags.includes('expect-failure')) assert.notEqual(run.code, 0, `expected to fail${output}`);
       else assert.equal(run.code, 0, output);
@@ -211,17 +232,26 @@ describe('docs/quickstart.md, block by block, against the local control plane an
       const webhookUrl = `https://localhost:${webhookPort}`;
       await callWebhookByUrl(cp, webhookUrl);
       const loopback = ['--bind-address=127.0.0.1'];
-      const webhook = await runAsPod(cp, w, { namespace: NS, overrides: [...loopback, `--port=${webhookPort}`, '--service=localhost'], files: await mountedConfigMapFiles(core, w, NS) });
+      const webhookMounts = await mountConfigMaps(core, w, NS, work);
+      const webhook = reportExit('webhook', await runAsPod(cp, w, { namespace: NS, overrides: [...loopback, `--port=${webhookPort}`, '--service=localhost', ...webhookMounts] }));
       processes.push(webhook);
       const r = runnable(objects, 'Deployment', 'floatip-reconciler');
-      const files = { ...(await mountedSecretFiles(cp, r, NS)), ...(await mountedConfigMapFiles(core, r, NS)) };
-      const reconciler = await runAsPod(cp, r, { namespace: NS, overrides: [...loopback, `--health-port=${healthPort}`, `--metrics-port=${metricsPort}`], files, env: { DIGITALOCEAN_API_URL: emulator.url } });
+      const reconcilerMounts = await mountConfigMaps(core, r, NS, work);
+      assert.ok(reconcilerMounts.some((a) => a.startsWith('--ip-policy-file=')) && webhookMounts.some((a) => a.startsWith('--ip-policy-file=')), `the IP policy reaches both: ${r.args.join(' ')}`);
+      const reconciler = reportExit(
+        'reconciler',
+        await runAsPod(cp, r, {
+          namespace: NS,
+          overrides: [...loopback, `--health-port=${healthPort}`, `--metrics-port=${metricsPort}`, ...reconcilerMounts],
+          files: await mountedSecretFiles(cp, r, NS),
+          env: { DIGITALOCEAN_API_URL: emulator.url },
+        }),
+      );
       processes.push(reconciler);
-      assert.ok(r.args.some((a) => a.startsWith('--ip-policy-file=')), `the IP policy reaches the reconciler: ${r.args.join(' ')}`);
       for (const id of DROPLETS) {
         const a = runnable(objects, 'DaemonSet', 'floatip-agent', { ...FIELD_VALUES, 'spec.nodeName': nodeOf(id) });
         const credentials = await agentCredentials(cp, nodeOf(id));
-        processes.push(await runAsPod(cp, a, { namespace: AGENT_NS, overrides: [`--metadata-url=${metadataUrlOf(emulator.url, id)}`], kubeconfigYaml: credentials.yaml }));
+        processes.push(reportExit(`agent on ${nodeOf(id)}`, await runAsPod(cp, a, { namespace: AGENT_NS, overrides: [`--metadata-url=${metadataUrlOf(emulator.url, id)}`], kubeconfigYaml: credentials.yaml })));
       }
       await waitFor('the webhook to patch its CA into both configurations', async () => {
         const api = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
