@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { globSync, readFileSync } from 'node:fs';
+import { existsSync, globSync, readFileSync } from 'node:fs';
 import { inlineCode, readRepoFile, REPO_ROOT, splitFences } from './markdown.ts';
 
 const DOCS = ['README.md', ...globSync('docs/*.md', { cwd: REPO_ROOT }).sort()];
@@ -161,4 +161,22 @@ test('every chart value in the docs (--set paths and `a.b.c` code spans) is in v
   );
   assert.ok(setArgs.length > 5 && spans.length > 20, `found ${setArgs.length} --set paths and ${spans.length} value spans`);
   assert.deepEqual(unknown([...setArgs, ...spans], exists), []);
+});
+
+test('every repository path the docs name (`deploy/...`, `test/...`, links) exists', () => {
+  const roots = ['.ci', 'agent', 'bench', 'deploy', 'docs', 'reconciler', 'shared', 'test', 'webhook'];
+  const path = new RegExp(`^(?:\\.\\./)?((?:${roots.join('|').replaceAll('.', '\\.')})/[A-Za-z0-9_./-]*[A-Za-z0-9_/])$`);
+  const found: Mention[] = [];
+  for (const file of DOCS) {
+    const text = readRepoFile(file);
+    const candidates = [...inlineCode(splitFences(text).prose), ...[...text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1] ?? '')];
+    for (const c of candidates) {
+      const m = path.exec(c.split(' ')[0] ?? '');
+      if (m) found.push({ name: file.startsWith('docs/') && c.startsWith('../') ? c.slice(3) : (m[1] ?? ''), where: file });
+    }
+  }
+  assert.ok(found.length > 40, `only ${found.length} paths found`);
+  // paths of other repositories the docs cite (digitalocean-cloud-controller-manager's docs)
+  const elsewhere = new Set(['docs/controllers/services/annotations.md']);
+  assert.deepEqual(unknown(found, (p) => elsewhere.has(p) || existsSync(`${REPO_ROOT}${p}`)), []);
 });
