@@ -180,3 +180,24 @@ test('every repository path the docs name (`deploy/...`, `test/...`, links) exis
   const elsewhere = new Set(['docs/controllers/services/annotations.md']);
   assert.deepEqual(unknown(found, (p) => elsewhere.has(p) || existsSync(`${REPO_ROOT}${p}`)), []);
 });
+
+/** GitHub's heading anchor: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-');
+
+test('every #anchor a docs link names is a heading of its target', () => {
+  const anchorsOf = (file: string) => new Set([...readRepoFile(file).matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1] ?? '')));
+  const found: Mention[] = [];
+  for (const file of DOCS) {
+    const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    for (const m of readRepoFile(file).matchAll(/\]\(([^)#\s]*)#([^)\s]+)\)/g)) {
+      const target = m[1] ? new URL(m[1], `file:///${dir}`).pathname.slice(1) : file;
+      if (!target.endsWith('.md')) continue;
+      found.push({ name: `${target}#${m[2]}`, where: file });
+    }
+  }
+  assert.ok(found.length > 10, `only ${found.length} anchors found`);
+  assert.deepEqual(unknown(found, (a) => {
+    const [target = '', anchor = ''] = a.split('#');
+    return existsSync(`${REPO_ROOT}${target}`) && anchorsOf(target).has(anchor);
+  }), []);
+});
