@@ -34,6 +34,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, string>> = {
   '--ignore-daemonsets': 'kubectl',
   '--delete-emptydir-data': 'kubectl',
   '--field-selector': 'kubectl',
+  '--annotations': 'kubectl run',
   '--for': 'kubectl',
   '--timeout': 'kubectl',
   '--replicas': 'kubectl',

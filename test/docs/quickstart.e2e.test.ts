@@ -49,7 +49,7 @@ const RESERVED_IP = '104.248.100.100';
 const TOKEN = 'quickstart-e2e-token';
 const DROPLETS = [1001, 1002, 1003];
 /** the order of the quickstart's marked blocks: a removed or renamed marker fails the test */
-const STEPS = ['image', 'secret', 'install', 'kustomize', 'placeholder', 'example', 'check', 'failover'];
+const STEPS = ['image', 'secret', 'install', 'kustomize', 'policy', 'placeholder', 'example', 'check', 'failover'];
 
 function buildTool(script: string, ...args: string[]): string {
   const r = spawnSync('bash', [join(REPO_ROOT, 'test/cluster', script), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 });
@@ -260,6 +260,12 @@ describe('docs/quickstart.md, block by block, against the local control plane an
       }, { timeoutMs: 30_000 });
       await waitFor('the reconciler to lead', async () => reconciler.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 30_000 });
       await waitFor('every node to carry its anchor', async () => (await core.listNode()).items.every((n) => n.metadata?.annotations?.['k8s.haim.dev/anchor-ipv4']), { timeoutMs: 30_000 });
+    },
+    policy: async (run) => {
+      assert.match(run.stdout, /^namespace\/other created$/m, 'the first command succeeded');
+      const denial = `Pod other/probe: annotation k8s.haim.dev/floating-ip: reserved IP ${RESERVED_IP} may not be claimed in namespace other (floatip IP policy allows here: none)`;
+      assert.ok(run.stderr.includes(denial), run.stderr);
+      assert.ok(readRepoFile('docs/quickstart.md').includes(denial.replace(RESERVED_IP, '<your reserved IP>')), 'the quickstart shows that denial');
     },
     placeholder: async (run) => {
       assert.ok(run.stderr.includes(`"203.0.113.10" is a documentation address (203.0.113.0/24, RFC 5737): ${PLACEHOLDER_FIX}`), run.stderr);
