@@ -1,7 +1,8 @@
 // Stands in for `nc -u -w1 <reserved IP> <port>` in the quickstart test, where no packet can
 // travel (kwok's pods run no process, and no DigitalOcean edge delivers the reserved IP). It
 // follows the path a datagram would take, as the API server and the emulator describe it, and
-// fails where a packet would be lost: DigitalOcean's holder of the IP (the emulator) → the anchor
+// fails where a packet would be lost: DigitalOcean's holder of the IP (the emulator) → a cloud
+// firewall on one of that droplet's tags admitting UDP to <port> (DOKS' own admit only NodePorts) → the anchor
 // the agent recorded on that droplet's node → a Service of floatip's class listing that anchor
 // in spec.externalIPs with a UDP port equal to <port> → a Ready pod it selects on that node.
 // It then answers as agnhost netexec would: "hostname" → that pod's name. "clientip" cannot be
@@ -22,6 +23,17 @@ const emulator = process.env['FLOATIP_TEST_EMULATOR_URL'] ?? fail('FLOATIP_TEST_
 const holders = (await (await fetch(`${emulator}/_emulator/holders`)).json()) as Record<string, number | null>;
 const droplet = holders[ip ?? ''];
 if (droplet === undefined || droplet === null) fail('no droplet holds this reserved IP');
+
+type Rule = { protocol: string; ports: string; sources?: { addresses?: string[] } };
+const auth = { headers: { authorization: `Bearer ${process.env['DIGITALOCEAN_TOKEN'] ?? ''}` } };
+const tags = ((await (await fetch(`${emulator}/v2/droplets/${droplet}`, auth)).json()) as { droplet: { tags: string[] } }).droplet.tags;
+const firewalls = ((await (await fetch(`${emulator}/v2/firewalls?per_page=200`, auth)).json()) as { firewalls: { name: string; tags: string[]; inbound_rules: Rule[] }[] }).firewalls;
+const portIn = (ports: string) => {
+  const [from = '', to = from] = ports.split('-');
+  return ports === '0' || ports === 'all' || (Number(from) <= Number(port) && Number(port) <= Number(to));
+};
+const admits = firewalls.find((f) => f.tags.some((t) => tags.includes(t)) && f.inbound_rules.some((r) => r.protocol === 'udp' && portIn(r.ports) && (r.sources?.addresses ?? []).includes('0.0.0.0/0')));
+if (!admits) fail(`no DigitalOcean firewall on droplet ${droplet}'s tags (${tags.join(', ')}) admits udp/${port} from anywhere`);
 
 const kc = new KubeConfig();
 kc.loadFromDefault();

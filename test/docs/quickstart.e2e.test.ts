@@ -39,7 +39,7 @@ export const SUBSTITUTIONS: readonly string[] = [
   "the pods' processes: kwok runs the pods, so the webhook, the reconciler and one agent per node run on the test machine with the command lines, environment and mounted files helm rendered, as the chart's service accounts",
   'the webhook configurations call the webhook by a loopback URL instead of its Service (no Service network without a real cluster)',
   'the reconciler reaches DigitalOcean at the emulator (DIGITALOCEAN_API_URL), each agent reads its droplet\'s metadata from the emulator',
-  'nc -u: test/docs/nc-substitute.ts follows the path a datagram would take (holder → node anchor → Service externalIPs and UDP port → Ready pod there) and answers "hostname" as agnhost would; no packet travels',
+  'nc -u: test/docs/nc-substitute.ts follows the path a datagram would take (holder → a cloud firewall on its tags admitting the port → node anchor → Service externalIPs and UDP port → Ready pod there) and answers "hostname" as agnhost would; no packet travels',
   'the variables of "Set these once": a test cluster name and registry, reserved IP 104.248.100.100 of the emulator, the emulator\'s token',
 ];
 
