@@ -257,9 +257,9 @@ describe('docs/quickstart.md, block by block, against the local control plane an
         const api = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
         const hooks = [...((await api.readMutatingWebhookConfiguration({ name: 'floatip' })).webhooks ?? []), ...((await api.readValidatingWebhookConfiguration({ name: 'floatip' })).webhooks ?? [])];
         return hooks.every((h) => (h.clientConfig.caBundle ?? '') !== '');
-      }, { timeoutMs: 30_000 });
-      await waitFor('the reconciler to lead', async () => reconciler.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 30_000 });
-      await waitFor('every node to carry its anchor', async () => (await core.listNode()).items.every((n) => n.metadata?.annotations?.['k8s.haim.dev/anchor-ipv4']), { timeoutMs: 30_000 });
+      }, { timeoutMs: 60_000 });
+      await waitFor('the reconciler to lead', async () => reconciler.lines.some((l) => l['msg'] === 'started leading'), { timeoutMs: 60_000 });
+      await waitFor('every node to carry its anchor', async () => (await core.listNode()).items.every((n) => n.metadata?.annotations?.['k8s.haim.dev/anchor-ipv4']), { timeoutMs: 60_000 });
     },
     policy: async (run) => {
       assert.match(run.stdout, /^namespace\/other created$/m, 'the first command succeeded');
