@@ -14,6 +14,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from '../cluster/harness.ts';
 import type { ControlPlane } from '../cluster/harness.ts';
@@ -40,6 +41,7 @@ export const SUBSTITUTIONS: readonly string[] = [
   'the webhook configurations call the webhook by a loopback URL instead of its Service (no Service network without a real cluster)',
   'the reconciler reaches DigitalOcean at the emulator (DIGITALOCEAN_API_URL), each agent reads its droplet\'s metadata from the emulator',
   'nc -u: test/docs/nc-substitute.ts follows the path a datagram would take (holder → a cloud firewall on its tags admitting the port → node anchor → Service externalIPs and UDP port → Ready pod there) and answers "hostname" as agnhost would; no packet travels',
+  '`kubectl apply -k floatip-kustomize` (the alternative to helm install): checked with --dry-run=server, without the two webhook configurations, since helm installed already',
   'the variables of "Set these once": a test cluster name and registry, reserved IP 104.248.100.100 of the emulator, the emulator\'s token',
 ];
 
@@ -267,6 +269,17 @@ describe('docs/quickstart.md, block by block, against the local control plane an
       assert.ok(run.stderr.includes(denial), run.stderr);
       assert.ok(readRepoFile('docs/quickstart.md').includes(denial.replace(RESERVED_IP, '<your reserved IP>')), 'the quickstart shows that denial');
     },
+    kustomize: async () => {
+      // the page says `kubectl apply -k floatip-kustomize` instead of helm install: helm installed
+      // already, so the API server checks the rendering without applying it (a substitution);
+      // the webhook configurations are left out, since this test points them at a loopback URL
+      const rendered = spawnSync(env['PATH']?.split(':')[0] + '/kubectl', ['kustomize', 'floatip-kustomize'], { cwd: work, env, encoding: 'utf8' });
+      assert.equal(rendered.status, 0, rendered.stderr);
+      const kept = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as Manifest).filter((o) => !o.kind.endsWith('WebhookConfiguration'));
+      const apply = spawnSync(env['PATH']?.split(':')[0] + '/kubectl', ['apply', '--dry-run=server', '-f', '-'], { cwd: work, env, encoding: 'utf8', input: kept.map((o) => JSON.stringify(o)).join('\n') });
+      assert.equal(apply.status, 0, apply.stderr);
+      assert.match(apply.stdout, /daemonset\.apps\/floatip-agent .*\(server dry run\)/);
+    },
     placeholder: async (run) => {
       assert.ok(run.stderr.includes(`"203.0.113.10" is a documentation address (203.0.113.0/24, RFC 5737): ${PLACEHOLDER_FIX}`), run.stderr);
       // the denial the quickstart shows is the one the webhook gives
@@ -286,6 +299,10 @@ describe('docs/quickstart.md, block by block, against the local control plane an
       assert.ok(before && afterName && before !== afterName, `the IP's pod changed: ${before} → ${afterName}`);
       const holder = await emulatorAdmin(emulator.url).holder(RESERVED_IP);
       assert.ok(typeof holder === 'number', 'the IP sits on a droplet');
+      // kubectl get svc: the reserved IP, then the new holder's anchor instead of the old one
+      const anchorIn = (out: string | undefined) => new RegExp(`${RESERVED_IP.replaceAll('.', '\\.')},(10\\.20\\.\\d+\\.\\d+)`).exec(out ?? '')?.[1];
+      const [was, now] = [anchorIn(results.get('example')?.stdout), anchorIn(run.stdout)];
+      assert.ok(was && now && was !== now, `EXTERNAL-IP's anchor moved: ${was} → ${now}`);
     },
   };
 });
