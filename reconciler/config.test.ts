@@ -46,6 +46,7 @@ test('defaults with only a token', () => {
       unassignWhenUnplaced: false,
       heartbeat: { enabled: true, graceMs: undefined },
       loadBalancerClass: 'k8s.haim.dev/floating-ip',
+      exposeWaitMs: 1000,
       manageFirewall: true,
       lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 1000 },
       podName: 'host-1',
@@ -71,6 +72,7 @@ const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>;
   { name: 'namespaces with =', argv: ['--namespaces=default'], expect: { namespaces: ['default'] } },
   { name: 'custom key', argv: ['--key', 'example.com/public-ip'], expect: { keys: { annotation: 'example.com/public-ip', label: 'example.com/public-ip', selector: 'example.com/public-ip=true' } } },
   { name: 'key without prefix', argv: ['--key', 'public-ip'], expect: { keys: { annotation: 'public-ip', label: 'public-ip', selector: 'public-ip=true' } } },
+  { name: '--expose-wait: a bound, zero allowed (never wait for a Service)', argv: ['--expose-wait', '0s'], expect: { exposeWaitMs: 0 } },
   { name: 'durations in all units', argv: ['--cool-off', '1.5s', '--resync-interval', '2m', '--action-expiry', '1h'], expect: { coolOffMs: 1500, resyncIntervalMs: 120_000, actionExpiryMs: 3_600_000 } },
   { name: 'unassign when unplaced', argv: ['--unassign-when-unplaced'], expect: { unassignWhenUnplaced: true } },
   {
@@ -124,6 +126,7 @@ const invalid: Array<{ argv: string[]; env?: Record<string, string>; message: st
   { argv: ['--dry-run=yes'], message: "Option '--dry-run' does not take an argument" },
   { argv: ['--cool-off', '10'], message: '--cool-off must be a positive duration like 500ms, 10s or 5m (got "10")' },
   { argv: ['--cool-off=-5s'], message: '--cool-off must be a positive duration like 500ms, 10s or 5m (got "-5s")' },
+  { argv: ['--expose-wait', 'soon'], message: '--expose-wait must be a duration like 500ms, 10s or 5m (got "soon")' },
   { argv: ['--resync-interval', '0s'], message: '--resync-interval must be a positive duration like 500ms, 10s or 5m (got "0s")' },
   { argv: ['--namespaces', 'Web'], message: '--namespaces: "Web" is not a valid namespace name (lower-case letters, digits and "-", e.g. "default,web")' },
   { argv: ['--key', 'bad key'], message: '--key "bad key" is not a valid label key (e.g. k8s.haim.dev/floating-ip)' },

@@ -45,6 +45,11 @@ export interface ReconcilerConfig {
   readonly heartbeat: { readonly enabled: boolean; readonly graceMs: number | undefined };
   /** Services of type LoadBalancer with this spec.loadBalancerClass get externalIPs and ingress (default: the key) */
   readonly loadBalancerClass?: string;
+  /**
+   * how long an assign after a lost holder waits for its Services' write (--expose-wait, 1 s);
+   * a first placement or a voluntary move waits max(this, 5 s). Then the IP moves anyway.
+   */
+  readonly exposeWaitMs?: number;
   /** keep the cluster's floatip DigitalOcean firewall (default true; --no-firewall) */
   readonly manageFirewall?: boolean;
   readonly lease: LeaseConfig;
@@ -95,6 +100,9 @@ Flags:
   --no-heartbeat-failover      wait for Kubernetes to mark a silent node NotReady instead
   --load-balancer-class CLASS  Services of type LoadBalancer with this class get the anchors of
                                their reserved IPs' droplets as externalIPs (default: the --key)
+  --expose-wait 1s             before a failover's assign, wait at most this long for the Services
+                               to list the new droplet, then move anyway (a first placement or a
+                               voluntary move waits up to 5 s, or this if longer)
   --no-firewall                do not keep the floatip-<cluster> DigitalOcean firewall (you open
                                the Services' ports yourself, e.g. with Terraform)
   --lease-name NAME            leader election Lease (default floatip-reconciler)
@@ -186,6 +194,7 @@ const FLAGS = {
   key: { type: 'string' },
   'cool-off': { type: 'string' },
   'resync-interval': { type: 'string' },
+  'expose-wait': { type: 'string' },
   'action-expiry': { type: 'string' },
   'unassign-when-unplaced': { type: 'boolean' },
   'adoptable-ips': { type: 'string' },
@@ -269,6 +278,7 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     },
     // a class needs a domain prefix; a key without one leaves the default class
     loadBalancerClass: parseLoadBalancerClass(v['load-balancer-class'] ?? (v.key?.includes('/') ? v.key : DEFAULT_KEY)),
+    exposeWaitMs: parseDuration('expose-wait', v['expose-wait'] ?? '1s', true),
     manageFirewall: !(v['no-firewall'] ?? false),
     lease,
     podName: env['POD_NAME'] || inputs.hostname,

@@ -164,6 +164,17 @@ export interface IpStatus {
   readonly reportKeys: readonly string[];
   /** the holder's node has missed its heartbeat (since `lostSinceMs`) */
   readonly suspect?: { readonly node: string; readonly lostSinceMs: number } | undefined;
+  /** the workload (claims.ts workloadKey) that wins the IP; absent when nobody claims it */
+  readonly winner?: string;
+}
+
+/** DigitalOcean's holder of a reserved IP as the IP controller knows it (the Service controller reads it). */
+export interface HolderEntry {
+  readonly ip: string;
+  readonly family: Family;
+  readonly dropletId: number | null;
+  /** target of an assign in flight or pending, if any */
+  readonly movingTo?: number | null;
 }
 
 export interface PlanResult {

@@ -236,7 +236,7 @@ test('plan: reasons carry a readable detail', () => {
   const memory = memoryOf([A4], [on(A4, 1001)]);
   const [action] = plan(snap, memory, NOW).actions;
   assert.equal(action?.detail, 'droplet 1001 cannot serve: node n1 is NotReady');
-  assert.deepEqual(plan(snap, memory, NOW).statuses, [{ ip: A4, state: 'moving', holder: 1001, desired: 1002, holderLost: true, reportKeys: [] }]);
+  assert.deepEqual(plan(snap, memory, NOW).statuses, [{ ip: A4, state: 'moving', holder: 1001, desired: 1002, holderLost: true, reportKeys: [], winner: 'default\nReplicaSet/web' }]);
 });
 
 test('plan: unplaced detail names the first reason', () => {

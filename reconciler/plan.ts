@@ -265,7 +265,7 @@ function planIp(w: World, ip: string): IpPlan {
     const reportKeys = all.flatMap((a) => (a.reportKey === undefined ? [] : [a.reportKey]));
     const made = new Set(mem?.reported ?? []);
     const actions = all.filter((a) => a.reportKey === undefined || !made.has(a.reportKey));
-    const status: IpStatus = { ip, state, holder, desired, holderLost: more.holderLost ?? false, reportKeys, ...(more.suspect ? { suspect: more.suspect } : {}) };
+    const status: IpStatus = { ip, state, holder, desired, holderLost: more.holderLost ?? false, reportKeys, ...(more.suspect ? { suspect: more.suspect } : {}), ...(winner ? { winner: winner.key } : {}) };
     return { actions, status, requeueAfterMs: more.requeueAfterMs };
   };
   if (!winner) return done('unclaimed', holder);

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { floatingIpKeys } from '../../shared/keys.ts';
-import { nodeAnchor, podClaims, selects, serviceFacts } from './facts.ts';
+import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 
 const CLASS = 'k8s.haim.dev/floating-ip';
 
@@ -61,18 +60,13 @@ test('serviceFacts: who owns spec.externalIPs and the ingress, from managedField
   assert.deepEqual([serviceFacts(service({ managedFields: ours }), CLASS).externalIPsOwners, serviceFacts(service({ managedFields: ours }), CLASS).ownedByFloatip], [[], true]);
 });
 
-test('podClaims: canonical addresses; an invalid annotation claims nothing', () => {
-  const keys = floatingIpKeys();
-  const claims = podClaims({ metadata: { namespace: 'ns', labels: { app: 'a' }, annotations: { [keys.annotation]: '104.248.100.100, 2604:A880:800:14:0::1000' } } }, keys);
-  assert.deepEqual(claims, {
-    namespace: 'ns',
-    labels: { app: 'a' },
-    addresses: [
-      { text: '104.248.100.100', family: 4 },
-      { text: '2604:a880:800:14::1000', family: 6 },
-    ],
-  });
-  assert.deepEqual(podClaims({ metadata: { annotations: { [keys.annotation]: '104.248.100' } } }, keys).addresses, []);
+test('isFloatipService: type LoadBalancer with floatip\'s class, nothing else', () => {
+  const svc = (type: string, loadBalancerClass?: string): V1Service => ({ metadata: { name: 's' }, spec: { type, ...(loadBalancerClass ? { loadBalancerClass } : {}) } });
+  assert.equal(isFloatipService(svc('LoadBalancer', CLASS), CLASS), true);
+  assert.equal(isFloatipService(svc('LoadBalancer', 'other/class'), CLASS), false);
+  assert.equal(isFloatipService(svc('LoadBalancer'), CLASS), false);
+  assert.equal(isFloatipService(svc('ClusterIP', CLASS), CLASS), false);
+  assert.equal(isFloatipService(undefined, CLASS), false);
 });
 
 test('nodeAnchor: droplet nodes only; the annotation must be an IPv4 address', () => {

@@ -1,10 +1,9 @@
 // Kubernetes objects → the facts the exposure planners read. Pure; each object is parsed
 // where it is needed, the planners never see a V1Service.
-import type { V1ManagedFieldsEntry, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import { parseAddress, parseAddressList } from '../../shared/addresses.ts';
-import type { FloatingIpKeys } from '../../shared/keys.ts';
+import type { V1ManagedFieldsEntry, V1Node, V1Service } from '@kubernetes/client-node';
+import { parseAddress } from '../../shared/addresses.ts';
 import { dropletIdOf } from '../snapshot.ts';
-import type { NodeAnchor, PodClaims, ServiceFacts } from './model.ts';
+import type { NodeAnchor, ServiceFacts } from './model.ts';
 
 /** The field manager of everything floatip writes on Services (server-side apply). */
 export const FIELD_MANAGER = 'floatip';
@@ -22,6 +21,11 @@ function owns(entry: V1ManagedFieldsEntry, path: readonly string[], subresource:
 const EXTERNAL_IPS = ['f:spec', 'f:externalIPs'];
 const INGRESS = ['f:status', 'f:loadBalancer', 'f:ingress'];
 
+/** The one test of "is this Service floatip's": type LoadBalancer with floatip's loadBalancerClass. */
+export function isFloatipService(svc: V1Service | undefined, loadBalancerClass: string): boolean {
+  return svc?.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === loadBalancerClass;
+}
+
 export function serviceFacts(svc: V1Service, loadBalancerClass: string): ServiceFacts {
   const namespace = svc.metadata?.namespace ?? '';
   const name = svc.metadata?.name ?? '';
@@ -31,7 +35,7 @@ export function serviceFacts(svc: V1Service, loadBalancerClass: string): Service
     key: `${namespace}/${name}`,
     namespace,
     name,
-    floatip: spec?.type === 'LoadBalancer' && spec.loadBalancerClass === loadBalancerClass,
+    floatip: isFloatipService(svc, loadBalancerClass),
     selector: spec?.selector,
     ports: (spec?.ports ?? []).map((p) => ({ protocol: p.protocol ?? 'TCP', port: p.port })),
     sourceRanges: spec?.loadBalancerSourceRanges ?? [],
@@ -40,17 +44,6 @@ export function serviceFacts(svc: V1Service, loadBalancerClass: string): Service
     externalIPsOwners: [...new Set(managed.filter((m) => m.manager !== FIELD_MANAGER && owns(m, EXTERNAL_IPS, '')).map((m) => m.manager ?? 'unknown'))],
     ...(spec?.ipFamilies ? { ipFamilies: spec.ipFamilies } : {}),
     ownedByFloatip: managed.some((m) => m.manager === FIELD_MANAGER && (owns(m, EXTERNAL_IPS, '') || owns(m, INGRESS, 'status'))),
-  };
-}
-
-/** A labeled pod's claims; an invalid annotation claims nothing (the controller warns on the pod). */
-export function podClaims(pod: V1Pod, keys: FloatingIpKeys): PodClaims {
-  const value = pod.metadata?.annotations?.[keys.annotation];
-  const parsed = value === undefined ? undefined : parseAddressList(value);
-  return {
-    namespace: pod.metadata?.namespace ?? '',
-    labels: pod.metadata?.labels ?? {},
-    addresses: parsed?.ok ? parsed.addresses : [],
   };
 }
 

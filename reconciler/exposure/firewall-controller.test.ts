@@ -10,7 +10,10 @@ import { createDoClient } from '../../shared/digitalocean/client.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startEmulator } from '../../test/do-emulator/server.ts';
 import { DEFAULT_CLUSTER_ID } from '../../test/do-emulator/world.ts';
-import { createFakeClock } from '../fake-clock.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
+import { learnClusterUuid } from '../cluster-identity.ts';
+import { dropletIdOf } from '../snapshot.ts';
+import { createRuntime } from '../runtime/runtime.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import { createExposureMetrics } from './metrics.ts';
 
@@ -60,33 +63,38 @@ async function setup(t: TestContext) {
   const nodes: V1Node[] = [node('pool-a-1', 1001), node('pool-a-2', 1002)];
   const registry = new Registry();
   const metrics = createExposureMetrics(registry);
+  let uuid: string | undefined;
   const cloud = createDoClient({ token: 'fw-test', baseUrl: emu.url, retry: { maxAttempts: 1 } });
+  const runtime = createRuntime({ setTimer: clock.setTimer, now: clock.now });
   const fw = createFirewallController({
+    runtime,
     cloud,
     world: { listServices: () => services, listNodes: () => nodes },
     logger,
     metrics,
     config: { loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
-    setTimer: clock.setTimer,
+    // what the IP controller's cloud view answers (learnt once), from the same droplet tags
+    clusterUuid: async () => (uuid ??= (await learnClusterUuid(nodes.flatMap((n) => dropletIdOf(n.spec?.providerID) ?? []), async (id) => (await cloud.getDroplet(id)).tags))?.uuid),
   });
   const term = new AbortController();
+  const start = () => runtime.start({ signal: term.signal, valid: () => !term.signal.aborted });
   t.after(async () => {
     term.abort();
-    await fw.stop();
+    await runtime.stop();
     await emu.close();
   });
   const firewalls = async () => ((await admin('GET', '/state')) as { firewalls: StateFirewall[] }).firewalls;
   const ours = async () => (await firewalls()).find((f) => f.name === NAME);
   const requests = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).map((r) => `${r.method} ${r.path} ${r.status}`);
   const clearRequests = () => admin('DELETE', '/requests');
-  return { emu, admin, logs, clock, services, nodes, fw, term, firewalls, ours, requests, clearRequests, registry };
+  return { emu, admin, logs, clock, services, nodes, fw, runtime, term, start, firewalls, ours, requests, clearRequests, registry };
 }
 
 test('creates floatip-<cluster> for the Services ports, targeting the worker tag; the DOKS firewall stays byte for byte', async (t) => {
   const h = await setup(t);
   const doksBefore = JSON.stringify((await h.firewalls()).find((f) => f.name === DOKS));
   h.services.push(service('game', [['UDP', 7777], ['TCP', 8080]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
 
   const fw = await h.ours();
@@ -116,7 +124,7 @@ test('creates floatip-<cluster> for the Services ports, targeting the worker tag
 test('a port added: one PUT within the batch delay; several events are one run', async (t) => {
   const h = await setup(t);
   h.services.push(service('game', [['UDP', 7777]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
   await h.clearRequests();
 
@@ -142,7 +150,7 @@ test('a port added: one PUT within the batch delay; several events are one run',
 test('deleted by hand: the resync recreates it', async (t) => {
   const h = await setup(t);
   h.services.push(service('game', [['TCP', 8080]], { loadBalancerSourceRanges: ['203.0.113.0/24'] }));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
   const first = await h.ours();
   assert.deepEqual(first?.inbound_rules, [{ protocol: 'tcp', ports: '8080', sources: { addresses: ['203.0.113.0/24'] } }]);
@@ -162,7 +170,7 @@ test('a Service gone or of another class: its rules go, then the firewall; later
   const game = service('game', [['UDP', 7777]]);
   const web = service('web', [['TCP', 443]]);
   h.services.push(game, web);
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
 
   // web changes class (type ClusterIP): its rule goes
@@ -190,7 +198,7 @@ test('a token without firewall scopes: a warning naming the scopes and the opt-o
   const h = await setup(t);
   await h.admin('POST', '/faults', { method: 'POST', path: '^/v2/firewalls$', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' }, count: 1 });
   h.services.push(service('game', [['UDP', 7777]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await assert.rejects(h.fw.syncNow(), /403\). It needs the firewall:create and droplet:read scopes/);
   const warning = h.logs.find((l) => l['level'] === 'warn');
   assert.equal(warning?.['msg'], 'the DigitalOcean token may not manage firewalls: give it the firewall:* and droplet:read scopes, or run with --no-firewall');
@@ -204,10 +212,10 @@ test('a token without firewall scopes: a warning naming the scopes and the opt-o
 test('stop: no run after the term ends', async (t) => {
   const h = await setup(t);
   h.services.push(service('game', [['UDP', 7777]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
   h.term.abort();
-  await h.fw.stop();
+  await h.runtime.stop();
   await h.clearRequests();
   h.fw.serviceChanged(service('game', [['TCP', 1]]));
   await h.clock.advance(120_000);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Firewall, FirewallSpec } from '../../shared/digitalocean/port.ts';
 import type { ServiceFacts } from './model.ts';
-import { clusterUuidOf, describeChange, desiredFirewall, planFirewall, sameFirewall } from './firewall-plan.ts';
+import { clusterUuidOf } from '../cluster-identity.ts';
+import { describeChange, desiredFirewall, planFirewall, sameFirewall } from './firewall-plan.ts';
 
 const UUID = 'c0ffee00-0000-4000-8000-000000000001';
 const NAME = `floatip-${UUID}`;
@@ -103,4 +104,5 @@ test('clusterUuidOf: the k8s:<uuid> tag of a worker droplet', () => {
   assert.equal(clusterUuidOf(['k8s', `k8s:${UUID}`, 'k8s-worker']), UUID);
   assert.equal(clusterUuidOf(['k8s', 'k8s-worker', 'k8s:not-a-uuid']), undefined);
   assert.equal(clusterUuidOf([]), undefined);
+  assert.equal(clusterUuidOf([`k8s:${'-'.repeat(36)}`]), undefined, 'not 36 dashes (the claim policy once accepted them)');
 });

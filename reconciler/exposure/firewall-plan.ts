@@ -9,21 +9,12 @@
 // - no Service left (or only SCTP ports): no firewall.
 // Only a firewall with exactly that name is ever written or deleted.
 import type { Firewall, FirewallRule, FirewallSpec } from '../../shared/digitalocean/port.ts';
+import { clusterTag } from '../cluster-identity.ts';
 import type { ServiceFacts } from './model.ts';
 
 export const EVERYWHERE: readonly string[] = ['0.0.0.0/0', '::/0'];
-const CLUSTER_TAG = /^k8s:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 export const firewallName = (clusterUuid: string): string => `floatip-${clusterUuid}`;
-
-/** The cluster's UUID from a worker droplet's tags (DOKS tags them k8s:<uuid>). */
-export function clusterUuidOf(tags: readonly string[]): string | undefined {
-  for (const t of tags) {
-    const m = CLUSTER_TAG.exec(t);
-    if (m) return m[1];
-  }
-  return undefined;
-}
 
 const ruleKey = (r: { protocol: string; ports: string }) => `${r.protocol}/${r.ports}`;
 
@@ -46,7 +37,7 @@ export function desiredFirewall(services: readonly ServiceFacts[], clusterUuid: 
   const inbound: FirewallRule[] = [...rules.values()]
     .sort((a, b) => (a.protocol === b.protocol ? a.port - b.port : a.protocol < b.protocol ? -1 : 1))
     .map((r) => ({ protocol: r.protocol, ports: String(r.port), addresses: r.everywhere ? [...EVERYWHERE] : [...r.ranges].sort() }));
-  return { name: firewallName(clusterUuid), inbound, outbound: [], tags: [`k8s:${clusterUuid}`], dropletIds: [] };
+  return { name: firewallName(clusterUuid), inbound, outbound: [], tags: [clusterTag(clusterUuid)], dropletIds: [] };
 }
 
 function normalRules(rules: readonly FirewallRule[]): string[] {

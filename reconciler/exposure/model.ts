@@ -2,14 +2,6 @@
 // DigitalOcean answers (service-facts.ts), and what they decide. No I/O here.
 import type { ReservedAddress } from '../../shared/addresses.ts';
 
-/** DigitalOcean's holder of a reserved IP as the reconciler's controller knows it. */
-export interface HolderEntry {
-  readonly ip: string;
-  readonly family: 4 | 6;
-  readonly dropletId: number | null;
-  /** target of an assign in flight or pending, if any */
-  readonly movingTo?: number | null;
-}
 
 export interface ServicePort {
   /** TCP, UDP or SCTP, as Kubernetes spells it */
@@ -40,11 +32,20 @@ export interface ServiceFacts {
   readonly ipFamilies?: readonly string[];
 }
 
-/** A labeled pod: where it is and which reserved IPs its annotation claims. */
+/**
+ * A labeled pod as the Service planner reads it: where it is, and its claims as the IP
+ * controller judged them (ip/controller.ts ClaimsView) — the namespace IP policy applied,
+ * each IP's conflict resolved. Only `addresses` are exposed.
+ */
 export interface PodClaims {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** the reserved IPs its workload won */
   readonly addresses: readonly ReservedAddress[];
+  /** IPs it claims that another workload won (a conflict) */
+  readonly lost?: readonly string[];
+  /** why its namespace may not claim some of its IPs (the namespace IP policy) */
+  readonly notAllowed?: string;
 }
 
 /** A node of the cluster with a droplet: the anchor its agent recorded, if any. */
@@ -63,6 +64,9 @@ export interface Warning {
     | 'FloatingIPUnsupportedProtocol'
     | 'FloatingIPExternalIPsOverwritten'
     | 'FloatingIPNoAnchor'
+    | 'FloatingIPNotWon'
+    | 'FloatingIPNotAllowed'
+    | 'FloatingIPExposeFailed'
     | 'FloatingIPNoIPv6Family';
   readonly message: string;
 }

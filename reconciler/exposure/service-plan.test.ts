@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress } from '../../shared/addresses.ts';
-import type { HolderEntry, NodeAnchor, PodClaims, ServiceFacts, ServicePlan } from './model.ts';
+import type { HolderEntry } from '../model.ts';
+import type { NodeAnchor, PodClaims, ServiceFacts, ServicePlan } from './model.ts';
 import { compareAddresses, exposedMessage, planService } from './service-plan.ts';
 import type { ServicePlanInput } from './service-plan.ts';
 

@@ -8,7 +8,8 @@
 // - Warnings for what a person should fix.
 import type { ReservedAddress } from '../../shared/addresses.ts';
 import { selects } from './facts.ts';
-import type { Exposed, HolderEntry, NodeAnchor, PodClaims, ServiceFacts, ServicePlan, Warning } from './model.ts';
+import type { HolderEntry } from '../model.ts';
+import type { Exposed, NodeAnchor, PodClaims, ServiceFacts, ServicePlan, Warning } from './model.ts';
 
 export interface ServicePlanInput {
   readonly service: ServiceFacts;
@@ -61,13 +62,26 @@ export function planService(input: ServicePlanInput): ServicePlan {
     });
   }
   const claimed = new Map<string, ReservedAddress>();
+  const lost = new Set<string>();
+  const notAllowed = new Set<string>();
   if (hasSelector) {
     for (const pod of input.pods) {
       if (pod.namespace !== service.namespace || !selects(service.selector, pod.labels)) continue;
       for (const a of pod.addresses) claimed.set(a.text, a);
+      for (const ip of pod.lost ?? []) lost.add(ip);
+      if (pod.notAllowed !== undefined) notAllowed.add(pod.notAllowed);
     }
   }
-  if (hasSelector && claimed.size === 0 && input.selectsUnannotatedPods) {
+  // Another workload's IP is never listed here: its anchor would capture that IP's traffic.
+  const notWon = [...lost].filter((ip) => !claimed.has(ip)).sort(compareAddresses);
+  if (notWon.length > 0) {
+    warnings.push({
+      reason: 'FloatingIPNotWon',
+      message: `the selected pods claim ${list(notWon)}, which another, older workload holds (a conflict): this Service does not expose ${notWon.length > 1 ? 'them' : 'it'}`,
+    });
+  }
+  for (const message of [...notAllowed].sort()) warnings.push({ reason: 'FloatingIPNotAllowed', message: `${message}; this Service does not expose it` });
+  if (hasSelector && claimed.size === 0 && notWon.length === 0 && notAllowed.size === 0 && input.selectsUnannotatedPods) {
     warnings.push({
       reason: 'FloatingIPNoAnnotation',
       message: `the pods this Service selects carry no ${keys.annotation} annotation: add it to their pod template (e.g. "104.248.100.100")`,

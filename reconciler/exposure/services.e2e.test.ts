@@ -19,9 +19,12 @@ import { createInformers, kubeInformerFactory } from '../informers.ts';
 import type { Informers } from '../informers.ts';
 import { createReconcilerMetrics } from '../metrics.ts';
 import { createExposureMetrics } from './metrics.ts';
-import type { HolderEntry } from './model.ts';
+import type { HolderEntry } from '../model.ts';
 import { createServiceController } from './service-controller.ts';
-import type { ServiceController } from './service-controller.ts';
+import type { ServiceController, ServiceControllerDeps } from './service-controller.ts';
+import { workloadKey } from '../claims.ts';
+import { createWorldIndex } from '../world-index.ts';
+import { createRuntime } from '../runtime/runtime.ts';
 import { createServiceWriter } from './service-writer.ts';
 
 const KEYS = floatingIpKeys();
@@ -38,6 +41,7 @@ describe('Service controller on the real API server', () => {
   let controller: ServiceController;
   let holders: HolderEntry[] = [];
   const term = new AbortController();
+  const runtime = createRuntime();
   const logs: Record<string, unknown>[] = [];
 
   const pod = (name: string, labels: Record<string, string>, annotation?: string): V1Pod => ({
@@ -72,18 +76,32 @@ describe('Service controller on the real API server', () => {
     const kc = await cp.kubeConfigForServiceAccount('floatip-system', 'floatip-reconciler');
     const core = kc.makeApiClient(CoreV1Api);
     const logger = createLogger({ level: 'info' }, { write: (s: string) => logs.push(JSON.parse(s) as Record<string, unknown>) });
+    // The IP controller's claim view, its winners as plan() names them (the oldest workload).
+    const index = createWorldIndex(KEYS);
+    const claims: ServiceControllerDeps['claims'] = {
+      podClaim: (p) => {
+        const e = index.entry(p);
+        return { ips: e.ips, ...(e.facts ? { workload: workloadKey(e.facts) } : {}) };
+      },
+      winner: (ip) => index.claims.workloads(ip)[0]?.key,
+    };
     controller = createServiceController({
+      runtime,
       world: { listServices: () => informers.listServices(), listPods: () => informers.listPods(), listNodes: () => informers.listNodes(), holders: () => holders },
+      claims,
       writer: createServiceWriter(core),
       events: createKubernetesEventSink({ api: core, logger }),
       logger,
       metrics: createExposureMetrics(new Registry()),
-      config: { keys: KEYS, anchorAnnotation: ANCHOR_KEY, loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
+      config: { annotation: KEYS.annotation, anchorAnnotation: ANCHOR_KEY, loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
     });
     informers = createInformers({
       factory: kubeInformerFactory(kc, KEYS.selector),
       namespaces: [],
-      onPod: (p, old) => controller.podChanged(p, old),
+      onPod: (p, old) => {
+        index.podChanged(p, old);
+        controller.podChanged(p, old);
+      },
       onNode: () => controller.nodeChanged(),
       onService: (s, old) => controller.serviceChanged(s, old),
       metrics: createReconcilerMetrics(),
@@ -91,11 +109,11 @@ describe('Service controller on the real API server', () => {
     });
     informers.start();
     await informers.whenSynced();
-    controller.start(term.signal);
+    runtime.start({ signal: term.signal, valid: () => !term.signal.aborted });
   });
   after(async () => {
     term.abort();
-    await controller?.stop();
+    await runtime.stop();
     await informers?.stop();
     await cp?.stop();
   });
@@ -117,7 +135,7 @@ describe('Service controller on the real API server', () => {
   });
 
   test('beforeAssign resolves once the target anchor is in the Service; the old one leaves when the holders show the move', async () => {
-    await controller.beforeAssign(V4, 1002, AbortSignal.timeout(5000));
+    assert.deepEqual(await controller.beforeAssign(V4, 1002, 5000, AbortSignal.timeout(10_000)), { kind: 'exposed' });
     assert.deepEqual((await read('dual')).spec?.externalIPs, ['10.20.0.11', '10.20.0.12', V6], 'read from the API server right after the promise');
     setHolders([[V4, 1002], [V6, 1001]]);
     // V6 still sits on 1001, but only V4 needed that droplet's anchor: 10.20.0.11 leaves

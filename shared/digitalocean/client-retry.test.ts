@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRateBudget } from './budget.ts';
-import { emulatorFixture, rejection, V4 } from './client-fixture.ts';
+import { emulatorFixture, rejection, V4 } from '../../test/support/do-client-fixture.ts';
 
 const { admin, calls, clock, fault, setup } = emulatorFixture();
 
@@ -99,7 +99,7 @@ test('after a long 429 block, callers fail fast as RateLimited without queueing'
   assert.deepEqual(errors.map((e) => [e.errorClass, e.retryAfterMs]), [['RateLimited', 600_000], ...Array(4).fill(['RateLimited', 600_000])]);
   assert.equal((await calls()).length, 1, 'only the first call reached the API');
   assert.deepEqual(waits, []);
-  clock.advance(600_000);
+  clock.tick(600_000);
   assert.equal((await client.getReservedIp(V4)).ip, V4);
 });
 
