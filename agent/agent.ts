@@ -5,6 +5,7 @@
 // DaemonSet shows the problem); a Kubernetes error is logged and retried with backoff.
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { checkAnchor } from '../shared/anchors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { SetTimer } from '../shared/timers.ts';
 import type { AgentConfig } from './config.ts';
@@ -66,7 +67,11 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
   const done = new Promise<number>((resolve) => (finish = resolve));
 
   async function check(): Promise<void> {
-    const anchor = await readAnchorIpv4({ baseUrl: config.metadataUrl, timeoutMs: config.metadataTimeoutMs, signal: stopper.signal });
+    const read = await readAnchorIpv4({ baseUrl: config.metadataUrl, timeoutMs: config.metadataTimeoutMs, signal: stopper.signal });
+    // Only a droplet anchor is ever published: the reconciler copies it into Services' externalIPs.
+    const checked = checkAnchor(read, config.anchorRange);
+    if (!checked.ok) throw new MetadataError('invalid', `metadata service at ${config.metadataUrl} answered ${checked.why}; not recorded (--anchor-range)`);
+    const anchor = checked.anchor;
     const node = await core.readNode({ name: config.nodeName });
     const change = annotationChange(node.metadata?.annotations?.[config.annotation], anchor);
     if (change !== undefined) {

@@ -3,6 +3,7 @@
 // line holding every number. It never fails on a slow figure; it fails only if something
 // breaks. Loopback only; bounded by --time-limit.
 //   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--update-baseline]
+//   node bench/failover.ts --only outage [--outage-iterations 5] [--update-baseline]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,9 @@ import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts
 import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
+import { benchOutage, OUTAGES } from './outage.ts';
+import { outageFigures, outageTable } from './outage-report.ts';
+import type { OutageKind, OutageResult } from './outage.ts';
 import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
 import type { ScaleResult } from './scale.ts';
 import { grid, rounded, seconds, table, toBaselineFile } from './stats.ts';
@@ -37,8 +41,14 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --webhook / --no-webhook  webhook throughput against a bare HTTPS echo (default on)
   --webhook-seconds N     duration bound of one throughput figure (default 3)
   --webhook-requests N    request bound of one throughput figure (default 30000)
+  --outage / --no-outage  client-observed outage through the packet lab (real kube-proxy, a UDP
+                          client), five failures at upstream kubelet timing (default: with --e2e,
+                          where network namespaces can be made; about 8 minutes)
+  --outage-iterations N   runs per failure (default 5)
+  --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
+  --only outage           run only the outage figures (--update-baseline then merges them)
   --update-baseline       write bench/baseline.json from this run
-  --time-limit-s N        exit 1 if the whole run takes longer (default 900)
+  --time-limit-s N        exit 1 if the whole run takes longer (default 1800)
   --verbose               the e2e reconciler logs at info level on stderr
 `;
 
@@ -60,8 +70,13 @@ const FLAGS = {
   'no-webhook': { type: 'boolean' },
   'webhook-seconds': { type: 'string', default: '3' },
   'webhook-requests': { type: 'string', default: '30000' },
+  outage: { type: 'boolean' },
+  'no-outage': { type: 'boolean' },
+  'outage-iterations': { type: 'string', default: '5' },
+  'outage-failures': { type: 'string', default: OUTAGES.join(',') },
+  only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
-  'time-limit-s': { type: 'string', default: '900' },
+  'time-limit-s': { type: 'string', default: '1800' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
@@ -152,6 +167,32 @@ function machine(): string {
   return `${cores.length} cores (${cores[0]?.model.trim() ?? 'unknown cpu'}), ${Math.round(totalmem() / 2 ** 30)} GiB, load ${load.toFixed(1)} at start (${state}), Node ${process.version}`;
 }
 
+/** The in-process figures: decision latency, DO calls per failover, memory and resync. */
+async function decisionAndMemory(opts: Parameters<typeof benchDecision>[0] & Parameters<typeof benchMemory>[0], figures: Figure[], log: (s: string) => void) {
+  log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
+  const d = await benchDecision(opts);
+  figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
+  figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
+  figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
+  for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
+
+  log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
+  const m = await benchMemory({ ...opts, scaleFailovers: 10 });
+  figures.push(
+    { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
+    { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
+    { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
+    { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
+    { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
+    { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
+    { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
+    { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
+    { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
+    ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
+  );
+  return m;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let v;
   try {
@@ -175,10 +216,18 @@ async function main(argv: readonly string[]): Promise<number> {
     failureIterations: count('failure-iterations', v['failure-iterations'], 1),
     webhookSeconds: count('webhook-seconds', v['webhook-seconds'], 1),
     webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
+    outageIterations: count('outage-iterations', v['outage-iterations'], 1),
   };
-  const webhook = v['no-webhook'] ? false : (v.webhook ?? true);
-  const scale = v['no-scale'] ? false : (v.scale ?? true);
-  const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
+  if (v.only !== undefined && v.only !== 'outage') throw new UsageError(`--only takes "outage" (got "${v.only}")`);
+  const only = v.only === 'outage';
+  const outageKinds = v['outage-failures'].split(',').map((k) => k.trim());
+  const unknownKind = outageKinds.find((k) => !(OUTAGES as readonly string[]).includes(k));
+  if (unknownKind !== undefined) throw new UsageError(`--outage-failures: unknown failure "${unknownKind}" (known: ${OUTAGES.join(', ')})`);
+  const webhook = !only && (v['no-webhook'] ? false : (v.webhook ?? true));
+  const scale = !only && (v['no-scale'] ? false : (v.scale ?? true));
+  const e2eWanted = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
+  const e2e = !only && e2eWanted;
+  const outageOn = only || (e2eWanted && (v['no-outage'] ? false : (v.outage ?? true)));
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
   // stopped by the harness's exit hooks.)
@@ -191,28 +240,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
   const figures: Figure[] = [];
 
-  log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
-  const d = await benchDecision(opts);
-  figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
-  figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
-  figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
-  for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
-
-  log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
-  const m = await benchMemory({ ...opts, scaleFailovers: 10 });
-  figures.push(
-    { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
-    { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
-    { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
-    { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
-    { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
-    { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
-    { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
-    { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
-    { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
-    ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
-  );
-
+  const m = only ? undefined : await decisionAndMemory(opts, figures, log);
   let scaled: ScaleResult | undefined;
   if (scale) {
     scaled = await benchScale({ failovers: opts.scaleFailovers, actionDelayMs: opts.actionDelayMs }, log);
@@ -240,8 +268,19 @@ async function main(argv: readonly string[]): Promise<number> {
     failures = await benchFailureToService({ iterations: opts.failureIterations, actionDelayMs: 300, logLevel: v.verbose ? 'info' : 'warn' });
     if (failures.offUnsupported) log(`failure to service: heartbeat off skipped: ${failures.offUnsupported}`);
     figures.push(...failureFigures(failures));
-  } else {
+  } else if (!only) {
     log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+  }
+
+  let outages: OutageResult | undefined;
+  if (outageOn) {
+    log(`client-observed outage: ${opts.outageIterations} runs of each failure through the packet lab, upstream kubelet timing`);
+    const o = await benchOutage({ iterations: opts.outageIterations, kinds: outageKinds as OutageKind[], log });
+    if (typeof o === 'string') log(`client-observed outage: skipped, the packet lab cannot run here: ${o}`);
+    else {
+      outages = o;
+      figures.push(...outageFigures(o));
+    }
   }
 
   const result = rounded(figures);
@@ -253,19 +292,34 @@ async function main(argv: readonly string[]): Promise<number> {
     '',
     table(result, baseline?.figures),
     '',
-    `DigitalOcean calls in the resync: ${JSON.stringify(m.resyncCalls)}`,
-    'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
-    '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
   ];
+  if (m) {
+    out.push(
+      `DigitalOcean calls in the resync: ${JSON.stringify(m.resyncCalls)}`,
+      'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
+      '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
+    );
+  }
   if (scaled) out.push('', ...scaleSummary(scaled));
   if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
   if (failures) out.push('', ...failureTable(failures));
   if (throughput) out.push('', ...throughputTable(throughput));
+  if (outages) out.push('', ...outageTable(outages));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook, scale };
+  const options = { ...opts, e2e, webhook, scale, outage: outageOn };
   if (v['update-baseline']) {
-    writeFileSync(BASELINE, `${JSON.stringify(toBaselineFile(result, host, options, new Date()), null, 2)}\n`);
+    // --only outage replaces the outage figures and keeps every other one (and where they were taken)
+    const outageOnly = Object.fromEntries(result.map((f) => [f.key, f.value]));
+    const file = only && baseline
+      ? {
+          ...baseline,
+          options: { ...baseline.options, outageIterations: opts.outageIterations, outage: true },
+          figures: { ...Object.fromEntries(Object.entries(baseline.figures).filter(([k]) => !k.startsWith('outage.'))), ...outageOnly },
+          outage: { machine: host, recordedAt: new Date().toISOString() },
+        }
+      : toBaselineFile(result, host, options, new Date());
+    writeFileSync(BASELINE, `${JSON.stringify(file, null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
   }
   const figuresJson = Object.fromEntries(result.map((f) => [f.key, f.value]));

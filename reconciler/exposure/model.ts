@@ -16,6 +16,8 @@ export interface ServiceFacts {
   readonly name: string;
   /** type LoadBalancer with floatip's loadBalancerClass */
   readonly floatip: boolean;
+  /** metadata.creationTimestamp: the oldest Service that opens a port sets its sources */
+  readonly createdMs?: number;
   /** undefined or empty: the Service selects nothing by itself */
   readonly selector: Readonly<Record<string, string>> | undefined;
   readonly ports: readonly ServicePort[];
@@ -51,10 +53,12 @@ export interface PodClaims {
 /** A node of the cluster with a droplet: the anchor its agent recorded, if any. */
 export interface NodeAnchor {
   readonly nodeName: string;
-  /** undefined: the annotation is absent or not an IPv4 address */
+  /** undefined: the annotation is absent or not an anchor address */
   readonly anchor: string | undefined;
-  /** the annotation's value when it is not an IPv4 address */
+  /** the annotation's value when it is not an anchor address (ignored) */
   readonly invalid?: string;
+  /** why it is not: "\"8.8.8.8\" is not in the droplet anchor range 10.20.0.0/16" */
+  readonly why?: string;
 }
 
 export interface Warning {

@@ -38,7 +38,7 @@ const NODES = new Map<number, NodeAnchor>([
   [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }],
   [1002, { nodeName: 'pool-a-2', anchor: '10.20.0.12' }],
   [1003, { nodeName: 'pool-a-3', anchor: undefined }],
-  [1004, { nodeName: 'pool-a-4', anchor: undefined, invalid: 'banana' }],
+  [1004, { nodeName: 'pool-a-4', anchor: undefined, invalid: '8.8.8.8', why: '"8.8.8.8" is not in the droplet anchor range 10.20.0.0/16' }],
 ]);
 
 function input(over: Partial<ServicePlanInput> = {}): ServicePlanInput {
@@ -95,7 +95,7 @@ test('warnings, each a sentence a person can act on', () => {
     ['SCTP', { service: svc({ ports: [{ protocol: 'UDP', port: 7777 }, { protocol: 'SCTP', port: 5000 }, { protocol: 'SCTP', port: 5001 }] }) }, [['FloatingIPUnsupportedProtocol', "ports SCTP/5000, SCTP/5001 ignored by floatip's DigitalOcean firewall, which opens only TCP and UDP"]]],
     ['user-set externalIPs', { service: svc({ externalIPs: ['203.0.113.7'], externalIPsOwners: ['kubectl-client-side-apply'] }) }, [['FloatingIPExternalIPsOverwritten', 'spec.externalIPs 203.0.113.7 (set by kubectl-client-side-apply) replaced: floatip owns the externalIPs of Services of its class; remove them from your manifest']]],
     ['node without the agent annotation', { holders: new Map([holder(V4, 1003)]) }, [['FloatingIPNoAnchor', 'node pool-a-3 (droplet 1003) has no k8s.haim.dev/anchor-ipv4 annotation: is the floatip agent running there? Traffic to 104.248.100.100 is not accepted on it until it is']]],
-    ['node with a bad anchor annotation', { holders: new Map([holder(V4, 1004)]) }, [['FloatingIPNoAnchor', 'node pool-a-4 (droplet 1004) has k8s.haim.dev/anchor-ipv4 "banana", which is not an IPv4 address: is the floatip agent running there? Traffic to 104.248.100.100 is not accepted on it until it is']]],
+    ['node with a bad anchor annotation', { holders: new Map([holder(V4, 1004)]) }, [['FloatingIPNoAnchor', 'node pool-a-4 (droplet 1004) has an unusable k8s.haim.dev/anchor-ipv4 ("8.8.8.8" is not in the droplet anchor range 10.20.0.0/16): is the floatip agent running there? Traffic to 104.248.100.100 is not accepted on it until it is']]],
     ['reserved IPv6 into an IPv4-only Service', { service: svc({ ipFamilies: ['IPv4'] }), pods: [pod([V4, V6])], holders: new Map([holder(V4, 1001), holder(V6, 1001)]) }, [['FloatingIPNoIPv6Family', `reserved IPv6 ${V6} is listed in spec.externalIPs, but this Service has only the IPv4 family: kube-proxy and Cilium ignore it. On a dual-stack cluster set ipFamilyPolicy: PreferDualStack; DOKS nodes have no IPv6, so there use a reserved IPv4`]]],
   ];
   for (const [name, over, want] of rows) {

@@ -103,7 +103,7 @@ export function planService(input: ServicePlanInput): ServicePlan {
       const anchor = node?.anchor ?? input.remembered.get(d);
       if (anchor !== undefined) exposed.push({ externalIP: anchor, ip: a.text, dropletId: d });
       else if (node) {
-        const why = node.invalid === undefined ? `has no ${keys.anchor} annotation` : `has ${keys.anchor} "${node.invalid}", which is not an IPv4 address`;
+        const why = node.invalid === undefined ? `has no ${keys.anchor} annotation` : `has an unusable ${keys.anchor} (${node.why ?? JSON.stringify(node.invalid)})`;
         noAnchor.set(d, `node ${node.nodeName} (droplet ${d}) ${why}: is the floatip agent running there? Traffic to ${a.text} is not accepted on it until it is`);
       }
     }
