@@ -32,6 +32,8 @@ test('serviceFacts: class, ports (TCP by default), source ranges, current extern
     externalIPsOwners: [],
     ownedByFloatip: false,
   });
+  // the families as the API server fills them in, for the IPv6 family warning
+  assert.deepEqual(serviceFacts(service({ spec: { ipFamilies: ['IPv4'] } }), CLASS).ipFamilies, ['IPv4']);
 });
 
 test('serviceFacts: floatip only for type LoadBalancer with its class', () => {

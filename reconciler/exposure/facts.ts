@@ -49,6 +49,7 @@ export function serviceFacts(svc: V1Service, loadBalancerClass: string): Service
     externalIPs: spec?.externalIPs ?? [],
     ingress: (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
     externalIPsOwners: [...new Set(managed.filter((m) => m.manager !== FIELD_MANAGER && owns(m, EXTERNAL_IPS, '')).map((m) => m.manager ?? 'unknown'))],
+    ...(spec?.ipFamilies ? { ipFamilies: spec.ipFamilies } : {}),
     ownedByFloatip: managed.some((m) => m.manager === FIELD_MANAGER && (owns(m, EXTERNAL_IPS, '') || owns(m, INGRESS, 'status'))),
   };
 }

@@ -30,6 +30,8 @@ export interface ServiceFacts {
   readonly externalIPsOwners: readonly string[];
   /** floatip owns spec.externalIPs or status.loadBalancer.ingress: it has something to give back */
   readonly ownedByFloatip: boolean;
+  /** spec.ipFamilies as the API server filled it in; absent = not known (no family warning) */
+  readonly ipFamilies?: readonly string[];
 }
 
 /**
@@ -68,7 +70,8 @@ export interface Warning {
     | 'FloatingIPNoAnchor'
     | 'FloatingIPNotWon'
     | 'FloatingIPNotAllowed'
-    | 'FloatingIPExposeFailed';
+    | 'FloatingIPExposeFailed'
+    | 'FloatingIPNoIPv6Family';
   readonly message: string;
 }
 
