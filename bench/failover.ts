@@ -2,8 +2,9 @@
 // with the delta against the committed baseline (bench/baseline.json), and ends with one JSON
 // line holding every number. It never fails on a slow figure; it fails only if something
 // breaks. Loopback only; bounded by --time-limit.
-//   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--update-baseline]
-//   node bench/failover.ts --only liveness   (the liveness figures alone)
+//   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--only footprint] [--update-baseline]
+//   node bench/failover.ts --only outage [--outage-iterations 5] [--update-baseline]
+//   node bench/failover.ts --only liveness [--liveness-runs 5] [--update-baseline]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -14,12 +15,18 @@ import type { FailureResult } from './failure-to-service.ts';
 import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts';
 import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
+import { benchMemory } from './memory.ts';
+import type { MemoryResult } from './memory.ts';
+import { benchFootprint, footprintFigures, footprintTable } from './footprint.ts';
+import { benchOutage, OUTAGES } from './outage.ts';
 import { benchLiveness } from './liveness.ts';
+import { netnsUnavailable } from '../test/dataplane/lab.ts';
 import type { LivenessResult } from './liveness.ts';
 import { benchLivenessCost } from './liveness-cost.ts';
 import type { LivenessCost } from './liveness-cost.ts';
-import { netnsUnavailable } from '../test/dataplane/lab.ts';
-import { benchMemory } from './memory.ts';
+import { outageFigures, outageTable } from './outage-report.ts';
+import type { OutageKind, OutageResult } from './outage.ts';
+import type { FootprintResult } from './footprint.ts';
 import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
 import type { ScaleResult } from './scale.ts';
 import { grid, rounded, seconds, table, toBaselineFile } from './stats.ts';
@@ -43,14 +50,21 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --webhook / --no-webhook  webhook throughput against a bare HTTPS echo (default on)
   --webhook-seconds N     duration bound of one throughput figure (default 3)
   --webhook-requests N    request bound of one throughput figure (default 30000)
+  --footprint / --no-footprint  RSS of the dist/ processes in a 3-node install and of the
+                          reconciler at 10,000 pods (default: on with the test binaries; ~5 min)
+  --outage / --no-outage  client-observed outage through the packet lab (real kube-proxy, a UDP
+                          client), five failures at upstream kubelet timing (default: with --e2e,
+                          where network namespaces can be made; about 8 minutes)
+  --outage-iterations N   runs per failure (default 5)
+  --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
   --liveness / --no-liveness  silent holder deaths on the packet lab at upstream kubelet
-                          timing, probes vs heartbeats only, the false-failover cases and the
-                          holder dying with the leader (default: on with the binaries and
-                          network namespaces; about 6 min); and probing cost at 100 holders
+                          timing, liveness probes vs heartbeats only, the false-failover cases
+                          and the holder dying with the leader (about 8 min); probing cost at
+                          100 holders (default: on when the test binaries are cached)
   --liveness-runs N       silent deaths per mode (default 5)
-  --only liveness         run only the liveness figures (the baseline keeps the others)
-  --update-baseline       write bench/baseline.json from this run
-  --time-limit-s N        exit 1 if the whole run takes longer (default 1500)
+  --only a,b              run only these parts: decision, memory, scale, webhook, e2e, footprint, outage, liveness
+  --update-baseline       write bench/baseline.json from this run (with --only: merged into it)
+  --time-limit-s N        exit 1 if the whole run takes longer (default 1800)
   --verbose               the e2e reconciler logs at info level on stderr
 `;
 
@@ -72,17 +86,25 @@ const FLAGS = {
   'no-webhook': { type: 'boolean' },
   'webhook-seconds': { type: 'string', default: '3' },
   'webhook-requests': { type: 'string', default: '30000' },
+  footprint: { type: 'boolean' },
+  outage: { type: 'boolean' },
+  'no-outage': { type: 'boolean' },
+  'outage-iterations': { type: 'string', default: '5' },
+  'outage-failures': { type: 'string', default: OUTAGES.join(',') },
+  'no-footprint': { type: 'boolean' },
+  only: { type: 'string' },
   liveness: { type: 'boolean' },
   'no-liveness': { type: 'boolean' },
   'liveness-runs': { type: 'string', default: '5' },
-  only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
-  'time-limit-s': { type: 'string', default: '1500' },
+  'time-limit-s': { type: 'string', default: '1800' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
 const BASELINE = new URL('./baseline.json', import.meta.url);
+const PARTS = ['decision', 'memory', 'scale', 'webhook', 'e2e', 'footprint', 'outage', 'liveness'] as const;
+type Part = (typeof PARTS)[number];
 
 class UsageError extends Error {}
 
@@ -191,10 +213,24 @@ async function main(argv: readonly string[]): Promise<number> {
     failureIterations: count('failure-iterations', v['failure-iterations'], 1),
     webhookSeconds: count('webhook-seconds', v['webhook-seconds'], 1),
     webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
+    outageIterations: count('outage-iterations', v['outage-iterations'], 1),
+    livenessRuns: count('liveness-runs', v['liveness-runs'], 1),
   };
-  const webhook = v['no-webhook'] ? false : (v.webhook ?? true);
-  const scale = v['no-scale'] ? false : (v.scale ?? true);
-  const e2e = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
+  const only = v.only === undefined ? undefined : v.only.split(',').map((p) => p.trim());
+  const unknownPart = only?.find((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknownPart !== undefined) throw new UsageError(`--only: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
+  const runs = (part: Part, flag: boolean) => (only ? only.includes(part) : flag);
+  const decision = runs('decision', true);
+  const memory = runs('memory', true);
+  const webhook = runs('webhook', v['no-webhook'] ? false : (v.webhook ?? true));
+  const scale = runs('scale', v['no-scale'] ? false : (v.scale ?? true));
+  const e2e = runs('e2e', v['no-e2e'] ? false : (v.e2e ?? binariesAvailable()));
+  const footprint = runs('footprint', v['no-footprint'] ? false : (v.footprint ?? binariesAvailable()));
+  const outageOn = runs('outage', v['no-e2e'] || v['no-outage'] ? false : (v.outage ?? binariesAvailable()));
+  const livenessOn = runs('liveness', v['no-e2e'] || v['no-liveness'] ? false : (v.liveness ?? binariesAvailable()));
+  const outageKinds = v['outage-failures'].split(',').map((k) => k.trim());
+  const unknownKind = outageKinds.find((k) => !(OUTAGES as readonly string[]).includes(k));
+  if (unknownKind !== undefined) throw new UsageError(`--outage-failures: unknown failure "${unknownKind}" (known: ${OUTAGES.join(', ')})`);
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
   // stopped by the harness's exit hooks.)
@@ -206,33 +242,33 @@ async function main(argv: readonly string[]): Promise<number> {
   const host = machine();
   const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
   const figures: Figure[] = [];
-  if (v.only !== undefined && v.only !== 'liveness') throw new UsageError(`--only: the only section is "liveness" (got "${v.only}")`);
-  const livenessRuns = count('liveness-runs', v['liveness-runs'], 1);
-  const livenessUnavailable = binariesAvailable() ? netnsUnavailable() : 'the Kubernetes test binaries are not cached (npm run cluster:binaries)';
-  const liveness = v['no-liveness'] ? false : (v.liveness ?? (v.only === 'liveness' || livenessUnavailable === undefined));
-  if (v.only === 'liveness') return livenessOnly({ runs: livenessRuns, unavailable: livenessUnavailable, host, log, update: v['update-baseline'] ?? false });
 
-  log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
-  const d = await benchDecision(opts);
-  figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
-  figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
-  figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
-  for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
+  if (decision) {
+    log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
+    const d = await benchDecision(opts);
+    figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
+    figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
+    figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
+    for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
+  }
 
-  log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
-  const m = await benchMemory({ ...opts, scaleFailovers: 10 });
-  figures.push(
-    { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
-    { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
-    { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
-    { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
-    { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
-    { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
-    { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
-    { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
-    { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
-    ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
-  );
+  let m: MemoryResult | undefined;
+  if (memory) {
+    log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
+    m = await benchMemory({ ...opts, scaleFailovers: 10 });
+    figures.push(
+      { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
+      { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
+      { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
+      { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
+      { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
+      { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
+      { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
+      { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
+      { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
+      ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
+    );
+  }
 
   let scaled: ScaleResult | undefined;
   if (scale) {
@@ -262,14 +298,37 @@ async function main(argv: readonly string[]): Promise<number> {
     if (failures.offUnsupported) log(`failure to service: heartbeat off skipped: ${failures.offUnsupported}`);
     figures.push(...failureFigures(failures));
   } else {
-    log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+    log(only ? 'end to end: not in --only' : 'end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+  }
+
+  let fp: FootprintResult | undefined;
+  if (footprint) {
+    fp = await benchFootprint({ scale: only ? true : scale }, log);
+    figures.push(...footprintFigures(fp));
+  } else {
+    log(only ? 'footprint: not in --only' : 'footprint: skipped (--no-footprint, or the Kubernetes test binaries are not cached)');
+  }
+
+  let outages: OutageResult | undefined;
+  if (outageOn) {
+    log(`client-observed outage: ${opts.outageIterations} runs of each failure through the packet lab, upstream kubelet timing`);
+    const o = await benchOutage({ iterations: opts.outageIterations, kinds: outageKinds as OutageKind[], log });
+    if (typeof o === 'string') log(`client-observed outage: skipped, the packet lab cannot run here: ${o}`);
+    else {
+      outages = o;
+      figures.push(...outageFigures(o));
+    }
   }
 
   let live: { lab: LivenessResult; cost: LivenessCost } | undefined;
-  if (liveness && livenessUnavailable === undefined) {
-    live = await runLiveness(livenessRuns, log);
-    figures.push(...livenessFigures(live.lab, live.cost));
-  } else if (liveness) log(`liveness: skipped (${livenessUnavailable})`);
+  if (livenessOn) {
+    const unavailable = netnsUnavailable();
+    if (unavailable !== undefined) log(`liveness: skipped, the packet lab cannot run here: ${unavailable}`);
+    else {
+      live = await runLiveness(opts.livenessRuns, log);
+      figures.push(...livenessFigures(live.lab, live.cost));
+    }
+  }
 
   const result = rounded(figures);
   const baseline = readBaseline();
@@ -279,21 +338,30 @@ async function main(argv: readonly string[]): Promise<number> {
     baseline ? `baseline: ${baseline.recordedAt} on ${baseline.machine}` : 'baseline: none (run with --update-baseline)',
     '',
     table(result, baseline?.figures),
-    '',
-    `DigitalOcean calls in the resync: ${JSON.stringify(m.resyncCalls)}`,
-    'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
-    '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
   ];
+  if (m) {
+    out.push(
+      '',
+      `DigitalOcean calls in the resync: ${JSON.stringify(m.resyncCalls)}`,
+      'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
+      '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
+    );
+  }
   if (scaled) out.push('', ...scaleSummary(scaled));
   if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
   if (failures) out.push('', ...failureTable(failures));
   if (throughput) out.push('', ...throughputTable(throughput));
+  if (fp) out.push('', ...footprintTable(fp));
+  if (outages) out.push('', ...outageTable(outages));
   if (live) out.push('', ...livenessTable(live.lab));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook, scale, liveness: live !== undefined };
+  const options = { ...opts, e2e, webhook, scale, footprint, outage: outageOn, liveness: live !== undefined };
   if (v['update-baseline']) {
-    writeFileSync(BASELINE, `${JSON.stringify(toBaselineFile(result, host, options, new Date()), null, 2)}\n`);
+    // --only: this run's figures replace theirs in the committed baseline, the rest stay
+    const file = toBaselineFile(result, host, options, new Date());
+    const merged = only && baseline ? { ...file, options: { ...baseline.options, ...options }, figures: { ...baseline.figures, ...file.figures } } : file;
+    writeFileSync(BASELINE, `${JSON.stringify(merged, null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
   }
   const figuresJson = Object.fromEntries(result.map((f) => [f.key, f.value]));
@@ -328,26 +396,6 @@ function livenessTable(r: LivenessResult): string[] {
     'Liveness (packet lab, node Leases 40 s / 10 s, controller-manager grace 50 s): the false-failover cases',
     grid(['case', 'IPs moved', 'lasted'], r.falseCases.map((c) => [c.name, String(c.moves), `${c.seconds} s`])),
   ];
-}
-
-async function livenessOnly(o: { runs: number; unavailable: string | undefined; host: string; log: (s: string) => void; update: boolean }): Promise<number> {
-  if (o.unavailable !== undefined) {
-    o.log(`liveness: cannot run: ${o.unavailable}`);
-    return 1;
-  }
-  const live = await runLiveness(o.runs, o.log);
-  const result = rounded(livenessFigures(live.lab, live.cost));
-  const baseline = readBaseline();
-  process.stdout.write(`\n${table(result, baseline?.figures)}\n\n${livenessTable(live.lab).join('\n')}\n`);
-  if (o.update && baseline) {
-    // only the liveness figures change; the rest of the baseline stays as it was recorded
-    const figures = { ...baseline.figures, ...Object.fromEntries(result.map((f) => [f.key, f.value])) };
-    writeFileSync(BASELINE, `${JSON.stringify({ ...baseline, figures }, null, 2)}\n`);
-    o.log('baseline: liveness figures written to bench/baseline.json');
-  }
-  const options = { only: 'liveness', livenessRuns: o.runs };
-  process.stdout.write(`${JSON.stringify({ bench: 'failover', machine: o.host, options, figures: Object.fromEntries(result.map((f) => [f.key, f.value])) })}\n`);
-  return 0;
 }
 
 try {

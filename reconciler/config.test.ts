@@ -49,7 +49,7 @@ test('defaults with only a token', () => {
       loadBalancerClass: 'k8s.haim.dev/floating-ip',
       exposeWaitMs: 1000,
       manageFirewall: true,
-      lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 5_000, renewDeadlineMs: 3_000, retryPeriodMs: 1000 },
+      lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 4_000, renewDeadlineMs: 2_500, retryPeriodMs: 1000 },
       podName: 'host-1',
       bindAddress: '127.0.0.1',
       healthPort: 8081,
@@ -85,7 +85,7 @@ const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>;
     name: 'lease namespace and identity from the downward API',
     argv: [],
     env: { DIGITALOCEAN_TOKEN: TOKEN, POD_NAMESPACE: 'ops', POD_NAME: 'floatip-reconciler-7d9-abcde' },
-    expect: { podName: 'floatip-reconciler-7d9-abcde', lease: { name: 'floatip-reconciler', namespace: 'ops', durationMs: 5_000, renewDeadlineMs: 3_000, retryPeriodMs: 1000 } },
+    expect: { podName: 'floatip-reconciler-7d9-abcde', lease: { name: 'floatip-reconciler', namespace: 'ops', durationMs: 4_000, renewDeadlineMs: 2_500, retryPeriodMs: 1000 } },
   },
   {
     name: 'liveness flags, and the node from the downward API',
@@ -145,7 +145,7 @@ const invalid: Array<{ argv: string[]; env?: Record<string, string>; message: st
   { argv: ['--health-port', '70000'], message: '--health-port must be a port number from 0 to 65535 (got "70000")' },
   { argv: ['--metrics-port', 'http'], message: '--metrics-port must be a port number from 0 to 65535 (got "http")' },
   { argv: ['--log-level', 'verbose'], message: '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")' },
-  { argv: ['--lease-duration', '3s'], message: '--lease-duration must be greater than --lease-renew-deadline' },
+  { argv: ['--lease-duration', '2s'], message: '--lease-duration must be greater than --lease-renew-deadline' },
   { argv: ['--liveness-timeout', '6s'], message: '--liveness-timeout must be at most 5s (got "6s")' },
   { argv: ['--liveness-interval', '10ms'], message: '--liveness-interval must be at least 50ms (got "10ms")' },
   { argv: ['--liveness-indirect-probers', '0'], message: '--liveness-indirect-probers must be a number from 1 to 10 (got "0")' },
@@ -230,4 +230,20 @@ test('the lease leaves a fencing margin between the renew deadline and the expir
   assert.equal(ok(['--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms']).lease.renewDeadlineMs, 3000);
   const result = parseConfig({ argv: ['--lease-duration', '3200ms', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' }, readFile: () => '', hostname: 'h' });
   assert.deepEqual(result, { kind: 'error', message: '--lease-duration must exceed --lease-renew-deadline by at least 500 ms (the margin for a request in flight when the leader steps down)' });
+});
+
+test('--firewall-allowed-ports / --firewall-denied-ports and --anchor-range (issue 15)', () => {
+  const defaults = ok([]);
+  assert.equal(defaults.firewallPorts, undefined, 'absent: the default port policy');
+  assert.equal(defaults.anchorRange, undefined, 'absent: 10.20.0.0/16');
+  assert.equal(describeConfig(defaults)['anchorRange'], '10.20.0.0/16');
+  const c = ok(['--firewall-allowed-ports', 'tcp/22', '--firewall-denied-ports', 'udp/53', '--anchor-range', '10.30.0.0/16']);
+  assert.equal(c.firewallPorts?.refuses('tcp', 22), undefined);
+  assert.match(c.firewallPorts?.refuses('udp', 53) ?? '', /--firewall-denied-ports/);
+  assert.match(c.firewallPorts?.refuses('tcp', 10250) ?? '', /kubelet/);
+  assert.equal(c.anchorRange?.contains('10.30.4.5'), true);
+  assert.deepEqual(describeConfig(c)['firewallPortLists'], { allowed: 'tcp/22', denied: 'udp/53' });
+  const bad = (argv: string[]) => parseConfig(inputs(argv));
+  assert.deepEqual(bad(['--firewall-allowed-ports', '22,abc']), { kind: 'error', message: '--firewall-allowed-ports: "abc" is not a port or range (1-65535, e.g. "tcp/22", "8000-8100" or "udp/30000-30010")' });
+  assert.deepEqual(bad(['--anchor-range', '8.8.8.8']), { kind: 'error', message: '--anchor-range "8.8.8.8" is not an IPv4 CIDR with a prefix of /8 to /32 (default 10.20.0.0/16)' });
 });

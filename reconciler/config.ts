@@ -9,7 +9,11 @@ import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { parseIpPolicy } from '../shared/ip-policy.ts';
 import type { IpPolicy } from '../shared/ip-policy.ts';
+import { DEFAULT_ANCHOR_RANGE, parseAnchorRange } from '../shared/anchors.ts';
+import type { AnchorRange } from '../shared/anchors.ts';
 import { parseAdoptableIps } from './adoptable.ts';
+import { createPortPolicy, parsePortList } from './exposure/port-policy.ts';
+import type { PortPolicy } from './exposure/port-policy.ts';
 import type { AdoptableIps } from './adoptable.ts';
 
 export interface LeaseConfig {
@@ -57,6 +61,12 @@ export interface ReconcilerConfig {
   readonly exposeWaitMs?: number;
   /** keep the cluster's floatip DigitalOcean firewall (default true; --no-firewall) */
   readonly manageFirewall?: boolean;
+  /** which ports that firewall may open (--firewall-allowed-ports/--firewall-denied-ports); absent = the default policy */
+  readonly firewallPorts?: PortPolicy;
+  /** the lists as given, for the start-up log line */
+  readonly firewallPortLists?: { readonly allowed: string; readonly denied: string };
+  /** --anchor-range: a node's anchor annotation outside it is ignored (absent = 10.20.0.0/16) */
+  readonly anchorRange?: AnchorRange;
   readonly lease: LeaseConfig;
   /** this replica's name (POD_NAME, else the host name); the lease identity adds a suffix */
   readonly podName: string;
@@ -138,10 +148,15 @@ Flags:
                                voluntary move waits up to 5 s, or this if longer)
   --no-firewall                do not keep the floatip-<cluster> DigitalOcean firewall (you open
                                the Services' ports yourself, e.g. with Terraform)
+  --firewall-allowed-ports L   ports that firewall may open although closed by default (22,
+                               2379-2380, 10250, 10255, 10256, 30000-32767), e.g. "tcp/22"
+  --firewall-denied-ports L    more ports it never opens, e.g. "udp/53,8000-8100"
+  --anchor-range CIDR          a node's anchor annotation outside it is ignored with a Warning
+                               (default ${DEFAULT_ANCHOR_RANGE})
   --lease-name NAME            leader election Lease (default floatip-reconciler)
   --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
-  --lease-duration 5s          how long a lease is valid without renewal
-  --lease-renew-deadline 3s    the leader steps down when it cannot renew for this long
+  --lease-duration 4s          how long a lease is valid without renewal
+  --lease-renew-deadline 2.5s  the leader steps down when it cannot renew for this long
   --lease-retry-period 1s      how often standbys try to acquire and the leader renews
   --kubeconfig PATH            overrides KUBECONFIG
   --bind-address ADDR          address of the health and metrics servers (default 127.0.0.1)
@@ -243,6 +258,9 @@ const FLAGS = {
   'no-liveness-probes': { type: 'boolean' },
   'load-balancer-class': { type: 'string' },
   'no-firewall': { type: 'boolean' },
+  'firewall-allowed-ports': { type: 'string' },
+  'firewall-denied-ports': { type: 'string' },
+  'anchor-range': { type: 'string' },
   'lease-name': { type: 'string' },
   'lease-namespace': { type: 'string' },
   'lease-duration': { type: 'string' },
@@ -278,11 +296,12 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
   const lease: LeaseConfig = {
     name: v['lease-name'] ?? 'floatip-reconciler',
     namespace: v['lease-namespace'] ?? env['POD_NAMESPACE'] ?? 'floatip-system',
-    // kube-vip's 5 s / 3 s / 1 s: a standby leads about 5 s after the leader's droplet dies
-    // silently (one Lease write a second is cheap), so a holder dying with the leader moves
-    // within ~6 s instead of ~17.
-    durationMs: parseDuration('lease-duration', v['lease-duration'] ?? '5s'),
-    renewDeadlineMs: parseDuration('lease-renew-deadline', v['lease-renew-deadline'] ?? '3s'),
+    // In the spirit of kube-vip's 5 s / 3 s / 1 s: a standby counts the duration from when it
+    // observed the last renewal (up to a retry period late), so 4 s makes it lead 3–5.2 s after
+    // the leader's droplet died silently, and a holder dying with the leader moves within ~6 s
+    // (one Lease write a second is cheap).
+    durationMs: parseDuration('lease-duration', v['lease-duration'] ?? '4s'),
+    renewDeadlineMs: parseDuration('lease-renew-deadline', v['lease-renew-deadline'] ?? '2.5s'),
     // client-go uses 2s; 1s halves the hand-over time after a release (standbys poll the Lease).
     retryPeriodMs: parseDuration('lease-retry-period', v['lease-retry-period'] ?? '1s'),
   };
@@ -324,6 +343,16 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     loadBalancerClass: parseLoadBalancerClass(v['load-balancer-class'] ?? (v.key?.includes('/') ? v.key : DEFAULT_KEY)),
     exposeWaitMs: parseDuration('expose-wait', v['expose-wait'] ?? '1s', true),
     manageFirewall: !(v['no-firewall'] ?? false),
+    ...(v['firewall-allowed-ports'] === undefined && v['firewall-denied-ports'] === undefined
+      ? {}
+      : {
+          firewallPorts: createPortPolicy({
+            allowed: parsePortList(v['firewall-allowed-ports'], '--firewall-allowed-ports'),
+            denied: parsePortList(v['firewall-denied-ports'], '--firewall-denied-ports'),
+          }),
+          firewallPortLists: { allowed: v['firewall-allowed-ports'] ?? '', denied: v['firewall-denied-ports'] ?? '' },
+        }),
+    ...(v['anchor-range'] === undefined ? {} : { anchorRange: parseAnchorRange(v['anchor-range']) }),
     lease,
     podName: env['POD_NAME'] || inputs.hostname,
     bindAddress: v['bind-address'] ?? '127.0.0.1',
@@ -357,6 +386,6 @@ function parseLiveness(v: { readonly [k: string]: string | boolean | undefined }
 
 /** The config as a log line: everything but the token. */
 export function describeConfig(config: ReconcilerConfig): Record<string, unknown> {
-  const { token: _token, keys, lease, adoptable, ipPolicy: _ipPolicy, ...rest } = config;
-  return { ...rest, key: keys.annotation, lease: { ...lease }, adoptableIps: adoptable.entries, tokenSet: true };
+  const { token: _token, keys, lease, adoptable, ipPolicy: _ipPolicy, firewallPorts: _ports, anchorRange, ...rest } = config;
+  return { ...rest, key: keys.annotation, lease: { ...lease }, adoptableIps: adoptable.entries, anchorRange: anchorRange?.cidr ?? DEFAULT_ANCHOR_RANGE, tokenSet: true };
 }

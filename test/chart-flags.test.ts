@@ -15,6 +15,7 @@ import type { RunnableContainer } from './chart/workloads.ts';
 /** Every value that changes a flag, set away from its default. */
 const ALL_OPTIONS = {
   key: 'example.com/public-ip',
+  anchorRange: '10.30.0.0/16',
   clusterDomain: 'cluster.example',
   digitalocean: { tokenSecret: { name: 'do-api', key: 'api-token' }, apiUrl: 'http://127.0.0.1:9' },
   reconciler: {
@@ -27,6 +28,8 @@ const ALL_OPTIONS = {
     adoptableIps: ['203.0.113.0/24', '198.51.100.7'],
     loadBalancerClass: 'example.com/reserved-ip',
     firewall: false,
+    firewallAllowedPorts: ['tcp/22', '30000-30010'],
+    firewallDeniedPorts: ['udp/53'],
     nodeHeartbeatGrace: '25s',
     liveness: { interval: '400ms', timeout: '350ms', indirectProbers: 4, kubeletPort: 10255, agentPort: 9500 },
     antiAffinity: 'preferred',
@@ -101,6 +104,10 @@ test('reconciler: every value the chart exposes reaches the parsed config; the t
   assert.deepEqual(config.adoptable.entries, ['203.0.113.0/24', '198.51.100.7']);
   assert.deepEqual([config.loadBalancerClass, config.manageFirewall], ['example.com/reserved-ip', false]);
   assert.deepEqual(config.heartbeat, { enabled: true, graceMs: 25_000 });
+  assert.deepEqual(config.firewallPortLists, { allowed: 'tcp/22,30000-30010', denied: 'udp/53' });
+  assert.deepEqual([config.firewallPorts?.refuses('tcp', 22), config.firewallPorts?.refuses('udp', 30005)], [undefined, undefined]);
+  assert.match(config.firewallPorts?.refuses('udp', 53) ?? '', /--firewall-denied-ports/);
+  assert.equal(config.anchorRange?.cidr, '10.30.0.0/16');
   const off = reconcilerConfigOf(runnable(parseManifests(renderChart({ reconciler: { heartbeatFailover: false } })), 'Deployment', 'floatip-reconciler'), {
     'digital-ocean-token': { token: 't' },
   });
@@ -162,6 +169,7 @@ test("agent: the DaemonSet's command line parses; its annotation follows the key
   assert.equal(r.pod.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName, 'floatip-liveness-key');
   const off = runnable(parseManifests(renderChart({ reconciler: { liveness: { enabled: false } } })), 'DaemonSet', 'floatip-agent');
   assert.equal(parseAgentLiveness(off.env).port, 0);
+  assert.equal(parsed.config.anchorRange?.cidr, '10.30.0.0/16');
 });
 
 test('ipPolicy: both processes read the policy file from the mounted ConfigMap and enforce it', () => {
@@ -195,4 +203,16 @@ test('reconciler replicas: required anti-affinity by default (one rollout step a
   const preferred = spec({ reconciler: { antiAffinity: 'preferred' } });
   assert.equal(preferred.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, undefined);
   assert.deepEqual(preferred.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
+});
+
+test('webhook.networkPolicy: off by default; on, only the listed peers reach port 8443 of the webhook pods', () => {
+  assert.equal(parseManifests(renderChart()).some((o) => o.kind === 'NetworkPolicy'), false);
+  const peer = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'konnectivity-agent' } } };
+  const objects = parseManifests(renderChart({ webhook: { networkPolicy: { enabled: true, from: [peer, { ipBlock: { cidr: '10.124.0.0/20' } }] } } }));
+  const np = findManifest(objects, 'NetworkPolicy', 'floatip-webhook') as { spec?: Record<string, unknown> };
+  const webhookPod = findManifest(objects, 'Deployment', 'floatip-webhook') as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
+  const selector = (np.spec?.['podSelector'] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+  assert.ok(Object.entries(selector).every(([k, v]) => webhookPod.spec?.template?.metadata?.labels?.[k] === v), 'selects the webhook pods');
+  assert.deepEqual(np.spec?.['ingress'], [{ ports: [{ protocol: 'TCP', port: 8443 }], from: [peer, { ipBlock: { cidr: '10.124.0.0/20' } }] }]);
+  assert.deepEqual(np.spec?.['policyTypes'], ['Ingress']);
 });

@@ -9,6 +9,7 @@
 // externalIPs from the first packet — for at most `waitMs`: exposure never blocks a move.
 // A refused write is its own outcome (expose-failed), with its own Event and metric.
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
 import type { SetTimer } from '../../shared/timers.ts';
@@ -19,6 +20,7 @@ import type { HolderEntry } from '../model.ts';
 import { RESYNC } from '../runtime/runtime.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
+import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
 import type { NodeAnchor, PodClaims } from './model.ts';
 import { exposedMessage, planService } from './service-plan.ts';
@@ -35,6 +37,8 @@ export interface ServiceWorld {
 export interface ServiceControllerConfig {
   readonly anchorAnnotation: string;
   readonly annotation: string;
+  /** what counts as a droplet anchor (--anchor-range); default 10.20.0.0/16 */
+  readonly anchorRange?: AnchorRange;
   readonly loadBalancerClass: string;
   /** re-check every Service this often (drift, a write lost with a leader) */
   readonly resyncIntervalMs: number;
@@ -111,7 +115,6 @@ interface TermState {
 }
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } } | undefined) => `${o?.metadata?.namespace ?? ''}/${o?.metadata?.name ?? ''}`;
-const family = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
 
 export function createServiceController(deps: ServiceControllerDeps): ServiceController {
   const { world, config, metrics, claims } = deps;
@@ -125,24 +128,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   const isOurs = (svc: V1Service | undefined) => isFloatipService(svc, config.loadBalancerClass);
   const ourServices = () => world.listServices().filter(isOurs);
 
-  /** A pod's claims as the IP controller judged them: won, lost to another workload, refused. */
-  function podClaims(pod: V1Pod): PodClaims {
-    const c = claims.podClaim(pod);
-    const won: string[] = [];
-    const lost: string[] = [];
-    for (const ip of c.ips) {
-      const winner = claims.winner(ip);
-      if (winner === undefined) continue; // not planned yet: nothing to expose, nothing to say
-      (c.workload !== undefined && winner === c.workload ? won : lost).push(ip);
-    }
-    return {
-      namespace: pod.metadata?.namespace ?? '',
-      labels: pod.metadata?.labels ?? {},
-      addresses: won.map((text) => ({ text, family: family(text) })),
-      ...(lost.length > 0 ? { lost } : {}),
-      ...(c.notAllowed ? { notAllowed: c.notAllowed.message } : {}),
-    };
-  }
+  const podClaims = (pod: V1Pod): PodClaims => judgedClaims(pod, claims);
 
   function markAll(): void {
     const services = ourServices();
@@ -150,11 +136,23 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     for (const svc of services) queue.add(keyOf(svc));
   }
 
+  /** node uid → the ignored anchor value already reported (one Warning per value) */
+  const anchorWarned = new Map<string, string>();
+
   function nodeAnchors(): Map<number, NodeAnchor> {
     const nodes = new Map<number, NodeAnchor>();
     for (const n of world.listNodes()) {
-      const entry = nodeAnchor(n, config.anchorAnnotation);
-      if (entry) nodes.set(entry[0], entry[1]);
+      const entry = nodeAnchor(n, config.anchorAnnotation, config.anchorRange);
+      if (!entry) continue;
+      nodes.set(entry[0], entry[1]);
+      const uid = n.metadata?.uid ?? entry[1].nodeName;
+      if (entry[1].invalid === undefined) anchorWarned.delete(uid);
+      else if (anchorWarned.get(uid) !== entry[1].invalid) {
+        anchorWarned.set(uid, entry[1].invalid);
+        const message = `annotation ${config.anchorAnnotation} ignored: ${entry[1].why ?? 'not an anchor'}; floatip never puts it in a Service's externalIPs (is something other than the floatip agent writing it?)`;
+        log.warn({ node: entry[1].nodeName, value: entry[1].invalid }, message);
+        void deps.events.record({ pod: n, kind: 'Node', type: 'Warning', reason: 'FloatingIPInvalidAnchor', message });
+      }
     }
     return nodes;
   }

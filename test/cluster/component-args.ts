@@ -20,15 +20,15 @@ export const NODE_LEASE_SECONDS = 8;
 export const NODE_MONITOR_GRACE_MS = 10_000;
 /** the controller-manager's upstream default `--node-monitor-grace-period` */
 export const UPSTREAM_NODE_MONITOR_GRACE_MS = 50_000;
-/** the kubelet's upstream node Lease duration (renewed every 10 s) */
-export const UPSTREAM_NODE_LEASE_SECONDS = 40;
 
 export interface Timing {
   /** default NODE_MONITOR_GRACE_MS */
   readonly nodeMonitorGracePeriodMs?: number;
-  /** kwok's node Lease duration (renewed every quarter of it); default NODE_LEASE_SECONDS, the kubelet's 40 */
+  /** kwok's node Lease duration (renewed every quarter of it); default NODE_LEASE_SECONDS, upstream's kubelet 40 */
   readonly nodeLeaseDurationSeconds?: number;
 }
+/** the kubelet's upstream nodeLeaseDurationSeconds (renewed every 10 s) */
+export const UPSTREAM_NODE_LEASE_SECONDS = 40;
 
 export function componentArgs(l: Layout, timing: Timing = {}): Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]> {
   const f = (name: string) => join(l.dir, name);

@@ -71,7 +71,7 @@ export interface ControlPlaneOptions {
   /** the controller-manager's --node-monitor-grace-period: default 10 s, upstream's is 50 s
    * (UPSTREAM_NODE_MONITOR_GRACE_MS) */
   nodeMonitorGracePeriodMs?: number;
-  /** kwok's node Lease duration: default 8 s, the kubelet's is 40 s (UPSTREAM_NODE_LEASE_SECONDS) */
+  /** kwok's node Lease duration: default 8 s, upstream's kubelet 40 s (UPSTREAM_NODE_LEASE_SECONDS) */
   nodeLeaseDurationSeconds?: number;
 }
 

@@ -39,6 +39,8 @@ export interface LabDroplet extends DropletSpec {
   startKubeProxy(binary: string, adminKubeconfigYaml: string): Promise<Component>;
   /** its links go down and every process it runs is killed (the kubelet's silence is the lab's part) */
   die(): Promise<void>;
+  /** links up again, its bridges, kubelet stand-in and kube-proxy restarted (other processes are the caller's) */
+  revive(): Promise<void>;
   readonly dead: boolean;
   /** stops processes and host-side bridges (the namespace itself goes with the lab) */
   close(): Promise<void>;
@@ -88,13 +90,42 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     forwardUnixToTcp(sock('emulator'), lab.emulatorUrl),
     metadataBridge(sock('metadata'), lab.emulatorUrl, spec.id),
   ]);
-  start('api-bridge', 'socat', socatArgs('127.0.0.1', API_BRIDGE_PORT, sock('api')));
-  start('emulator-bridge', 'socat', socatArgs('127.0.0.1', EMULATOR_BRIDGE_PORT, sock('emulator')));
-  start('metadata', 'socat', socatArgs(METADATA_IP, 80, sock('metadata')));
-  // What a TCP liveness check of the kubelet sees: a listener that accepts on the VPC address.
-  start('kubelet', 'socat', [`TCP-LISTEN:${KUBELET_PORT},bind=${internalIp},fork,reuseaddr`, 'EXEC:/bin/true']);
+  const startBase = () => {
+    start('api-bridge', 'socat', socatArgs('127.0.0.1', API_BRIDGE_PORT, sock('api')));
+    start('emulator-bridge', 'socat', socatArgs('127.0.0.1', EMULATOR_BRIDGE_PORT, sock('emulator')));
+    start('metadata', 'socat', socatArgs(METADATA_IP, 80, sock('metadata')));
+    // What a TCP liveness check of the kubelet sees: a listener that accepts on the VPC address.
+    start('kubelet', 'socat', [`TCP-LISTEN:${KUBELET_PORT},bind=${internalIp},fork,reuseaddr`, 'EXEC:/bin/true']);
+  };
+  startBase();
 
   let dead = false;
+  let closed = false;
+  let kubeProxy: { binary: string; yaml: string } | undefined;
+  // kube-proxy exits when its Node is deleted; on a node its DaemonSet (or systemd) starts it
+  // again, so the lab does too, a second later, while the droplet lives.
+  const startKubeProxyProcess = (binary: string, kubeconfig: string): Component => {
+    const c = start('kube-proxy', binary, [
+      `--kubeconfig=${kubeconfig}`,
+      '--proxy-mode=nftables',
+      `--hostname-override=${spec.node}`,
+      // conntrack limits are the host's business, not a namespace's
+      '--conntrack-max-per-core=0',
+      '--cluster-cidr=10.244.0.0/16',
+      '--healthz-bind-address=127.0.0.1:10256',
+      '--metrics-bind-address=127.0.0.1:10249',
+      '--v=1',
+    ]);
+    void c.exited.then(() => {
+      const i = processes.indexOf(c);
+      if (i >= 0) processes.splice(i, 1);
+      if (dead || closed) return;
+      setTimeout(() => {
+        if (!dead && !closed && !processes.some((p) => p.name === c.name)) startKubeProxyProcess(binary, kubeconfig);
+      }, 1_000);
+    });
+    return c;
+  };
   const droplet: LabDroplet = {
     ...spec,
     ns,
@@ -113,18 +144,9 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     },
     run: start,
     async startKubeProxy(binary, adminYaml) {
+      kubeProxy = { binary, yaml: adminYaml };
       const kubeconfig = await droplet.writeKubeconfig('kube-proxy', adminYaml);
-      const c = start('kube-proxy', binary, [
-        `--kubeconfig=${kubeconfig}`,
-        '--proxy-mode=nftables',
-        `--hostname-override=${spec.node}`,
-        // conntrack limits are the host's business, not a namespace's
-        '--conntrack-max-per-core=0',
-        '--cluster-cidr=10.244.0.0/16',
-        '--healthz-bind-address=127.0.0.1:10256',
-        '--metrics-bind-address=127.0.0.1:10249',
-        '--v=1',
-      ]);
+      const c = startKubeProxyProcess(binary, kubeconfig);
       const deadline = Date.now() + 60_000;
       for (;;) {
         const listed = await inNs(ns, 'nft', ['list', 'tables']).catch(() => '');
@@ -137,9 +159,24 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
     async die() {
       dead = true;
       await ip(ns, 'link set eth0 down', 'link set vpc0 down');
-      await Promise.all(processes.map((p) => p.stop(0)));
+      await Promise.all(processes.splice(0).map((p) => p.stop(0)));
+    },
+    async revive() {
+      // IPv6 addresses (and every route through the links) went with the links
+      await ip(
+        ns,
+        'link set eth0 up',
+        'link set vpc0 up',
+        `addr replace ${public6}/${EDGE.prefix6} dev eth0 nodad`,
+        `route replace default via ${EDGE.public4} dev eth0`,
+        `route replace default via ${EDGE.public6} dev eth0`,
+      );
+      dead = false;
+      startBase();
+      if (kubeProxy) await droplet.startKubeProxy(kubeProxy.binary, kubeProxy.yaml);
     },
     async close() {
+      closed = true;
       await Promise.all(processes.map((p) => p.stop(500)));
       await Promise.all(listeners.map((l) => l.close()));
     },

@@ -42,6 +42,7 @@ test('edgeRuleset: DNAT to the holder anchor, the unassigned IP dropped, each dr
   assert.match(text, /map holders4 \{ type ipv4_addr : ipv4_addr; elements = \{ 104\.248\.100\.100 : 10\.20\.0\.12 \} \}/);
   assert.match(text, /ip daddr \{ 104\.248\.100\.100, 104\.248\.100\.101 \} counter drop/);
   assert.match(text, /ip daddr \{ 10\.20\.0\.11, 198\.19\.3\.233 \} jump droplet_1001/);
+  assert.match(text, /iifname "pub0" ip saddr \{ 10\.20\.0\.11, 198\.19\.3\.233, 10\.20\.0\.12, 198\.19\.3\.234 \} accept\n {4}iifname "pub0" ip6 saddr .* accept\n {4}iifname "pub0" counter drop/);
   assert.match(text, /ip6 daddr \{ 2001:db8:1::3e9, 2604:a880:800:14::1000 \} jump droplet_1001/);
   const chain1002 = text.slice(text.indexOf('chain droplet_1002'));
   assert.match(chain1002, /udp dport 7777 accept comment "floatip-c1"/);

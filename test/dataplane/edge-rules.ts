@@ -6,7 +6,8 @@
 //     protocol, port and source; a droplet no firewall targets takes everything, as on
 //     DigitalOcean; replies to connections a droplet opened pass (firewalls are stateful);
 //   - sources given as tags or droplet ids name droplets, never the lab's client, so such
-//     rules do not open anything to "the internet".
+//     rules do not open anything to "the internet";
+//   - a droplet sends only from its own addresses (anchor, public, reserved IPv6s): others drop.
 import { isIP } from 'node:net';
 import type { DataplaneView } from '../do-emulator/dataplane-view.ts';
 
@@ -65,8 +66,14 @@ export function edgeRuleset(view: Pick<DataplaneView, 'holders' | 'firewalls' | 
     `  chain forward {`,
     `    type filter hook forward priority filter; policy drop;`,
     `    ct state established,related accept`,
-    `    iifname "${DROPLET_BRIDGE}" accept`,
   ];
+  // out of a droplet only from its own addresses: DigitalOcean drops spoofed sources (a pod's
+  // IP leaking out when a node's NAT state is gone, for instance)
+  const own4 = droplets.flatMap((d) => [d.anchor, d.public4].filter((a): a is string => a !== null));
+  const own6 = [...droplets.map((d) => d.public6), ...Object.keys(view.holders).filter((ip) => isIP(ip) === 6)];
+  if (own4.length > 0) lines.push(`    iifname "${DROPLET_BRIDGE}" ip saddr { ${own4.join(', ')} } accept`);
+  if (own6.length > 0) lines.push(`    iifname "${DROPLET_BRIDGE}" ip6 saddr { ${own6.join(', ')} } accept`);
+  lines.push(`    iifname "${DROPLET_BRIDGE}" counter drop comment "not the droplet's own address"`);
   const chains: string[] = [];
   for (const d of droplets) {
     const v4 = [d.anchor, d.public4].filter((a): a is string => a !== null);

@@ -23,7 +23,7 @@ export interface Edge {
   /** every view applied, in order */
   readonly history: readonly EdgeChange[];
   setDroplets(droplets: readonly LabDroplet[]): Promise<void>;
-  /** resolves with the time the edge applied a view where `ip` is held by `dropletId` */
+  /** once the edge routes `ip` to `dropletId`: the view that began routing it there (when it was applied) */
   untilHolder(ip: string, dropletId: number | null, timeoutMs?: number): Promise<EdgeChange>;
   /** packets the edge dropped on their way to this droplet (no cloud firewall allowed them) */
   firewallDrops(dropletId: number): Promise<number>;
@@ -105,7 +105,10 @@ export async function startEdge(opts: { ns: string; emulatorUrl: string }): Prom
     untilHolder(address, dropletId, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const hit = history.find((h) => h.holders[address] === dropletId && h === history.at(-1));
+          // the first of the trailing run of views that route `address` to `dropletId`
+          let k = history.length;
+          while (k > 0 && history[k - 1]?.holders[address] === dropletId) k--;
+          const hit = history[k];
           if (hit) {
             clearTimeout(timer);
             listeners.delete(check);

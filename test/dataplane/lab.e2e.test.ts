@@ -140,10 +140,13 @@ describe('packets through the reserved IP, real kube-proxy and the edge', { skip
       const record = await probe.stop();
       const o = outage(record, { from: deleted, to: record.sends.at(-1)?.t ?? moved.t, expectFrom: game.ip });
       assert.equal(o.unresolved, false);
-      assert.equal(o.wrongSource, 0, 'no reply from any address but the reserved IP');
+      const wrong = record.replies.filter((r) => r.from !== game.ip && r.t >= deleted).map((r) => `${r.from} (${r.pod})`);
+      assert.deepEqual(wrong, [], 'no reply from any address but the reserved IP');
+      assert.equal(o.wrongSource, 0);
       console.error(`# node deleted → first reply from the new holder's pod after ${((moved.t - deleted) / 1000).toFixed(2)} s; longest UDP gap ${(o.longestGapMs / 1000).toFixed(2)} s, ${o.lost}/${o.sent} datagrams lost, ${o.tcpFailures}/${o.tcpAttempts} TCP connects failed`);
-      const edgeMove = await pw.lab.edge.untilHolder(game.ip, other, 1_000);
-      assert.ok(edgeMove.appliedAt <= moved.t, 'the edge followed the emulator before the first reply from the new holder');
+      // (the first such reply may still come through the old droplet: its kube-proxy, restarted
+      // once its Node was gone, can forward to the new pod across the VPC)
+      await pw.lab.edge.untilHolder(game.ip, other, 30_000);
     } finally {
       await probe.stop();
     }

@@ -64,6 +64,8 @@ export interface Lab {
    * renewed). Resolves once all three hold.
    */
   killDroplet(node: string): Promise<void>;
+  /** undoes killDroplet: links up, bridges and kube-proxy back, the kubelet heard again (healNode); agents are the caller's */
+  reviveDroplet(node: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -232,6 +234,10 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         ...onIt.map(([, p]) => p.server.stop(0)),
         opts.cp.partitionNode(node, { awaitUnknown: false }),
       ]);
+    },
+    async reviveDroplet(node) {
+      await lab.droplet(node).revive();
+      await opts.cp.healNode(node);
     },
     stop,
   };

@@ -63,14 +63,18 @@ export async function createPod(opts: {
 }): Promise<LabPod> {
   const { ns, droplet, veth, podIp } = opts;
   await run('ip', ['netns', 'add', ns]);
-  await ip(
+  const where = `pod ${opts.key} (${podIp}) on ${droplet.node}`;
+  const plumb = (p: Promise<void>) => p.catch((err: unknown) => {
+    throw new Error(`${where}: ${(err as Error).message}`);
+  });
+  await plumb(ip(
     droplet.ns,
     `link add ${veth} type veth peer name eth0 netns ${ns}`,
     `addr add ${POD_GATEWAY}/32 dev ${veth}`,
     `link set ${veth} up`,
     `route add ${podIp}/32 dev ${veth}`,
-  );
-  await ip(ns, 'link set lo up', `addr add ${podIp}/32 dev eth0`, 'link set eth0 up', `route add ${POD_GATEWAY} dev eth0 scope link`, `route add default via ${POD_GATEWAY} dev eth0`);
+  ));
+  await plumb(ip(ns, 'link set lo up', `addr add ${podIp}/32 dev eth0`, 'link set eth0 up', `route add ${POD_GATEWAY} dev eth0 scope link`, `route add default via ${POD_GATEWAY} dev eth0`));
   const elsewhere = opts.others.filter((d) => d !== droplet && !d.dead);
   await Promise.all(elsewhere.map((d) => ip(d.ns, `route replace ${podIp}/32 via ${droplet.internalIp} dev vpc0`)));
   const name = opts.key.split('/')[1] ?? opts.key;

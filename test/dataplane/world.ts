@@ -32,9 +32,19 @@ export interface PacketWorld {
   stop(): Promise<void>;
 }
 
+/**
+ * DigitalOcean actions take seconds; the emulator's default 100 ms is faster than kube-proxy
+ * (which programs a Service change within its 1 s min-sync-period). A datagram that reaches
+ * the new holder before kube-proxy has its anchor gets a conntrack entry without DNAT, and a
+ * client sending every 10 ms keeps that entry alive: the flow is blackholed until kube-proxy
+ * next cleans conntrack (seen in this lab: 52 s, when the old pod was garbage collected). So
+ * the packet world's actions take 2 s unless a test asks otherwise.
+ */
+export const PACKET_ACTION_DELAY_MS = 2_000;
+
 export async function startPacketWorld(opts: { droplets?: readonly number[]; actionDelayMs?: number; controlPlane?: ControlPlaneOptions } = {}): Promise<PacketWorld> {
   const ids = opts.droplets ?? [1001, 1002, 1003];
-  const world = await startReconcilerWorld({ droplets: ids, actionDelayMs: opts.actionDelayMs, controlPlane: opts.controlPlane });
+  const world = await startReconcilerWorld({ droplets: ids, actionDelayMs: opts.actionDelayMs ?? PACKET_ACTION_DELAY_MS, controlPlane: opts.controlPlane });
   let lab: Lab | undefined;
   try {
     const nodes = ids.map((id) => ({ name: nodeOf(id), dropletId: id }));
