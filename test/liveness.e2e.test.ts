@@ -126,7 +126,7 @@ describe('liveness: a silent holder droplet at upstream kubelet timing', { skip:
     t.diagnostic(`${Math.round((Date.now() - t0) / 1000)} s of loss: ${(m.get('floatip_liveness_suspicions_total') ?? 0) - raised} suspicions, ${(m.get('floatip_liveness_suspicions_cleared_total{by="indirect"}') ?? 0) - cleared} cleared by agents`);
   });
 
-  test('the holder dies with the leader on one droplet: a standby leads at the Lease expiry (5 s) and the IP moves within 6 s', async (t) => {
+  test('the holder dies with the leader on one droplet: a standby leads at the Lease expiry (4 s) and the IP moves within 6 s', async (t) => {
     const node = holderNode();
     const leaderHere = ll.startReconciler(node);
     await waitFor(`the reconciler on ${node} to join the election`, async () => joinedElection(leaderHere), { timeoutMs: 60_000 });
