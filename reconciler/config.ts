@@ -140,6 +140,8 @@ Flags:
   --liveness-agent-port 9406   the agents' indirect-probe port (hostNetwork)
   --liveness-secret NS/NAME    the indirect-probe key's Secret, created if missing (default
                                floatip-agent/floatip-liveness-key)
+  --liveness-probes            turn the liveness probes on (the chart does; off by default, as
+                               a process outside the cluster may have no route to the nodes)
   --no-liveness-probes         detect dead holders by heartbeats and node status only
   --load-balancer-class CLASS  Services of type LoadBalancer with this class get the anchors of
                                their reserved IPs' droplets as externalIPs (default: the --key)
@@ -255,6 +257,7 @@ const FLAGS = {
   'kubelet-port': { type: 'string' },
   'liveness-agent-port': { type: 'string' },
   'liveness-secret': { type: 'string' },
+  'liveness-probes': { type: 'boolean' },
   'no-liveness-probes': { type: 'boolean' },
   'load-balancer-class': { type: 'string' },
   'no-firewall': { type: 'boolean' },
@@ -381,7 +384,10 @@ function parseLiveness(v: { readonly [k: string]: string | boolean | undefined }
   if (extra.length > 0 || !namespace || !name || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) {
     throw new ConfigError(`--liveness-secret must be NAMESPACE/NAME (got "${secretText}")`);
   }
-  return { enabled: !(v['no-liveness-probes'] ?? false), intervalMs, timeoutMs, indirectProbers, kubeletPort, agentPort, secret: { namespace, name }, nodeName: env['NODE_NAME'] || undefined };
+  // Off unless asked for: probes go to every holder's InternalIP, which only the cluster's own
+  // network should carry (the chart asks; a process run elsewhere — a laptop, a test — must not).
+  const enabled = v['liveness-probes'] === true && v['no-liveness-probes'] !== true;
+  return { enabled, intervalMs, timeoutMs, indirectProbers, kubeletPort, agentPort, secret: { namespace, name }, nodeName: env['NODE_NAME'] || undefined };
 }
 
 /** The config as a log line: everything but the token. */

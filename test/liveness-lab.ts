@@ -103,7 +103,7 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
       startReconciler(node, args = []) {
         const d = started.droplet(node);
         // the lab's emulator bridge has 127.0.0.1:8080 inside the droplet: metrics on 9090
-        const c = d.run(`reconciler-${Date.now()}`, process.execPath, [RECONCILER_MAIN, '--log-level=debug', `--metrics-port=${METRICS_PORT}`, '--health-port=9091', ...args], {
+        const c = d.run(`reconciler-${Date.now()}`, process.execPath, [RECONCILER_MAIN, '--log-level=debug', `--metrics-port=${METRICS_PORT}`, '--health-port=9091', ...(args.includes('--no-liveness-probes') ? [] : ['--liveness-probes']), ...args], {
           PATH: process.env['PATH'] ?? '',
           KUBECONFIG: reconcilerKubeconfig.get(node) ?? '',
           DIGITALOCEAN_TOKEN: TOKEN,

@@ -135,7 +135,10 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
       return d === undefined ? 1 : d.phase === 'ok' && d.failures === 0 ? 0 : 2;
     };
     candidates.sort((a, b) => score(a) - score(b) || a.name.localeCompare(b.name));
-    return candidates.slice(0, config.indirectProbers);
+    // Droplets failing this leader's probes are asked only when no other is left: one that
+    // cannot answer would only make the round short of the answers a verdict needs.
+    const usable = candidates.filter((n) => score(n) < 2);
+    return (usable.length > 0 ? usable : candidates).slice(0, config.indirectProbers);
   }
 
   async function ask(droplet: number, round: number, nodes: Map<number, NodeAddress>): Promise<void> {
