@@ -107,9 +107,10 @@ test('monitor: 30 % loss between the leader and the holder for 60 s moves nothin
   m.stop();
 });
 
-test('monitor: a new leader after earlier deaths — droplets NotReady by now are no witnesses, so they cannot hold the guard', async () => {
-  // n2, n3 and n4 died a minute ago (NotReady); the holder n1 dies now; n5 is this leader, n6 and n7 are alive
-  const nodes: NodeAddress[] = [1, 2, 3, 4, 5, 6, 7].map((i) => ({ name: `n${i}`, dropletId: 1000 + i, address: `10.0.0.${i}`, ready: i === 1 || i >= 5 }));
+test('monitor: a new leader after earlier deaths — droplets NotReady by now, or whose node Lease went quiet, are no witnesses or probers', async () => {
+  // n2 died a minute ago (NotReady), n3 and n4 twenty seconds ago (still Ready, their Leases
+  // quiet); the holder n1 dies now; n5 is this leader, n6 and n7 are alive
+  const nodes: NodeAddress[] = [1, 2, 3, 4, 5, 6, 7].map((i) => ({ name: `n${i}`, dropletId: 1000 + i, address: `10.0.0.${i}`, ready: i !== 2 }));
   const deadAddresses = new Set(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
   const clock = createFakeClock(0);
   const changes: number[][] = [];
@@ -123,6 +124,7 @@ test('monitor: a new leader after earlier deaths — droplets NotReady by now ar
     indirect: (_agent, target) => new Promise((resolve) => clock.setTimer(() => resolve(deadAddresses.has(target.host) ? 'unreached' : 'reached'), INDIRECT_RTT_MS)),
     targets: () => [HOLDER, 1006],
     nodes: () => nodes,
+    quiet: () => new Set([1003, 1004]),
     onChange: (dead) => changes.push([...dead.keys()]),
     metrics: createLivenessMetrics(new Registry()),
     logger: createLogger({ level: 'silent', name: 'test' }),

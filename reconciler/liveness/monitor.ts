@@ -74,6 +74,8 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
   const lastReachedSent = new Map<number, number>();
   let signal: AbortSignal | undefined;
   let cancelTick: (() => void) | undefined;
+  /** droplets whose node Lease went quiet, as of the last interval: never witnesses or probers */
+  let quiet: ReadonlySet<number> = new Set();
 
   let detectorConfig: DetectorConfig = { failuresToSuspect: config.failuresToSuspect };
 
@@ -129,7 +131,7 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
 
   /** Agents to ask about `droplet`: reachable witnesses first, never the suspect's or our own node. */
   function probersFor(droplet: number, nodes: Map<number, NodeAddress>): NodeAddress[] {
-    const candidates = [...nodes.values()].filter((n) => n.ready && n.dropletId !== droplet && n.name !== config.selfNode);
+    const candidates = [...nodes.values()].filter((n) => n.ready && !quiet.has(n.dropletId) && n.dropletId !== droplet && n.name !== config.selfNode);
     const score = (n: NodeAddress): number => {
       const d = map.get(n.dropletId);
       return d === undefined ? 1 : d.phase === 'ok' && d.failures === 0 ? 0 : 2;
@@ -157,11 +159,11 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
 
   /**
    * Witnesses: the nodes asked first for indirect probes, probed so the guard has a baseline.
-   * Ready ones only: droplets that died earlier (NotReady by now) would fail a new leader's
-   * probes and hold the guard against it for good.
+   * Ready ones whose node Lease is not quiet: droplets that died earlier would fail a new
+   * leader's probes and hold the guard against it, or leave its rounds short of answers.
    */
   function witnesses(nodes: Map<number, NodeAddress>, probed: Set<number>): void {
-    const others = [...nodes.values()].filter((n) => n.ready && n.name !== config.selfNode && !probed.has(n.dropletId) && map.get(n.dropletId)?.phase !== 'dead').sort((a, b) => a.name.localeCompare(b.name));
+    const others = [...nodes.values()].filter((n) => n.ready && !quiet.has(n.dropletId) && n.name !== config.selfNode && !probed.has(n.dropletId) && map.get(n.dropletId)?.phase !== 'dead').sort((a, b) => a.name.localeCompare(b.name));
     for (const n of others.slice(0, config.indirectProbers)) probed.add(n.dropletId);
   }
 
@@ -181,7 +183,7 @@ export function createLivenessMonitor(deps: MonitorDeps): LivenessMonitor {
   function tick(): void {
     if (!signal || signal.aborted) return;
     const nodes = directory();
-    const quiet = deps.quiet?.() ?? new Set<number>();
+    quiet = deps.quiet?.() ?? new Set<number>();
     detectorConfig = { failuresToSuspect: config.failuresToSuspect, quiet };
     const probed = new Set<number>();
     const targets = new Set<number>();
