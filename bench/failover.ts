@@ -309,13 +309,13 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const options = { ...opts, e2e, webhook, scale, outage: outageOn };
   if (v['update-baseline']) {
-    // --only outage replaces the outage figures and keeps every other one (and where they were taken)
+    // --only outage replaces the figures of the failures it ran and keeps every other one (and where they were taken)
     const outageOnly = Object.fromEntries(result.map((f) => [f.key, f.value]));
     const file = only && baseline
       ? {
           ...baseline,
           options: { ...baseline.options, outageIterations: opts.outageIterations, outage: true },
-          figures: { ...Object.fromEntries(Object.entries(baseline.figures).filter(([k]) => !k.startsWith('outage.'))), ...outageOnly },
+          figures: { ...Object.fromEntries(Object.entries(baseline.figures).filter(([k]) => !outageKinds.some((kind) => k.startsWith(`outage.${kind}.`)))), ...outageOnly },
           outage: { machine: host, recordedAt: new Date().toISOString() },
         }
       : toBaselineFile(result, host, options, new Date());

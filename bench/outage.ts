@@ -198,6 +198,9 @@ async function oneRun(pw: PacketWorld, game: Game, kind: OutageKind, replicas: R
     const action = lab.edge.view().actions.filter((a) => a.ip === game.ip && a.type === 'assign_ip' && a.startedAt >= t0 - 5).at(0);
     const started = action?.startedAt ?? back.t;
     const completed = action?.completedAt ?? back.t;
+    // floatip may act on its watch before our own call returns (an eviction, a node DELETE):
+    // detection then ends when the action starts
+    detected = Math.min(detected, started);
     const phasesMs = { detection: detected - t0, decision: started - detected, action: completed - started, convergence: back.t - completed };
     await recover(pw, game, kind, node, podName, addReplica);
     return { gapMs: o.longestGapMs, lost: o.lost, sent: o.sent, tcpFailures: o.tcpFailures, tcpAttempts: o.tcpAttempts, phasesMs };
