@@ -26,6 +26,15 @@ export default tseslint.config(
     },
   },
   {
+    // Product code never imports test support: test helpers live under test/, and the image
+    // compiles only what the three entry points import.
+    files: ['shared/**/*.ts', 'webhook/**/*.ts', 'reconciler/**/*.ts', 'agent/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**'], message: 'product code may not import test/ (fakes, fixtures, the emulator)' }] }],
+    },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -17,7 +17,7 @@ import { createDoClient } from '../shared/digitalocean/client.ts';
 import { createRateBudget } from '../shared/digitalocean/budget.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createController } from '../reconciler/controller.ts';
+import { createController } from '../reconciler/ip/controller.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { defaultWorld, startEmulator } from '../test/do-emulator/server.ts';
 import { adminClient, isAssignRequest, node, pod, portOf, routeOf, sleep, watchServerRequests } from './fixtures.ts';

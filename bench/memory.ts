@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
-import { createController } from '../reconciler/controller.ts';
+import { createController } from '../reconciler/ip/controller.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { EmulatorSeed } from '../test/do-emulator/server.ts';

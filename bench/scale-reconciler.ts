@@ -18,7 +18,7 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import { createDoClient } from '../shared/digitalocean/client.ts';
 import { createRateBudget } from '../shared/digitalocean/budget.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
-import { createController } from '../reconciler/controller.ts';
+import { createController } from '../reconciler/ip/controller.ts';
 import { NODE_LEASE_NAMESPACE, createInformers, listWatchFactory } from '../reconciler/informers.ts';
 import type { InformerFactory, ListFunctions, ListPage } from '../reconciler/informers.ts';
 import { createReconcilerMetrics } from '../reconciler/metrics.ts';

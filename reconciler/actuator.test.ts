@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ActionOutcome, CallOptions, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
+import type { ActionOutcome, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createMemoryPort } from '../test/support/reserved-ip-port.ts';
+import type { MemoryPort } from '../test/support/reserved-ip-port.ts';
 import { createActuator } from './actuator.ts';
 import type { Exposure } from './actuator.ts';
 import type { EventRecord } from './events.ts';
@@ -18,23 +20,11 @@ const POD: V1Pod = { metadata: { name: 'web-1', namespace: 'shop', uid: 'u1' } }
 const ASSIGN: Action = { type: 'assign', ip: IP, reason: 'holder-not-eligible', detail: 'droplet 1001 cannot serve: node n1 is NotReady', dropletId: 1002, pod: { uid: 'u1', namespace: 'shop', name: 'web-1' }, node: 'n2' };
 const T = 10_000;
 
-function fakePort(overrides: Partial<ReservedIpPort>): ReservedIpPort & { calls: string[]; signals: (AbortSignal | undefined)[] } {
-  const calls: string[] = [];
-  const signals: (AbortSignal | undefined)[] = [];
-  const record = (what: string, opts?: CallOptions) => {
-    calls.push(what);
-    signals.push(opts?.signal);
-  };
-  const missing = (name: string) => () => Promise.reject(new Error(`unexpected ${name}`));
-  return {
-    calls,
-    signals,
-    getAccount: missing('getAccount'),
-    listReservedIps: missing('listReservedIps'),
-    getReservedIp: (ip, opts) => (record(`get ${ip}`, opts), overrides.getReservedIp ? overrides.getReservedIp(ip, opts) : missing('getReservedIp')()),
-    assign: (ip, droplet, opts) => (record(`assign ${ip} ${droplet}`, opts), overrides.assign ? overrides.assign(ip, droplet, opts) : missing('assign')()),
-    unassign: (ip, opts) => (record(`unassign ${ip}`, opts), overrides.unassign ? overrides.unassign(ip, opts) : missing('unassign')()),
-  };
+/** The memory port (IP on droplet 1001); each test replaces the methods it scripts. */
+function fakePort(overrides: Partial<ReservedIpPort>): MemoryPort {
+  const port = createMemoryPort({ holders: [[IP, 1001]] });
+  Object.assign(port.impl, overrides);
+  return port;
 }
 
 function setup(port: ReservedIpPort, opts: { dryRun?: boolean; exposure?: Exposure } = {}) {
@@ -159,16 +149,35 @@ test('actuator: a report is a Warning Event and a reported outcome', async () =>
   assert.deepEqual(h.events.map((e) => [e.type, e.reason, e.message]), [['Warning', 'FloatingIPConflict', `Reserved IP ${IP}: also claimed by shop/old-1`]]);
 });
 
-test('actuator: the exposure is prepared before the assign; its failure retries the attempt', async () => {
+test('actuator: the exposure is prepared before the assign, bounded by the failover wait (1 s) or the placement wait (5 s)', async () => {
   const order: string[] = [];
   const port = fakePort({ assign: async () => (order.push('assign'), done(1002)) });
-  const exposure: Exposure = { beforeAssign: async (ip, droplet) => void order.push(`expose ${ip} ${droplet}`), holdersChanged: () => undefined };
+  const exposure: Exposure = { beforeAssign: async (ip, droplet, waitMs) => (order.push(`expose ${ip} ${droplet} within ${waitMs}`), { kind: 'exposed' }), holdersChanged: () => undefined };
   const h = setup(port, { exposure });
   await h.actuator.execute(ASSIGN, undefined, h.signal);
-  assert.deepEqual(order, [`expose ${IP} 1002`, 'assign']);
+  await h.actuator.execute({ ...ASSIGN, reason: 'unassigned' }, undefined, h.signal);
+  assert.deepEqual(order, [`expose ${IP} 1002 within 1000`, 'assign', `expose ${IP} 1002 within 5000`, 'assign']);
+});
 
-  const failing = setup(fakePort({}), { exposure: { beforeAssign: () => Promise.reject(new Error('apiserver down')), holdersChanged: () => undefined } });
-  assert.deepEqual(await failing.actuator.execute(ASSIGN, undefined, failing.signal), [{ kind: 'failed', dropletId: 1002, errorClass: 'internal', retryAfterMs: undefined }]);
+test('actuator: a refused Service write is expose-failed — the IP still moves, with its own Event, metric and log line, and no DigitalOcean error', async () => {
+  const port = fakePort({ assign: async () => done(1002) });
+  const refused = 'services "web" is forbidden: ValidatingAdmissionPolicy \'no-external-ips\' denied request';
+  const h = setup(port, { exposure: { beforeAssign: async () => ({ kind: 'expose-failed', service: 'shop/web', message: refused }), holdersChanged: () => undefined } });
+  assert.deepEqual(await h.actuator.execute(ASSIGN, undefined, h.signal), [{ kind: 'moved', dropletId: 1002, family: 4 }]);
+  assert.deepEqual(port.calls, [`assign ${IP} 1002`]);
+  assert.deepEqual(
+    h.events.map((e) => [e.type, e.reason]),
+    [['Warning', 'FloatingIPExposeFailed'], ['Normal', 'FloatingIPAssigned']],
+  );
+  assert.match(h.events[0]?.message ?? '', /^Service shop\/web could not be updated for reserved IP 104\.248\.100\.100 \(services "web" is forbidden/);
+  assert.ok(!h.events.some((e) => /DigitalOcean/.test(e.message)), 'no Event blames DigitalOcean');
+  assert.deepEqual((await h.metrics.exposeFailures.get()).values.map((v) => v.value), [1]);
+  assert.deepEqual((await h.metrics.reconcileErrors.get()).values, []);
+  assert.deepEqual(h.logs.filter((l) => l.level === 'warn').map((l) => [l.msg, l.service]), [['Service write refused; moving the IP anyway', 'shop/web']]);
+
+  const slow = setup(fakePort({ assign: async () => done(1002) }), { exposure: { beforeAssign: async () => ({ kind: 'not-confirmed', waitedMs: 1000 }), holdersChanged: () => undefined } });
+  assert.deepEqual(await slow.actuator.execute(ASSIGN, undefined, slow.signal), [{ kind: 'moved', dropletId: 1002, family: 4 }]);
+  assert.deepEqual(slow.events.map((e) => e.reason), ['FloatingIPAssigned'], 'a slow Service is no Warning: it catches up');
 });
 
 test('actuator: no write starts once the term is over; an abort mid-call rejects', async () => {

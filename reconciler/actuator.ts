@@ -4,20 +4,45 @@
 // aborted call rejects and its outcome is dropped by the caller.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
-import { DoApiError } from '../shared/digitalocean/port.ts';
+import { DoApiError, isAbort } from '../shared/digitalocean/port.ts';
 import type { DoErrorClass, ReservedIpPort } from '../shared/digitalocean/port.ts';
 import type { EventSink } from './events.ts';
 import type { IpMemory, Outcome } from './ip-state.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
 import type { Action, Family } from './model.ts';
 
+/**
+ * What became of the Service write before an assign. Exposure is nice to have before a move
+ * (traffic accepted on the new droplet from its first packet), never a reason not to move.
+ */
+export type ExposeResult =
+  /** the Services concerned list the target (or none is concerned) */
+  | { readonly kind: 'exposed' }
+  /** not confirmed within the bound: the assign goes ahead, the Service catches up */
+  | { readonly kind: 'not-confirmed'; readonly waitedMs: number }
+  /** the API server refused the Service write (admission policy, RBAC...): its own outcome */
+  | { readonly kind: 'expose-failed'; readonly service: string; readonly message: string };
+
 /** Runs before an IP is moved: makes the target ready to receive it (Service externalIPs). */
 export interface Exposure {
-  /** awaited before an assign of `ip` to `dropletId` is sent; a rejection makes the assign retry later */
-  beforeAssign(ip: string, dropletId: number, signal: AbortSignal): Promise<void>;
-  /** called after any holder change (a move completed, a resync read new holders) */
+  /** awaited before an assign, at most `waitMs`; rejects only when `signal` aborts */
+  beforeAssign(ip: string, dropletId: number, waitMs: number, signal: AbortSignal): Promise<ExposeResult>;
+  /** called after any holder change (a move completed, a resync read new holders) or a new winner */
   holdersChanged(): void;
 }
+
+/** How long an assign waits for its Services: short when the holder was lost, longer otherwise. */
+export interface ExposeWait {
+  /** the holder is gone, NotReady, outside the cluster or silent: service is down until the move */
+  readonly failoverMs: number;
+  /** a first placement or a voluntary move: nothing is down, the Service may go first */
+  readonly placementMs: number;
+}
+
+export const DEFAULT_EXPOSE_WAIT: ExposeWait = { failoverMs: 1_000, placementMs: 5_000 };
+
+/** Moves whose reason means the current holder does not serve. */
+const FAILOVER_REASONS: ReadonlySet<Action['reason']> = new Set(['holder-node-deleted', 'holder-outside-cluster', 'holder-not-eligible', 'holder-heartbeat-lost']);
 
 export interface ActuatorDeps {
   readonly port: ReservedIpPort;
@@ -30,6 +55,7 @@ export interface ActuatorDeps {
   /** the pod object behind a PodRef uid, for Events */
   readonly pod: (uid: string) => V1Pod | undefined;
   readonly exposure?: Exposure | undefined;
+  readonly exposeWait?: ExposeWait;
 }
 
 export interface Actuator {
@@ -63,6 +89,7 @@ export function createActuator(deps: ActuatorDeps): Actuator {
   /** Turns a refused call into outcomes: the target's fault, or the attempt's. */
   async function refused(action: Action, err: unknown, signal: AbortSignal): Promise<Outcome[]> {
     if (signal.aborted) throw signal.reason;
+    if (isAbort(err)) throw err; // the term's fence refused the write: nothing of it is kept
     const cls: DoErrorClass | 'internal' = err instanceof DoApiError ? err.errorClass : 'internal';
     const message = err instanceof Error ? err.message : String(err);
     const target = action.type === 'assign' ? (action.dropletId ?? null) : null;
@@ -96,6 +123,20 @@ export function createActuator(deps: ActuatorDeps): Actuator {
     return outcomes;
   }
 
+  /** The Service write before an assign: bounded, and whatever happens the assign goes ahead. */
+  async function expose(action: Action, target: number, signal: AbortSignal): Promise<void> {
+    const wait = deps.exposeWait ?? DEFAULT_EXPOSE_WAIT;
+    const waitMs = FAILOVER_REASONS.has(action.reason) ? wait.failoverMs : wait.placementMs;
+    const result = await (deps.exposure as Exposure).beforeAssign(action.ip, target, waitMs, signal);
+    if (result.kind === 'not-confirmed') {
+      deps.logger.info({ ...fields(action), waitedMs: result.waitedMs }, 'Service not updated yet; moving the IP anyway');
+    } else if (result.kind === 'expose-failed') {
+      metrics.exposeFailures.inc();
+      deps.logger.warn({ ...fields(action), service: result.service, err: { message: result.message } }, 'Service write refused; moving the IP anyway');
+      await event(action, 'Warning', 'FloatingIPExposeFailed', `Service ${result.service} could not be updated for reserved IP ${action.ip} (${result.message}); the IP moves to droplet ${target} anyway, but traffic to it may be dropped until the Service lists the droplet's anchor`);
+    }
+  }
+
   async function move(action: Action, memory: IpMemory | undefined, signal: AbortSignal): Promise<Outcome[]> {
     const target = action.type === 'assign' ? (action.dropletId ?? null) : null;
     if (deps.dryRun) {
@@ -103,11 +144,7 @@ export function createActuator(deps: ActuatorDeps): Actuator {
       return [];
     }
     const family = memory?.holder?.family ?? familyOf(action.ip);
-    try {
-      if (target !== null && deps.exposure) await deps.exposure.beforeAssign(action.ip, target, signal);
-    } catch (err) {
-      return refused(action, err, signal);
-    }
+    if (target !== null && deps.exposure) await expose(action, target, signal);
     if (signal.aborted) throw signal.reason; // the term ended: no write may start
     const lost = memory?.holderLostMs;
     if (lost !== undefined && target !== null) metrics.decisionSeconds.observe((deps.now() - lost) / 1000);

@@ -46,6 +46,7 @@ test('defaults with only a token', () => {
       unassignWhenUnplaced: false,
       heartbeat: { enabled: true, graceMs: undefined },
       loadBalancerClass: 'k8s.haim.dev/floating-ip',
+      exposeWaitMs: 1000,
       manageFirewall: true,
       lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 1000 },
       podName: 'host-1',
@@ -71,6 +72,7 @@ const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>;
   { name: 'namespaces with =', argv: ['--namespaces=default'], expect: { namespaces: ['default'] } },
   { name: 'custom key', argv: ['--key', 'example.com/public-ip'], expect: { keys: { annotation: 'example.com/public-ip', label: 'example.com/public-ip', selector: 'example.com/public-ip=true' } } },
   { name: 'key without prefix', argv: ['--key', 'public-ip'], expect: { keys: { annotation: 'public-ip', label: 'public-ip', selector: 'public-ip=true' } } },
+  { name: '--expose-wait: a bound, zero allowed (never wait for a Service)', argv: ['--expose-wait', '0s'], expect: { exposeWaitMs: 0 } },
   { name: 'durations in all units', argv: ['--cool-off', '1.5s', '--resync-interval', '2m', '--action-expiry', '1h'], expect: { coolOffMs: 1500, resyncIntervalMs: 120_000, actionExpiryMs: 3_600_000 } },
   { name: 'unassign when unplaced', argv: ['--unassign-when-unplaced'], expect: { unassignWhenUnplaced: true } },
   {
@@ -124,6 +126,7 @@ const invalid: Array<{ argv: string[]; env?: Record<string, string>; message: st
   { argv: ['--dry-run=yes'], message: "Option '--dry-run' does not take an argument" },
   { argv: ['--cool-off', '10'], message: '--cool-off must be a positive duration like 500ms, 10s or 5m (got "10")' },
   { argv: ['--cool-off=-5s'], message: '--cool-off must be a positive duration like 500ms, 10s or 5m (got "-5s")' },
+  { argv: ['--expose-wait', 'soon'], message: '--expose-wait must be a duration like 500ms, 10s or 5m (got "soon")' },
   { argv: ['--resync-interval', '0s'], message: '--resync-interval must be a positive duration like 500ms, 10s or 5m (got "0s")' },
   { argv: ['--namespaces', 'Web'], message: '--namespaces: "Web" is not a valid namespace name (lower-case letters, digits and "-", e.g. "default,web")' },
   { argv: ['--key', 'bad key'], message: '--key "bad key" is not a valid label key (e.g. k8s.haim.dev/floating-ip)' },
@@ -216,4 +219,20 @@ test('the lease leaves a fencing margin between the renew deadline and the expir
   assert.equal(ok(['--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms']).lease.renewDeadlineMs, 3000);
   const result = parseConfig({ argv: ['--lease-duration', '3200ms', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' }, readFile: () => '', hostname: 'h' });
   assert.deepEqual(result, { kind: 'error', message: '--lease-duration must exceed --lease-renew-deadline by at least 500 ms (the margin for a request in flight when the leader steps down)' });
+});
+
+test('--firewall-allowed-ports / --firewall-denied-ports and --anchor-range (issue 15)', () => {
+  const defaults = ok([]);
+  assert.equal(defaults.firewallPorts, undefined, 'absent: the default port policy');
+  assert.equal(defaults.anchorRange, undefined, 'absent: 10.20.0.0/16');
+  assert.equal(describeConfig(defaults)['anchorRange'], '10.20.0.0/16');
+  const c = ok(['--firewall-allowed-ports', 'tcp/22', '--firewall-denied-ports', 'udp/53', '--anchor-range', '10.30.0.0/16']);
+  assert.equal(c.firewallPorts?.refuses('tcp', 22), undefined);
+  assert.match(c.firewallPorts?.refuses('udp', 53) ?? '', /--firewall-denied-ports/);
+  assert.match(c.firewallPorts?.refuses('tcp', 10250) ?? '', /kubelet/);
+  assert.equal(c.anchorRange?.contains('10.30.4.5'), true);
+  assert.deepEqual(describeConfig(c)['firewallPortLists'], { allowed: 'tcp/22', denied: 'udp/53' });
+  const bad = (argv: string[]) => parseConfig(inputs(argv));
+  assert.deepEqual(bad(['--firewall-allowed-ports', '22,abc']), { kind: 'error', message: '--firewall-allowed-ports: "abc" is not a port or range (1-65535, e.g. "tcp/22", "8000-8100" or "udp/30000-30010")' });
+  assert.deepEqual(bad(['--anchor-range', '8.8.8.8']), { kind: 'error', message: '--anchor-range "8.8.8.8" is not an IPv4 CIDR with a prefix of /8 to /32 (default 10.20.0.0/16)' });
 });

@@ -11,6 +11,7 @@ import { createDoClient } from '../shared/digitalocean/client.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { ReservedIpPort } from '../shared/digitalocean/port.ts';
 import { StartupError, checkDigitalOcean } from './main.ts';
+import { createMemoryPort } from '../test/support/reserved-ip-port.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const TOKEN = 'emulator-token-0123';
@@ -35,13 +36,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const fakePort = (getAccount: ReservedIpPort['getAccount']): ReservedIpPort => ({
-  getAccount,
-  listReservedIps: () => Promise.reject(new Error('unused')),
-  getReservedIp: () => Promise.reject(new Error('unused')),
-  assign: () => Promise.reject(new Error('unused')),
-  unassign: () => Promise.reject(new Error('unused')),
-});
+const fakePort = (getAccount: ReservedIpPort['getAccount']): ReservedIpPort => {
+  const port = createMemoryPort();
+  port.impl.getAccount = getAccount;
+  return port;
+};
 
 test('--help prints the usage and exits 0', async () => {
   const r = await run(['--help'], {});

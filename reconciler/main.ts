@@ -16,14 +16,16 @@ import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
 import { describeConfig, parseConfig } from './config.ts';
 import type { ReconcilerConfig } from './config.ts';
-import { createController } from './controller.ts';
-import type { Controller, DropletReader, WorldSource } from './controller.ts';
+import { createController } from './ip/controller.ts';
+import type { Controller, DropletReader, WorldSource } from './ip/controller.ts';
+import { createRuntime } from './runtime/runtime.ts';
 import { createKubernetesEventSink } from './events.ts';
 import type { EventSink } from './events.ts';
 import { createInformers, kubeInformerFactory } from './informers.ts';
 import type { InformerFactory } from './informers.ts';
 import { createLeaderElector } from './leader.ts';
 import { createReconcilerMetrics } from './metrics.ts';
+import { DEFAULT_EXPOSE_WAIT } from './actuator.ts';
 import { createExposure } from './exposure/exposure.ts';
 import type { ExposureControllers } from './exposure/exposure.ts';
 import { createExposureMetrics } from './exposure/metrics.ts';
@@ -152,29 +154,23 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   const cloud = deps.cloud ?? ('listFirewalls' in client ? (client as ReservedIpPort & CloudPort) : undefined);
   const manageFirewall = config.manageFirewall ?? true;
   if (manageFirewall && !cloud) logger.warn('the DigitalOcean port has no firewall calls: the floatip firewall is not managed');
-  const exposure = createExposure({
-    world: { ...world, listServices: () => informers.listServices(), holders: () => ctl.holders() },
-    writer: createServiceWriter(kc.makeApiClient(CoreV1Api)),
-    cloud,
-    events,
-    logger,
-    metrics: createExposureMetrics(metrics.registry),
-    config: {
-      keys: config.keys,
-      loadBalancerClass: config.loadBalancerClass ?? config.keys.annotation,
-      manageFirewall: manageFirewall && cloud !== undefined,
-      resyncIntervalMs: config.resyncIntervalMs,
-      dryRun: config.dryRun,
-    },
-  });
+  // One runtime for the three controllers: one term starts and stops them together, and fences
+  // every write they make.
+  const runtime = createRuntime();
+  const failoverWaitMs = config.exposeWaitMs ?? DEFAULT_EXPOSE_WAIT.failoverMs;
   const ctl = createController({
+    runtime,
     port,
     droplets: 'getDroplet' in client ? (client as ReservedIpPort & DropletReader) : undefined,
     world,
     events,
     logger,
     metrics,
-    exposure,
+    // the Service controller below: it reads this controller's claims, so it is made after it
+    exposure: {
+      beforeAssign: (ip, dropletId, waitMs, signal) => exposure.beforeAssign(ip, dropletId, waitMs, signal),
+      holdersChanged: () => exposure.holdersChanged(),
+    },
     config: {
       keys: config.keys,
       dryRun: config.dryRun,
@@ -185,6 +181,26 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       adoptable: config.adoptable,
       ipPolicy: config.ipPolicy,
       heartbeat: config.heartbeat,
+      exposeWait: { failoverMs: failoverWaitMs, placementMs: Math.max(failoverWaitMs, DEFAULT_EXPOSE_WAIT.placementMs) },
+    },
+  });
+  const exposure = createExposure({
+    runtime,
+    world: { ...world, listServices: () => informers.listServices(), holders: () => ctl.holders() },
+    claims: ctl,
+    writer: createServiceWriter(kc.makeApiClient(CoreV1Api)),
+    cloud,
+    events,
+    logger,
+    metrics: createExposureMetrics(metrics.registry),
+    config: {
+      keys: config.keys,
+      loadBalancerClass: config.loadBalancerClass ?? config.keys.annotation,
+      manageFirewall: manageFirewall && cloud !== undefined,
+      firewallPorts: config.firewallPorts,
+      anchorRange: config.anchorRange,
+      resyncIntervalMs: config.resyncIntervalMs,
+      dryRun: config.dryRun,
     },
   });
   const informers = createInformers({
@@ -215,15 +231,13 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     logger,
     onStartedLeading: (term) => {
       metrics.isLeader.set(1);
-      // exposure first: the controller's first assign of the term already asks it (beforeAssign)
-      exposure.start(term.signal);
-      ctl.start(term);
+      runtime.start(term);
     },
     onStoppedLeading: async () => {
       metrics.isLeader.set(0);
       // The term's signal has already aborted the calls in flight: this only waits for them
       // to unwind, which is quick; the bound is for a bug, not for DigitalOcean.
-      const done = await within(Promise.all([ctl.stop(), exposure.stop()]).then(() => true), config.shutdownTimeoutMs / 2);
+      const done = await within(runtime.stop().then(() => true), config.shutdownTimeoutMs / 2);
       if (!done) logger.error('controller did not unwind after its term was cancelled; handing over anyway');
     },
   });

@@ -24,6 +24,8 @@ export interface ReconcilerMetrics {
   readonly isLeader: Gauge;
   /** failed reconcile attempts (labels: class — DoErrorClass or "internal") */
   readonly reconcileErrors: Counter<'class'>;
+  /** assigns that went ahead although the API server refused their Service write (never a DigitalOcean error) */
+  readonly exposeFailures: Counter;
   /** IPs with no eligible pod (label: ip) */
   readonly unplaced: Gauge<'ip'>;
   /** 1 for a claimed IP that a droplet outside the cluster holds and the claim policy leaves there */
@@ -63,6 +65,7 @@ export function createReconcilerMetrics(opts: { defaultMetrics?: boolean } = {})
     informerRestarts: new Counter({ name: 'floatip_informer_restarts_total', help: 'Informer restarts after a watch error', labelNames: ['resource'], registers }),
     isLeader: new Gauge({ name: 'floatip_leader', help: '1 while this replica holds the leader Lease', registers }),
     reconcileErrors: new Counter({ name: 'floatip_reconcile_errors_total', help: 'Failed reconcile attempts by error class', labelNames: ['class'], registers }),
+    exposeFailures: new Counter({ name: 'floatip_expose_failures_total', help: 'Assigns that went ahead although the API server refused the Service write before them', registers }),
     unplaced: new Gauge({ name: 'floatip_ip_unplaced', help: '1 when a reserved IP has no eligible pod', labelNames: ['ip'], registers }),
     heldOutsideCluster: new Gauge({
       name: 'floatip_ip_held_outside_cluster',

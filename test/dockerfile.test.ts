@@ -4,8 +4,10 @@
 // steps were run by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { parseManifests, renderChart, REPO_ROOT } from './chart/helm.ts';
 
 interface Stage {
@@ -51,7 +53,7 @@ test('the runtime stage is plain Debian with only node, the production node_modu
 test('every process the chart starts is compiled into the image', () => {
   const build = dockerfile.stages.find((s) => s.name === 'build');
   const compile = build?.instructions.find((i) => i.includes('tsconfig.image.json') && i.startsWith('RUN')) ?? '';
-  const include = (JSON.parse(/'(\{.*?\})'/.exec(compile)?.[1] ?? '{}') as { include?: string[] }).include ?? [];
+  const files = (JSON.parse(/'(\{.*?\})'/.exec(compile)?.[1] ?? '{}') as { files?: string[] }).files ?? [];
   const objects = parseManifests(renderChart());
   const entries = objects
     .filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet')
@@ -59,7 +61,27 @@ test('every process the chart starts is compiled into the image', () => {
   assert.deepEqual(entries.sort(), ['node dist/agent/main.js', 'node dist/reconciler/main.js', 'node dist/webhook/main.js']);
   for (const entry of entries) {
     const dir = /dist\/([^/]+)\//.exec(entry)?.[1] ?? '';
-    assert.ok(include.includes(dir), `${dir}/ is not compiled (tsconfig.image.json include: ${include.join(', ')})`);
+    assert.ok(files.includes(`${dir}/main.ts`), `${dir}/main.ts is not compiled (tsconfig.image.json files: ${files.join(', ')})`);
     assert.ok(build?.instructions.includes(`COPY ${dir} ./${dir}`), `${dir}/ is not copied into the build stage`);
+  }
+});
+
+test('the image compiles the entry points and what they import: no test, fixture or fake, without any name glob', () => {
+  const build = dockerfile.stages.find((s) => s.name === 'build');
+  const compile = build?.instructions.find((i) => i.includes('tsconfig.image.json') && i.startsWith('RUN')) ?? '';
+  const config = JSON.parse(/'(\{.*?\})'/.exec(compile)?.[1] ?? '{}') as { include?: string[]; exclude?: string[]; files?: string[] };
+  assert.deepEqual([config.include, config.exclude], [[], undefined], 'nothing but the files and their imports');
+  const dir = mkdtempSync(join(tmpdir(), 'floatip-image-'));
+  try {
+    const tsconfig = join(dir, 'tsconfig.json');
+    writeFileSync(tsconfig, JSON.stringify({ extends: join(REPO_ROOT, 'tsconfig.json'), compilerOptions: { typeRoots: [join(REPO_ROOT, 'node_modules/@types')] }, include: [], files: (config.files ?? []).map((f) => join(REPO_ROOT, f)) }));
+    const listed = execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig, '--listFilesOnly'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.startsWith(REPO_ROOT) && !f.includes('/node_modules/'))
+      .map((f) => relative(REPO_ROOT, f));
+    assert.ok(listed.includes('reconciler/ip/controller.ts'), 'the reconciler is followed through its imports');
+    assert.deepEqual(listed.filter((f) => f.startsWith('test/') || f.startsWith('bench/') || /\.test\.ts$|fixture|fake/.test(f)), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -2,12 +2,12 @@
 // come back; every expectation is an exact list of grants at an exact time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createManualClock } from '../test/do-emulator/clock.ts';
+import { createFakeClock } from '../test/support/fake-clock.ts';
 import { createAdmissionGate } from './admission-gate.ts';
 import type { Release } from './admission-gate.ts';
 
 function setup(budgetBytes = 10, maxWaitMs = 1000) {
-  const clock = createManualClock(0);
+  const clock = createFakeClock(0);
   const gate = createAdmissionGate({ budgetBytes, maxWaitMs, setTimer: clock.setTimer });
   const log: string[] = [];
   const releases = new Map<string, Release>();
@@ -30,7 +30,7 @@ test('bodies that fit the budget go in at once; the rest wait in order and go in
   assert.deepEqual(log, ['0 a in', '0 b in']);
   assert.equal(gate.inFlightBytes, 10);
   assert.equal(gate.waiting, 2);
-  clock.advance(300);
+  clock.tick(300);
   releases.get('a')?.();
   await settle();
   assert.deepEqual(log, ['0 a in', '0 b in', '300 c in', '300 d in']);
@@ -42,10 +42,10 @@ test('a request that waits longer than maxWaitMs is refused and leaves the queue
   void ask('a', 10);
   void ask('b', 1);
   await settle();
-  clock.advance(999);
+  clock.tick(999);
   await settle();
   assert.deepEqual(log, ['0 a in']);
-  clock.advance(1);
+  clock.tick(1);
   await settle();
   assert.deepEqual(log, ['0 a in', '1000 b refused']);
   assert.equal(gate.waiting, 0);
@@ -56,18 +56,18 @@ test('a refused head no longer blocks smaller requests behind it', async () => {
   const { log, releases, ask, settle, clock } = setup(10, 1000);
   void ask('a', 8);
   await settle();
-  clock.advance(500);
+  clock.tick(500);
   void ask('big', 10);
   void ask('small', 2);
   await settle();
   assert.deepEqual(log, ['0 a in']);
-  clock.advance(500); // big has waited 500 ms, small too; nothing changes
+  clock.tick(500); // big has waited 500 ms, small too; nothing changes
   await settle();
   assert.deepEqual(log, ['0 a in']);
   releases.get('a')?.();
   await settle();
   assert.deepEqual(log, ['0 a in', '1000 big in']);
-  clock.advance(500); // small times out behind big
+  clock.tick(500); // small times out behind big
   await settle();
   assert.deepEqual(log, ['0 a in', '1000 big in', '1500 small refused']);
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseAnchorRange } from '../../shared/anchors.ts';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { floatingIpKeys } from '../../shared/keys.ts';
-import { nodeAnchor, podClaims, selects, serviceFacts } from './facts.ts';
+import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 
 const CLASS = 'k8s.haim.dev/floating-ip';
 
@@ -32,6 +32,8 @@ test('serviceFacts: class, ports (TCP by default), source ranges, current extern
     externalIPsOwners: [],
     ownedByFloatip: false,
   });
+  // the families as the API server fills them in, for the IPv6 family warning
+  assert.deepEqual(serviceFacts(service({ spec: { ipFamilies: ['IPv4'] } }), CLASS).ipFamilies, ['IPv4']);
 });
 
 test('serviceFacts: floatip only for type LoadBalancer with its class', () => {
@@ -59,21 +61,16 @@ test('serviceFacts: who owns spec.externalIPs and the ingress, from managedField
   assert.deepEqual([serviceFacts(service({ managedFields: ours }), CLASS).externalIPsOwners, serviceFacts(service({ managedFields: ours }), CLASS).ownedByFloatip], [[], true]);
 });
 
-test('podClaims: canonical addresses; an invalid annotation claims nothing', () => {
-  const keys = floatingIpKeys();
-  const claims = podClaims({ metadata: { namespace: 'ns', labels: { app: 'a' }, annotations: { [keys.annotation]: '104.248.100.100, 2604:A880:800:14:0::1000' } } }, keys);
-  assert.deepEqual(claims, {
-    namespace: 'ns',
-    labels: { app: 'a' },
-    addresses: [
-      { text: '104.248.100.100', family: 4 },
-      { text: '2604:a880:800:14::1000', family: 6 },
-    ],
-  });
-  assert.deepEqual(podClaims({ metadata: { annotations: { [keys.annotation]: '104.248.100' } } }, keys).addresses, []);
+test('isFloatipService: type LoadBalancer with floatip\'s class, nothing else', () => {
+  const svc = (type: string, loadBalancerClass?: string): V1Service => ({ metadata: { name: 's' }, spec: { type, ...(loadBalancerClass ? { loadBalancerClass } : {}) } });
+  assert.equal(isFloatipService(svc('LoadBalancer', CLASS), CLASS), true);
+  assert.equal(isFloatipService(svc('LoadBalancer', 'other/class'), CLASS), false);
+  assert.equal(isFloatipService(svc('LoadBalancer'), CLASS), false);
+  assert.equal(isFloatipService(svc('ClusterIP', CLASS), CLASS), false);
+  assert.equal(isFloatipService(undefined, CLASS), false);
 });
 
-test('nodeAnchor: droplet nodes only; the annotation must be an IPv4 address', () => {
+test('nodeAnchor: droplet nodes only; the annotation must be an address in the anchor range', () => {
   const node = (providerID: string | undefined, value?: string): V1Node => ({
     metadata: { name: 'pool-a-1', ...(value === undefined ? {} : { annotations: { 'k8s.haim.dev/anchor-ipv4': value } }) },
     spec: { providerID },
@@ -82,7 +79,12 @@ test('nodeAnchor: droplet nodes only; the annotation must be an IPv4 address', (
   assert.deepEqual(nodeAnchor(node('digitalocean://1001', '10.20.0.11'), key), [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }]);
   assert.deepEqual(nodeAnchor(node('digitalocean://1001', ' 10.20.0.11\n'), key), [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }]);
   assert.deepEqual(nodeAnchor(node('digitalocean://1001'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined }]);
-  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '2604::1'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: '2604::1' }]);
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '2604::1'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: '2604::1', why: '"2604::1" is not an IPv4 address' }]);
+  // only droplet anchors (issue 15): an agent cannot publish 8.8.8.8 or 127.0.0.1 into a Service
+  for (const bad of ['8.8.8.8', '127.0.0.1', '10.21.0.1']) {
+    assert.deepEqual(nodeAnchor(node('digitalocean://1001', bad), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: bad, why: `"${bad}" is not in the droplet anchor range 10.20.0.0/16` }], bad);
+  }
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '10.30.0.5'), key, parseAnchorRange('10.30.0.0/16')), [1001, { nodeName: 'pool-a-1', anchor: '10.30.0.5' }]);
   assert.equal(nodeAnchor(node('aws:///i-1', '10.20.0.11'), key), null);
   assert.equal(nodeAnchor(node(undefined), key), null);
 });

@@ -7,10 +7,15 @@ import assert from 'node:assert/strict';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { createDoClient } from '../../shared/digitalocean/client.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startEmulator } from '../../test/do-emulator/server.ts';
 import { DEFAULT_CLUSTER_ID } from '../../test/do-emulator/world.ts';
-import { createFakeClock } from '../fake-clock.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
+import { learnClusterUuid } from '../cluster-identity.ts';
+import type { EventRecord } from '../events.ts';
+import { dropletIdOf } from '../snapshot.ts';
+import { createRuntime } from '../runtime/runtime.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import { createExposureMetrics } from './metrics.ts';
 
@@ -60,33 +65,60 @@ async function setup(t: TestContext) {
   const nodes: V1Node[] = [node('pool-a-1', 1001), node('pool-a-2', 1002)];
   const registry = new Registry();
   const metrics = createExposureMetrics(registry);
+  let uuid: string | undefined;
   const cloud = createDoClient({ token: 'fw-test', baseUrl: emu.url, retry: { maxAttempts: 1 } });
+  const runtime = createRuntime({ setTimer: clock.setTimer, now: clock.now });
+  // every Service's pod holds a reserved IP of its own on droplet 1001: each one exposes a won IP
+  const keys = floatingIpKeys();
+  const ipOf = (i: number) => `104.248.100.${100 + i}`;
+  const events: EventRecord[] = [];
   const fw = createFirewallController({
+    runtime,
     cloud,
-    world: { listServices: () => services, listNodes: () => nodes },
+    world: {
+      listServices: () => services,
+      listNodes: () => nodes,
+      listPods: () =>
+        services.map((svc, i) => ({
+          metadata: { name: `${svc.metadata?.name}-0`, namespace: svc.metadata?.namespace, labels: svc.spec?.selector ?? {}, annotations: { [keys.annotation]: ipOf(i) } },
+          spec: { nodeName: 'pool-a-1', containers: [] },
+        })),
+      holders: () => services.map((_, i) => ({ ip: ipOf(i), family: 4 as const, dropletId: 1001 })),
+    },
     logger,
+    events: { record: async (e) => void events.push(e) },
     metrics,
     config: { loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
-    setTimer: clock.setTimer,
+    // what the IP controller's cloud view answers (learnt once), from the same droplet tags
+    clusterUuid: async () => (uuid ??= (await learnClusterUuid(nodes.flatMap((n) => dropletIdOf(n.spec?.providerID) ?? []), async (id) => (await cloud.getDroplet(id)).tags))?.uuid),
+    // the IP controller's claim view: each pod's workload (its Service) won its own IP
+    claims: {
+      podClaim: (pod) => ({ ips: [pod.metadata?.annotations?.[keys.annotation] ?? ''], workload: pod.metadata?.name ?? '' }),
+      winner: (ip) => {
+        const i = Number(ip.split('.')[3]) - 100;
+        return `${services[i]?.metadata?.name}-0`;
+      },
+    },
   });
   const term = new AbortController();
+  const start = () => runtime.start({ signal: term.signal, valid: () => !term.signal.aborted });
   t.after(async () => {
     term.abort();
-    await fw.stop();
+    await runtime.stop();
     await emu.close();
   });
   const firewalls = async () => ((await admin('GET', '/state')) as { firewalls: StateFirewall[] }).firewalls;
   const ours = async () => (await firewalls()).find((f) => f.name === NAME);
   const requests = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).map((r) => `${r.method} ${r.path} ${r.status}`);
   const clearRequests = () => admin('DELETE', '/requests');
-  return { emu, admin, logs, clock, services, nodes, fw, term, firewalls, ours, requests, clearRequests, registry };
+  return { emu, admin, logs, clock, services, nodes, fw, runtime, term, start, firewalls, ours, requests, clearRequests, registry, events };
 }
 
 test('creates floatip-<cluster> for the Services ports, targeting the worker tag; the DOKS firewall stays byte for byte', async (t) => {
   const h = await setup(t);
   const doksBefore = JSON.stringify((await h.firewalls()).find((f) => f.name === DOKS));
   h.services.push(service('game', [['UDP', 7777], ['TCP', 8080]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
 
   const fw = await h.ours();
@@ -116,7 +148,7 @@ test('creates floatip-<cluster> for the Services ports, targeting the worker tag
 test('a port added: one PUT within the batch delay; several events are one run', async (t) => {
   const h = await setup(t);
   h.services.push(service('game', [['UDP', 7777]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
   await h.clearRequests();
 
@@ -142,7 +174,7 @@ test('a port added: one PUT within the batch delay; several events are one run',
 test('deleted by hand: the resync recreates it', async (t) => {
   const h = await setup(t);
   h.services.push(service('game', [['TCP', 8080]], { loadBalancerSourceRanges: ['203.0.113.0/24'] }));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
   const first = await h.ours();
   assert.deepEqual(first?.inbound_rules, [{ protocol: 'tcp', ports: '8080', sources: { addresses: ['203.0.113.0/24'] } }]);
@@ -162,7 +194,7 @@ test('a Service gone or of another class: its rules go, then the firewall; later
   const game = service('game', [['UDP', 7777]]);
   const web = service('web', [['TCP', 443]]);
   h.services.push(game, web);
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
 
   // web changes class (type ClusterIP): its rule goes
@@ -190,7 +222,7 @@ test('a token without firewall scopes: a warning naming the scopes and the opt-o
   const h = await setup(t);
   await h.admin('POST', '/faults', { method: 'POST', path: '^/v2/firewalls$', status: 403, body: { id: 'forbidden', message: 'You are not authorized to perform this operation' }, count: 1 });
   h.services.push(service('game', [['UDP', 7777]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await assert.rejects(h.fw.syncNow(), /403\). It needs the firewall:create and droplet:read scopes/);
   const warning = h.logs.find((l) => l['level'] === 'warn');
   assert.equal(warning?.['msg'], 'the DigitalOcean token may not manage firewalls: give it the firewall:* and droplet:read scopes, or run with --no-firewall');
@@ -204,13 +236,27 @@ test('a token without firewall scopes: a warning naming the scopes and the opt-o
 test('stop: no run after the term ends', async (t) => {
   const h = await setup(t);
   h.services.push(service('game', [['UDP', 7777]]));
-  h.fw.start(h.term.signal);
+  h.start();
   await h.fw.syncNow();
   h.term.abort();
-  await h.fw.stop();
+  await h.runtime.stop();
   await h.clearRequests();
   h.fw.serviceChanged(service('game', [['TCP', 1]]));
   await h.clock.advance(120_000);
   assert.deepEqual(await h.requests(), []);
   assert.equal(h.clock.pending(), 0);
+});
+
+test('a Service with 60 ports: refused with one Warning Event, the others still reach DigitalOcean (no 422 loop)', async (t) => {
+  const h = await setup(t);
+  h.services.push(service('big', Array.from({ length: 60 }, (_, i): [string, number] => ['TCP', 20_000 + 2 * i])));
+  h.services.push(service('shop', [['TCP', 9443]]));
+  h.start();
+  await h.fw.syncNow();
+  assert.deepEqual((await h.ours())?.inbound_rules, [{ protocol: 'tcp', ports: '9443', sources: ALL }]);
+  await h.clock.advance(60_000); // resync: same refusal, no second Event
+  await h.fw.syncNow();
+  const warnings = h.events.filter((e) => e.type === 'Warning').map((e) => [e.pod.metadata?.name, e.reason]);
+  assert.deepEqual(warnings, [['big', 'FloatingIPFirewallFull']]);
+  assert.equal((await h.requests()).filter((r) => r.endsWith(' 422')).length, 0, 'never sent what DigitalOcean refuses');
 });

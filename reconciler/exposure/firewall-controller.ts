@@ -1,30 +1,40 @@
 // Keeps the cluster's floatip firewall on DigitalOcean equal to what the Services of
 // floatip's class need (firewall-plan.ts decides). Service changes mark it dirty (a burst
-// becomes one run), and a periodic resync re-reads it, so one deleted by hand comes back.
-// Each run: the cluster UUID (once, from a node's droplet tags), one list of firewalls, then at
-// most one write. A cluster without floatip Services costs one list per leadership term.
-// Runs only while this replica leads: start(signal) ... stop().
-import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { DoApiError, isAbort } from '../../shared/digitalocean/port.ts';
+// within batchMs becomes one run), and the runtime's resync re-reads it, so one deleted by
+// hand comes back. Each run: the cluster UUID (the IP controller's cloud view learns it), one
+// list of firewalls, then at most one write. A cluster without floatip Services costs one
+// list per leadership term. The writes go through the runtime's fence. Only Services exposing
+// a reserved IP their pods won open ports (firewall-plan.ts); a refused one gets a Warning.
+import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import { DoApiError } from '../../shared/digitalocean/port.ts';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { realTimer } from '../../shared/timers.ts';
-import type { SetTimer } from '../../shared/timers.ts';
+import type { EventSink } from '../events.ts';
+import type { ClaimsView } from '../ip/controller.ts';
+import type { HolderEntry } from '../model.ts';
+import { RESYNC } from '../runtime/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { dropletIdOf } from '../snapshot.ts';
-import { serviceFacts } from './facts.ts';
-import { clusterUuidOf, desiredFirewall, firewallName, planFirewall } from './firewall-plan.ts';
-import type { FirewallAction } from './firewall-plan.ts';
+import { isFloatipService, serviceFacts } from './facts.ts';
+import { desiredFirewall, exposingServices, firewallName, planFirewall } from './firewall-plan.ts';
+import type { FirewallAction, FirewallRefusal } from './firewall-plan.ts';
+import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
-import { createWorkLoop } from './work-loop.ts';
-import type { WorkLoop } from './work-loop.ts';
+import type { ServiceFacts } from './model.ts';
+import type { PortPolicy } from './port-policy.ts';
 
 export interface FirewallWorld {
   listServices(): readonly V1Service[];
   listNodes(): readonly V1Node[];
+  listPods(): readonly V1Pod[];
+  /** DigitalOcean's holders as the IP controller knows them */
+  holders(): readonly HolderEntry[];
 }
 
 export interface FirewallControllerConfig {
   readonly loadBalancerClass: string;
+  /** --firewall-allowed-ports / --firewall-denied-ports; default: port-policy.ts */
+  readonly ports?: PortPolicy | undefined;
   readonly resyncIntervalMs: number;
   /** Service events within this window become one run (default 250 ms) */
   readonly batchMs?: number;
@@ -35,69 +45,63 @@ export interface FirewallControllerConfig {
 export interface FirewallControllerDeps {
   readonly cloud: CloudPort;
   readonly world: FirewallWorld;
+  /** the cluster's UUID (ip/cloud-view.ts learns it from the node droplets' tags); undefined: unknown yet */
+  readonly clusterUuid: () => Promise<string | undefined>;
+  /** the IP controller's claims: which IPs each pod's workload won */
+  readonly claims: Pick<ClaimsView, 'podClaim' | 'winner'>;
   readonly logger: Logger;
+  /** Warning Events on Services whose ports are refused */
+  readonly events: EventSink;
   readonly metrics: ExposureMetrics;
   readonly config: FirewallControllerConfig;
-  readonly setTimer?: SetTimer;
-  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
+  /** the process's runtime: it starts and stops this controller with the others */
+  readonly runtime: Runtime;
 }
 
 export interface FirewallController {
-  start(signal: AbortSignal): void;
-  stop(): Promise<void>;
   /** a Service of (or formerly of) floatip's class changed */
   serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
+  /** holders, pods or winners changed: runs when the set of Services exposing a won IP changed */
+  claimsChanged(): void;
   /** run now; resolves after the run (tests, the demo) */
   syncNow(): Promise<void>;
 }
 
 const KEY = 'firewall';
-/** nodes whose droplet tags are tried before giving up on learning the cluster UUID in one run */
-const UUID_TRIES = 3;
 
 export class ClusterUnknown extends Error {
   override readonly name = 'ClusterUnknown';
 }
 
 interface TermState {
-  readonly loop: WorkLoop;
-  clusterUuid: string | undefined;
   /** the last list showed no firewall of ours: with nothing wanted, there is nothing to look at */
   knownAbsent: boolean;
-  cancelResync: (() => void) | undefined;
+  /** the exposing Services of the last run, to tell whether a claims change matters */
+  exposing: string;
+  /** refusal messages already recorded, per Service: one Warning per message while it lasts */
+  readonly warned: Map<string, Set<string>>;
 }
 
 const rulesText = (a: FirewallAction) => (a.type === 'delete' ? undefined : a.spec.inbound.map((r) => `${r.protocol}/${r.ports}`).join(', '));
 
 export function createFirewallController(deps: FirewallControllerDeps): FirewallController {
-  const { cloud, world, config, metrics } = deps;
+  const { world, config, metrics } = deps;
   const log = deps.logger.child({ controller: 'firewall' });
-  const setTimer = deps.setTimer ?? realTimer;
+  const { runtime } = deps;
+  const cloud = runtime.fence(deps.cloud, { createFirewall: 1, updateFirewall: 2, deleteFirewall: 1 });
   let term: TermState | undefined;
 
-  const isOurs = (svc: V1Service | undefined) => svc?.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === config.loadBalancerClass;
+  const isOurs = (svc: V1Service | undefined) => isFloatipService(svc, config.loadBalancerClass);
 
-  async function learnClusterUuid(s: TermState, signal: AbortSignal): Promise<string | undefined> {
-    if (s.clusterUuid) return s.clusterUuid;
+  async function clusterUuid(): Promise<string | undefined> {
+    const uuid = await deps.clusterUuid();
+    if (uuid !== undefined) return uuid;
     const droplets = world
       .listNodes()
       .map((n) => dropletIdOf(n.spec?.providerID))
-      .filter((d): d is number => d !== null)
-      .slice(0, UUID_TRIES);
-    if (droplets.length === 0) return undefined;
-    for (const id of droplets) {
-      try {
-        const uuid = clusterUuidOf((await cloud.getDroplet(id, { signal })).tags);
-        if (uuid) {
-          s.clusterUuid = uuid;
-          log.info({ cluster: uuid, droplet: id }, 'cluster UUID learnt from the droplet tags');
-          return uuid;
-        }
-      } catch (err) {
-        if (isAbort(err) || !(err instanceof DoApiError && err.errorClass === 'NotFound')) throw err;
-      }
-    }
-    throw new ClusterUnknown(`cannot learn the cluster UUID: none of droplets ${droplets.join(', ')} carries a k8s:<cluster-uuid> tag (are these DOKS nodes?)`);
+      .filter((d): d is number => d !== null);
+    if (droplets.length === 0) return undefined; // no node on a droplet yet: nothing to target
+    throw new ClusterUnknown(`cannot learn the cluster UUID: none of droplets ${droplets.slice(0, 3).join(', ')} carries a k8s:<cluster-uuid> tag (are these DOKS nodes?)`);
   }
 
   async function execute(a: FirewallAction, name: string, signal: AbortSignal): Promise<void> {
@@ -119,11 +123,40 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     metrics.firewallWrites.inc({ op: a.type });
   }
 
+  /** Service keys exposing a reserved IP their pods won, as the IP controller judged the claims */
+  function exposingKeys(services: readonly ServiceFacts[]): Set<string> {
+    if (services.length === 0) return new Set();
+    const namespaces = new Set(services.map((svc) => svc.namespace));
+    const pods = world
+      .listPods()
+      .filter((p) => namespaces.has(p.metadata?.namespace ?? ''))
+      .map((p) => judgedClaims(p, deps.claims));
+    return exposingServices(services, pods, new Map(world.holders().map((h) => [h.ip, h])));
+  }
+
+  function report(s: TermState, services: readonly V1Service[], refusals: readonly FirewallRefusal[]): void {
+    const now = new Map<string, Set<string>>();
+    for (const r of refusals) {
+      const messages = now.get(r.service) ?? new Set<string>();
+      now.set(r.service, messages.add(r.message));
+      if (s.warned.get(r.service)?.has(r.message)) continue;
+      log.warn({ service: r.service, reason: r.reason, ports: r.ports, ...(r.owners ? { owners: r.owners } : {}) }, r.message);
+      const svc = services.find((x) => `${x.metadata?.namespace}/${x.metadata?.name}` === r.service);
+      if (svc) void deps.events.record({ pod: svc, kind: 'Service', type: 'Warning', reason: r.reason, message: r.message });
+    }
+    s.warned.clear();
+    for (const [k, v] of now) s.warned.set(k, v);
+  }
+
   async function run(s: TermState, signal: AbortSignal): Promise<void> {
-    const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
-    const uuid = await learnClusterUuid(s, signal);
-    if (uuid === undefined) return; // no node on a droplet yet: nothing to target
-    const desired = desiredFirewall(services, uuid);
+    const ours = world.listServices().filter(isOurs);
+    const services = ours.map((svc) => serviceFacts(svc, config.loadBalancerClass));
+    const uuid = await clusterUuid();
+    if (uuid === undefined) return;
+    const exposing = exposingKeys(services);
+    s.exposing = [...exposing].sort().join('\n');
+    const { spec: desired, refusals } = desiredFirewall(services, uuid, { exposing: (svc) => exposing.has(svc.key), ...(config.ports ? { ports: config.ports } : {}) });
+    report(s, ours, refusals);
     if (desired === null && s.knownAbsent) return;
     const name = firewallName(uuid);
     const existing = await cloud.listFirewalls({ signal });
@@ -135,55 +168,52 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     s.knownAbsent = desired === null;
   }
 
-  function scheduleResync(s: TermState): void {
-    s.cancelResync = setTimer(() => {
-      if (term !== s) return;
-      s.knownAbsent = s.knownAbsent && !world.listServices().some(isOurs);
-      s.loop.mark(KEY);
-      scheduleResync(s);
-    }, config.resyncIntervalMs);
-  }
-
-  const controller: FirewallController = {
-    start(signal) {
-      if (term) return;
-      const s: TermState = {
-        clusterUuid: undefined,
-        knownAbsent: false,
-        cancelResync: undefined,
-        loop: createWorkLoop({
-          run: (_key, loopSignal) => run(s, AbortSignal.any([loopSignal, signal])),
-          setTimer,
-          batchMs: config.batchMs ?? 250,
-          backoff: deps.backoff,
-          onError(_key, err, retryInMs) {
-            metrics.errors.inc({ controller: 'firewall' });
-            const denied = err instanceof DoApiError && (err.status === 401 || err.status === 403);
-            const hint = denied ? 'the DigitalOcean token may not manage firewalls: give it the firewall:* and droplet:read scopes, or run with --no-firewall' : 'firewall update failed; retrying';
-            log.warn({ err, retryInMs }, hint);
-          },
-        }),
-      };
-      term = s;
-      signal.addEventListener('abort', () => void controller.stop(), { once: true });
-      s.loop.mark(KEY);
-      scheduleResync(s);
+  const queue = runtime.register({
+    name: 'firewall',
+    resyncMs: config.resyncIntervalMs,
+    backoff: { baseMs: 500, capMs: 60_000 },
+    begin() {
+      // nothing of a former term's judgement carries over: a new leader warns afresh
+      term = { knownAbsent: false, exposing: '', warned: new Map() };
     },
-    async stop() {
-      const s = term;
+    end() {
       term = undefined;
-      if (!s) return;
-      s.cancelResync?.();
-      await s.loop.stop();
     },
+    async reconcile(key, ctx) {
+      const s = term;
+      if (!s) return;
+      if (key === RESYNC) {
+        // a firewall deleted by hand while no Service changed comes back; one key, so runs stay serial
+        s.knownAbsent = s.knownAbsent && !world.listServices().some(isOurs);
+        queue.addAfter(KEY, config.batchMs ?? 250);
+        return;
+      }
+      await run(s, ctx.signal);
+    },
+    onError(_key, err, retryInMs) {
+      metrics.errors.inc({ controller: 'firewall' });
+      const denied = err instanceof DoApiError && (err.status === 401 || err.status === 403);
+      const hint = denied ? 'the DigitalOcean token may not manage firewalls: give it the firewall:* and droplet:read scopes, or run with --no-firewall' : 'firewall update failed; retrying';
+      log.warn({ err, retryInMs }, hint);
+    },
+  });
+
+  return {
     serviceChanged(svc, old) {
       if (!term || !(isOurs(svc) || isOurs(old))) return;
       term.knownAbsent = false;
-      term.loop.mark(KEY);
+      queue.addAfter(KEY, config.batchMs ?? 250);
+    },
+    claimsChanged() {
+      const s = term;
+      if (!s) return;
+      const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
+      if ([...exposingKeys(services)].sort().join('\n') === s.exposing) return;
+      s.knownAbsent = false;
+      queue.addAfter(KEY, config.batchMs ?? 250);
     },
     async syncNow() {
-      await term?.loop.flush([KEY]);
+      await queue.flush(KEY);
     },
   };
-  return controller;
 }

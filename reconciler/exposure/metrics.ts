@@ -9,6 +9,8 @@ export interface ExposureMetrics {
   readonly firewallWrites: Counter<'op'>;
   /** failed runs (controller: services, firewall) */
   readonly errors: Counter<'controller'>;
+  /** Service writes the API server refused (admission policy, RBAC): reported apart from DigitalOcean errors */
+  readonly exposeRefused: Counter;
   /** Services of floatip's load-balancer class */
   readonly services: Gauge;
   /** from an announced move to the Services' externalIPs listing the target's anchor */
@@ -21,6 +23,7 @@ export function createExposureMetrics(registry: Registry): ExposureMetrics {
     serviceWrites: new Counter({ name: 'floatip_service_writes_total', help: 'Server-side applies on Services of floatip class, by field', labelNames: ['field'], registers }),
     firewallWrites: new Counter({ name: 'floatip_firewall_writes_total', help: 'Writes of the floatip DigitalOcean firewall, by operation', labelNames: ['op'], registers }),
     errors: new Counter({ name: 'floatip_exposure_errors_total', help: 'Failed Service or firewall reconcile runs', labelNames: ['controller'], registers }),
+    exposeRefused: new Counter({ name: 'floatip_service_write_refusals_total', help: 'Service writes of floatip that the API server refused (e.g. a policy forbidding spec.externalIPs)', registers }),
     services: new Gauge({ name: 'floatip_services', help: 'Services of floatip load-balancer class', registers }),
     beforeAssignSeconds: new Histogram({
       name: 'floatip_expose_before_assign_seconds',

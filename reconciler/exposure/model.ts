@@ -2,14 +2,6 @@
 // DigitalOcean answers (service-facts.ts), and what they decide. No I/O here.
 import type { ReservedAddress } from '../../shared/addresses.ts';
 
-/** DigitalOcean's holder of a reserved IP as the reconciler's controller knows it. */
-export interface HolderEntry {
-  readonly ip: string;
-  readonly family: 4 | 6;
-  readonly dropletId: number | null;
-  /** target of an assign in flight or pending, if any */
-  readonly movingTo?: number | null;
-}
 
 export interface ServicePort {
   /** TCP, UDP or SCTP, as Kubernetes spells it */
@@ -24,6 +16,8 @@ export interface ServiceFacts {
   readonly name: string;
   /** type LoadBalancer with floatip's loadBalancerClass */
   readonly floatip: boolean;
+  /** metadata.creationTimestamp: the oldest Service that opens a port sets its sources */
+  readonly createdMs?: number;
   /** undefined or empty: the Service selects nothing by itself */
   readonly selector: Readonly<Record<string, string>> | undefined;
   readonly ports: readonly ServicePort[];
@@ -36,22 +30,35 @@ export interface ServiceFacts {
   readonly externalIPsOwners: readonly string[];
   /** floatip owns spec.externalIPs or status.loadBalancer.ingress: it has something to give back */
   readonly ownedByFloatip: boolean;
+  /** spec.ipFamilies as the API server filled it in; absent = not known (no family warning) */
+  readonly ipFamilies?: readonly string[];
 }
 
-/** A labeled pod: where it is and which reserved IPs its annotation claims. */
+/**
+ * A labeled pod as the Service planner reads it: where it is, and its claims as the IP
+ * controller judged them (ip/controller.ts ClaimsView) — the namespace IP policy applied,
+ * each IP's conflict resolved. Only `addresses` are exposed.
+ */
 export interface PodClaims {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** the reserved IPs its workload won */
   readonly addresses: readonly ReservedAddress[];
+  /** IPs it claims that another workload won (a conflict) */
+  readonly lost?: readonly string[];
+  /** why its namespace may not claim some of its IPs (the namespace IP policy) */
+  readonly notAllowed?: string;
 }
 
 /** A node of the cluster with a droplet: the anchor its agent recorded, if any. */
 export interface NodeAnchor {
   readonly nodeName: string;
-  /** undefined: the annotation is absent or not an IPv4 address */
+  /** undefined: the annotation is absent or not an anchor address */
   readonly anchor: string | undefined;
-  /** the annotation's value when it is not an IPv4 address */
+  /** the annotation's value when it is not an anchor address (ignored) */
   readonly invalid?: string;
+  /** why it is not: "\"8.8.8.8\" is not in the droplet anchor range 10.20.0.0/16" */
+  readonly why?: string;
 }
 
 export interface Warning {
@@ -60,7 +67,11 @@ export interface Warning {
     | 'FloatingIPNoAnnotation'
     | 'FloatingIPUnsupportedProtocol'
     | 'FloatingIPExternalIPsOverwritten'
-    | 'FloatingIPNoAnchor';
+    | 'FloatingIPNoAnchor'
+    | 'FloatingIPNotWon'
+    | 'FloatingIPNotAllowed'
+    | 'FloatingIPExposeFailed'
+    | 'FloatingIPNoIPv6Family';
   readonly message: string;
 }
 

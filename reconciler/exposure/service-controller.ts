@@ -1,23 +1,30 @@
 // Keeps every Service of floatip's load-balancer class in step with where its reserved IPs
-// are (service-plan.ts decides): events mark a Service dirty, one loop drains (work-loop.ts),
-// each run compares the plan with the Service and applies only what differs. Before the
-// reconciler moves an IP it calls beforeAssign(), which waits until the target droplet's
-// anchor is in the externalIPs of the Services concerned (traffic arriving at the new droplet
-// is accepted from the first packet); the old anchor leaves once the holders show the move.
-// Runs only while this replica leads: start(signal) ... stop().
+// are (service-plan.ts decides): events mark a Service dirty, the runtime's queue runs it,
+// each run compares the plan with the Service and applies only what differs. A Service
+// exposes only the IPs its selected pods *won* — the claims come from the IP controller's
+// view (namespace IP policy applied, conflicts resolved), never parsed here again.
+//
+// Before the reconciler moves an IP it calls beforeAssign(), which flushes the Services
+// concerned (above every other dirty Service) so that the target droplet's anchor is in their
+// externalIPs from the first packet — for at most `waitMs`: exposure never blocks a move.
+// A refused write is its own outcome (expose-failed), with its own Event and metric.
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import type { FloatingIpKeys } from '../../shared/keys.ts';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
 import type { SetTimer } from '../../shared/timers.ts';
+import type { ExposeResult } from '../actuator.ts';
 import type { EventSink } from '../events.ts';
-import { nodeAnchor, podClaims, selects, serviceFacts } from './facts.ts';
+import type { ClaimsView } from '../ip/controller.ts';
+import type { HolderEntry } from '../model.ts';
+import { RESYNC } from '../runtime/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
+import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
-import type { HolderEntry, NodeAnchor, PodClaims } from './model.ts';
+import type { NodeAnchor, PodClaims } from './model.ts';
 import { exposedMessage, planService } from './service-plan.ts';
 import type { ServiceWriter } from './service-writer.ts';
-import { createWorkLoop } from './work-loop.ts';
-import type { WorkLoop } from './work-loop.ts';
 
 export interface ServiceWorld {
   listServices(): readonly V1Service[];
@@ -28,8 +35,10 @@ export interface ServiceWorld {
 }
 
 export interface ServiceControllerConfig {
-  readonly keys: FloatingIpKeys;
   readonly anchorAnnotation: string;
+  readonly annotation: string;
+  /** what counts as a droplet anchor (--anchor-range); default 10.20.0.0/16 */
+  readonly anchorRange?: AnchorRange;
   readonly loadBalancerClass: string;
   /** re-check every Service this often (drift, a write lost with a leader) */
   readonly resyncIntervalMs: number;
@@ -39,25 +48,50 @@ export interface ServiceControllerConfig {
 
 export interface ServiceControllerDeps {
   readonly world: ServiceWorld;
+  /** the IP controller's claims: what each pod may claim, who won each IP */
+  readonly claims: Pick<ClaimsView, 'podClaim' | 'winner'>;
   readonly writer: ServiceWriter;
   readonly events: EventSink;
   readonly logger: Logger;
   readonly metrics: ExposureMetrics;
   readonly config: ServiceControllerConfig;
+  /** the process's runtime: it starts and stops this controller with the others */
+  readonly runtime: Runtime;
+  /** the exposure wait's timer and clock (default: real ones) */
   readonly setTimer?: SetTimer;
   readonly now?: () => number;
-  readonly backoff?: { readonly baseMs?: number; readonly capMs?: number };
 }
 
 export interface ServiceController {
-  start(signal: AbortSignal): void;
-  stop(): Promise<void>;
   serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
   podChanged(pod: V1Pod | undefined, old?: V1Pod): void;
   nodeChanged(): void;
   holdersChanged(): void;
-  /** resolves once the Services whose pods claim `ip` list `dropletId`'s anchor */
-  beforeAssign(ip: string, dropletId: number, signal: AbortSignal): Promise<void>;
+  /** flush the Services whose pods won `ip` so they list `dropletId`'s anchor, waiting at most `waitMs` */
+  beforeAssign(ip: string, dropletId: number, waitMs: number, signal: AbortSignal): Promise<ExposeResult>;
+}
+
+/** A Service write the API server refused: the Service and why. */
+export class ExposeRefused extends Error {
+  override readonly name = 'ExposeRefused';
+  readonly service: string;
+  constructor(service: string, cause: unknown) {
+    super(refusalOf(cause), { cause });
+    this.service = service;
+  }
+}
+
+/** The API server's own sentence (an ApiException carries it in its JSON body), bounded. */
+function refusalOf(err: unknown): string {
+  const body = (err as { body?: unknown } | null)?.body;
+  let message: unknown;
+  try {
+    message = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }).message : (body as { message?: unknown } | undefined)?.message;
+  } catch {
+    message = undefined;
+  }
+  const text = typeof message === 'string' ? message : err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return (text ?? '').slice(0, 300);
 }
 
 /** An announced move is forgotten after this long if the holders never show it. */
@@ -71,7 +105,6 @@ interface Written {
 }
 
 interface TermState {
-  readonly loop: WorkLoop;
   readonly intents: Map<string, { dropletId: number; atMs: number }>;
   /** droplet → anchor seen on its node, kept after the node goes while an IP may be there */
   readonly remembered: Map<number, string>;
@@ -79,47 +112,52 @@ interface TermState {
   readonly warned: Map<string, Set<string>>;
   /** what this term last applied, until the cache shows a newer object */
   readonly written: Map<string, Written>;
-  cancelResync: (() => void) | undefined;
 }
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } } | undefined) => `${o?.metadata?.namespace ?? ''}/${o?.metadata?.name ?? ''}`;
 
 export function createServiceController(deps: ServiceControllerDeps): ServiceController {
-  const { world, writer, config, metrics } = deps;
+  const { world, config, metrics, claims } = deps;
   const log = deps.logger.child({ controller: 'services' });
   const setTimer = deps.setTimer ?? realTimer;
   const now = deps.now ?? Date.now;
+  const { runtime } = deps;
+  const writer = runtime.fence(deps.writer, { applyExternalIPs: null, applyIngress: null });
   let term: TermState | undefined;
-  // Informer caches hand out the same object until it changes: parse each pod's claims once.
-  const claimsCache = new WeakMap<V1Pod, PodClaims>();
-  const claimsOf = (pod: V1Pod): PodClaims => {
-    let c = claimsCache.get(pod);
-    if (!c) claimsCache.set(pod, (c = podClaims(pod, config.keys)));
-    return c;
-  };
 
-  const isOurs = (svc: V1Service | undefined) => svc?.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === config.loadBalancerClass;
+  const isOurs = (svc: V1Service | undefined) => isFloatipService(svc, config.loadBalancerClass);
   const ourServices = () => world.listServices().filter(isOurs);
 
+  const podClaims = (pod: V1Pod): PodClaims => judgedClaims(pod, claims);
+
   function markAll(): void {
-    if (!term) return;
     const services = ourServices();
     metrics.services.set(services.length);
-    for (const svc of services) term.loop.mark(keyOf(svc));
+    for (const svc of services) queue.add(keyOf(svc));
   }
+
+  /** node uid → the ignored anchor value already reported (one Warning per value) */
+  const anchorWarned = new Map<string, string>();
 
   function nodeAnchors(): Map<number, NodeAnchor> {
     const nodes = new Map<number, NodeAnchor>();
     for (const n of world.listNodes()) {
-      const entry = nodeAnchor(n, config.anchorAnnotation);
-      if (entry) nodes.set(entry[0], entry[1]);
+      const entry = nodeAnchor(n, config.anchorAnnotation, config.anchorRange);
+      if (!entry) continue;
+      nodes.set(entry[0], entry[1]);
+      const uid = n.metadata?.uid ?? entry[1].nodeName;
+      if (entry[1].invalid === undefined) anchorWarned.delete(uid);
+      else if (anchorWarned.get(uid) !== entry[1].invalid) {
+        anchorWarned.set(uid, entry[1].invalid);
+        const message = `annotation ${config.anchorAnnotation} ignored: ${entry[1].why ?? 'not an anchor'}; floatip never puts it in a Service's externalIPs (is something other than the floatip agent writing it?)`;
+        log.warn({ node: entry[1].nodeName, value: entry[1].invalid }, message);
+        void deps.events.record({ pod: n, kind: 'Node', type: 'Warning', reason: 'FloatingIPInvalidAnchor', message });
+      }
     }
     return nodes;
   }
 
-  function holderMap(): Map<string, HolderEntry> {
-    return new Map(world.holders().map((h) => [h.ip, h]));
-  }
+  const holderMap = () => new Map(world.holders().map((h) => [h.ip, h]));
 
   /** Keep each droplet's last anchor; forget it once nothing holds, moves to or announces it. */
   function updateRemembered(s: TermState, nodes: ReadonlyMap<number, NodeAnchor>, holders: ReadonlyMap<string, HolderEntry>): void {
@@ -128,6 +166,36 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     for (const h of holders.values()) for (const d of [h.dropletId, h.movingTo]) if (d !== null && d !== undefined) inUse.add(d);
     for (const i of s.intents.values()) inUse.add(i.dropletId);
     for (const d of s.remembered.keys()) if (!nodes.has(d) && !inUse.has(d)) s.remembered.delete(d);
+  }
+
+  /** Every Warning once per Service while it stays true. */
+  function warn(s: TermState, svc: V1Service, uid: string, warnings: readonly { reason: string; message: string }[], slog: Logger): void {
+    const seen = s.warned.get(uid) ?? new Set<string>();
+    for (const warning of warnings) {
+      if (seen.has(warning.message)) continue;
+      slog.warn({ reason: warning.reason }, warning.message);
+      void deps.events.record({ pod: svc, kind: 'Service', type: 'Warning', reason: warning.reason, message: warning.message });
+    }
+    s.warned.set(uid, new Set(warnings.map((x) => x.message)));
+  }
+
+  /** A write of ours, refused or failed: its Event, metric and log line, then the queue's retry. */
+  async function write(s: TermState, svc: V1Service, uid: string, slog: Logger, call: () => Promise<void>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      if ((err as { name?: unknown }).name === 'AbortError') throw err;
+      const refused = new ExposeRefused(keyOf(svc), err);
+      metrics.exposeRefused.inc();
+      const message = `floatip could not write this Service (${refused.message}): the reserved IPs still move, but traffic to them may be dropped until the Service lists the holder's anchor. See the README: clusters that forbid spec.externalIPs`;
+      const seen = s.warned.get(uid) ?? new Set<string>();
+      if (!seen.has(message)) {
+        slog.warn({ err: { message: refused.message } }, 'Service write refused');
+        void deps.events.record({ pod: svc, kind: 'Service', type: 'Warning', reason: 'FloatingIPExposeFailed', message });
+        s.warned.set(uid, new Set([...seen, message]));
+      }
+      throw refused;
+    }
   }
 
   async function run(s: TermState, key: string, signal: AbortSignal): Promise<void> {
@@ -145,11 +213,10 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const w = s.written.get(key);
     const fresh = w !== undefined && w.basedOn === svc.metadata?.resourceVersion;
     const current = { ...facts, externalIPs: (fresh && w.externalIPs) || facts.externalIPs, ingress: (fresh && w.ingress) || facts.ingress };
-    const pods: PodClaims[] = world.listPods().map(claimsOf);
+    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map(podClaims);
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
-    const claimsAny = pods.some((p) => p.namespace === facts.namespace && p.addresses.length > 0 && selects(facts.selector, p.labels));
-    const selectsUnannotatedPods =
-      facts.floatip && hasSelector && !claimsAny ? await writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.keys.annotation) : false;
+    const claimsAny = pods.some((p) => (p.addresses.length > 0 || p.lost || p.notAllowed) && selects(facts.selector, p.labels));
+    const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await deps.writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.annotation) : false;
     const plan = planService({
       service: current,
       pods,
@@ -158,46 +225,36 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       nodes,
       remembered: s.remembered,
       selectsUnannotatedPods,
-      keys: { annotation: config.keys.annotation, anchor: config.anchorAnnotation },
+      keys: { annotation: config.annotation, anchor: config.anchorAnnotation },
     });
-    if (plan.kind === 'ignore') return;
+    if (plan.kind === 'ignore' || signal.aborted) return;
     const slog = log.child({ service: key });
-    if (signal.aborted) return;
     if (config.dryRun) {
       if (plan.kind === 'release') slog.info('would give back the externalIPs and ingress of a Service no longer of floatip class');
       else if (plan.writeSpec || plan.writeStatus) slog.info({ externalIPs: plan.externalIPs, ingress: plan.ingress }, 'would update the Service');
       return;
     }
     if (plan.kind === 'release') {
-      await writer.applyExternalIPs(facts.namespace, facts.name, []);
-      await writer.applyIngress(facts.namespace, facts.name, []);
+      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, []));
+      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, []));
       metrics.serviceWrites.inc({ field: 'release' });
       s.written.delete(key);
       s.warned.delete(uid);
       slog.info('Service is no longer of floatip class; gave back its externalIPs and load balancer ingress');
       return;
     }
-
-    const seen = s.warned.get(uid) ?? new Set<string>();
-    const now_ = new Set(plan.warnings.map((x) => x.message));
-    for (const warning of plan.warnings) {
-      if (seen.has(warning.message)) continue;
-      slog.warn({ reason: warning.reason }, warning.message);
-      void deps.events.record({ pod: svc, kind: 'Service', type: 'Warning', reason: warning.reason, message: warning.message });
-    }
-    s.warned.set(uid, now_);
+    warn(s, svc, uid, plan.warnings, slog);
 
     let written: Written = { basedOn: svc.metadata?.resourceVersion, ...(fresh ? w : {}) };
     if (plan.writeSpec) {
-      await writer.applyExternalIPs(facts.namespace, facts.name, plan.externalIPs);
+      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, plan.externalIPs));
       metrics.serviceWrites.inc({ field: 'externalIPs' });
       written = { ...written, externalIPs: plan.externalIPs };
-      const message = exposedMessage(plan);
       slog.info({ externalIPs: plan.externalIPs, previous: current.externalIPs }, 'Service externalIPs updated');
-      void deps.events.record({ pod: svc, kind: 'Service', type: 'Normal', reason: 'FloatingIPExposed', message });
+      void deps.events.record({ pod: svc, kind: 'Service', type: 'Normal', reason: 'FloatingIPExposed', message: exposedMessage(plan) });
     }
     if (plan.writeStatus && !signal.aborted) {
-      await writer.applyIngress(facts.namespace, facts.name, plan.ingress);
+      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, plan.ingress));
       metrics.serviceWrites.inc({ field: 'ingress' });
       written = { ...written, ingress: plan.ingress };
       slog.info({ ingress: plan.ingress }, 'Service load balancer ingress updated');
@@ -205,70 +262,58 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     if (plan.writeSpec || plan.writeStatus) s.written.set(key, written);
   }
 
-  function scheduleResync(s: TermState): void {
-    s.cancelResync = setTimer(() => {
-      if (term !== s) return;
-      markAll();
-      scheduleResync(s);
-    }, config.resyncIntervalMs);
-  }
-
-  /** floatip Services whose selected pods claim `ip` */
+  /** floatip Services whose selected pods belong to the workload that won `ip` */
   function servicesClaiming(ip: string): string[] {
-    // On the failover path: with no floatip Service (or none in a claimant's namespace) there
-    // is nothing to wait for, and no reason to look at every pod.
+    // On the failover path: with no floatip Service there is nothing to wait for.
     const services = ourServices();
-    if (services.length === 0) return [];
+    const winner = claims.winner(ip);
+    if (services.length === 0 || winner === undefined) return [];
     const namespaces = new Set(services.map((svc) => svc.metadata?.namespace));
-    const claimants = world.listPods().filter((p) => namespaces.has(p.metadata?.namespace) && claimsOf(p).addresses.some((a) => a.text === ip));
+    const claimants = world.listPods().filter((p) => {
+      if (!namespaces.has(p.metadata?.namespace)) return false;
+      const c = claims.podClaim(p);
+      return c.workload === winner && c.ips.includes(ip);
+    });
     return services
       .filter((svc) => claimants.some((p) => p.metadata?.namespace === svc.metadata?.namespace && selects(svc.spec?.selector, p.metadata?.labels ?? {})))
       .map(keyOf);
   }
 
-  const controller: ServiceController = {
-    start(signal) {
-      if (term) return;
-      const s: TermState = {
-        intents: new Map(),
-        remembered: new Map(),
-        warned: new Map(),
-        written: new Map(),
-        cancelResync: undefined,
-        loop: createWorkLoop({
-          run: (key, loopSignal) => run(s, key, AbortSignal.any([loopSignal, signal])),
-          setTimer,
-          backoff: deps.backoff,
-          onError(key, err, retryInMs) {
-            metrics.errors.inc({ controller: 'services' });
-            log.warn({ service: key, err, retryInMs }, 'Service update failed; retrying');
-          },
-        }),
-      };
-      term = s;
-      signal.addEventListener('abort', () => void controller.stop(), { once: true });
-      markAll();
-      scheduleResync(s);
+  const queue = runtime.register({
+    name: 'services',
+    resyncMs: config.resyncIntervalMs,
+    backoff: { baseMs: 500, capMs: 60_000 },
+    begin() {
+      term = { intents: new Map(), remembered: new Map(), warned: new Map(), written: new Map() };
     },
-    async stop() {
-      const s = term;
+    end() {
       term = undefined;
-      if (!s) return;
-      s.cancelResync?.();
-      await s.loop.stop();
     },
+    async reconcile(key, ctx) {
+      const s = term;
+      if (!s) return;
+      if (key === RESYNC) markAll();
+      else await run(s, key, ctx.signal);
+    },
+    onError(key, err, retryInMs) {
+      metrics.errors.inc({ controller: 'services' });
+      log.warn({ service: key, err, retryInMs }, 'Service update failed; retrying');
+    },
+  });
+
+  return {
     serviceChanged(svc, old) {
       if (!term) return;
-      if (isOurs(svc) || isOurs(old)) term.loop.mark(keyOf(svc ?? old));
+      if (isOurs(svc) || isOurs(old)) queue.add(keyOf(svc ?? old));
       if (!svc && old?.metadata?.uid) term.warned.delete(old.metadata.uid);
       metrics.services.set(ourServices().length);
     },
     podChanged(pod, old) {
       if (!term) return;
       const namespaces = new Set([pod?.metadata?.namespace, old?.metadata?.namespace]);
-      for (const svc of ourServices()) if (namespaces.has(svc.metadata?.namespace)) term.loop.mark(keyOf(svc));
+      for (const svc of ourServices()) if (namespaces.has(svc.metadata?.namespace)) queue.add(keyOf(svc));
     },
-    nodeChanged: markAll,
+    nodeChanged: () => void (term && markAll()),
     holdersChanged() {
       const s = term;
       if (!s) return;
@@ -280,16 +325,28 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       }
       markAll();
     },
-    async beforeAssign(ip, dropletId, signal) {
+    async beforeAssign(ip, dropletId, waitMs, signal) {
       const s = term;
-      if (!s) return;
+      if (!s) return { kind: 'exposed' };
       const started = now();
       s.intents.set(ip, { dropletId, atMs: started });
       const keys = servicesClaiming(ip);
-      if (keys.length === 0) return;
-      await s.loop.flush(keys, signal);
-      metrics.beforeAssignSeconds.observe((now() - started) / 1000);
+      if (keys.length === 0) return { kind: 'exposed' };
+      const bound = new AbortController();
+      const cancel = setTimer(() => bound.abort(new Error('exposure wait over')), waitMs);
+      const either = AbortSignal.any([signal, bound.signal]);
+      try {
+        await Promise.all(keys.map((key) => queue.flush(key, either)));
+        metrics.beforeAssignSeconds.observe((now() - started) / 1000);
+        return { kind: 'exposed' };
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (bound.signal.aborted) return { kind: 'not-confirmed', waitedMs: now() - started };
+        if (err instanceof ExposeRefused) return { kind: 'expose-failed', service: err.service, message: err.message };
+        return { kind: 'expose-failed', service: keys.join(', '), message: err instanceof Error ? err.message : String(err) };
+      } finally {
+        cancel();
+      }
     },
   };
-  return controller;
 }

@@ -8,7 +8,8 @@
 // - Warnings for what a person should fix.
 import type { ReservedAddress } from '../../shared/addresses.ts';
 import { selects } from './facts.ts';
-import type { Exposed, HolderEntry, NodeAnchor, PodClaims, ServiceFacts, ServicePlan, Warning } from './model.ts';
+import type { HolderEntry } from '../model.ts';
+import type { Exposed, NodeAnchor, PodClaims, ServiceFacts, ServicePlan, Warning } from './model.ts';
 
 export interface ServicePlanInput {
   readonly service: ServiceFacts;
@@ -61,13 +62,26 @@ export function planService(input: ServicePlanInput): ServicePlan {
     });
   }
   const claimed = new Map<string, ReservedAddress>();
+  const lost = new Set<string>();
+  const notAllowed = new Set<string>();
   if (hasSelector) {
     for (const pod of input.pods) {
       if (pod.namespace !== service.namespace || !selects(service.selector, pod.labels)) continue;
       for (const a of pod.addresses) claimed.set(a.text, a);
+      for (const ip of pod.lost ?? []) lost.add(ip);
+      if (pod.notAllowed !== undefined) notAllowed.add(pod.notAllowed);
     }
   }
-  if (hasSelector && claimed.size === 0 && input.selectsUnannotatedPods) {
+  // Another workload's IP is never listed here: its anchor would capture that IP's traffic.
+  const notWon = [...lost].filter((ip) => !claimed.has(ip)).sort(compareAddresses);
+  if (notWon.length > 0) {
+    warnings.push({
+      reason: 'FloatingIPNotWon',
+      message: `the selected pods claim ${list(notWon)}, which another, older workload holds (a conflict): this Service does not expose ${notWon.length > 1 ? 'them' : 'it'}`,
+    });
+  }
+  for (const message of [...notAllowed].sort()) warnings.push({ reason: 'FloatingIPNotAllowed', message: `${message}; this Service does not expose it` });
+  if (hasSelector && claimed.size === 0 && notWon.length === 0 && notAllowed.size === 0 && input.selectsUnannotatedPods) {
     warnings.push({
       reason: 'FloatingIPNoAnnotation',
       message: `the pods this Service selects carry no ${keys.annotation} annotation: add it to their pod template (e.g. "104.248.100.100")`,
@@ -89,12 +103,23 @@ export function planService(input: ServicePlanInput): ServicePlan {
       const anchor = node?.anchor ?? input.remembered.get(d);
       if (anchor !== undefined) exposed.push({ externalIP: anchor, ip: a.text, dropletId: d });
       else if (node) {
-        const why = node.invalid === undefined ? `has no ${keys.anchor} annotation` : `has ${keys.anchor} "${node.invalid}", which is not an IPv4 address`;
+        const why = node.invalid === undefined ? `has no ${keys.anchor} annotation` : `has an unusable ${keys.anchor} (${node.why ?? JSON.stringify(node.invalid)})`;
         noAnchor.set(d, `node ${node.nodeName} (droplet ${d}) ${why}: is the floatip agent running there? Traffic to ${a.text} is not accepted on it until it is`);
       }
     }
   }
   for (const message of noAnchor.values()) warnings.push({ reason: 'FloatingIPNoAnchor', message });
+  // kube-proxy and Cilium ignore an external IP of a family the Service does not have: the
+  // reserved IPv6 is still listed (it becomes useful once the family is added), but nobody
+  // would otherwise learn why its traffic is dropped. DOKS nodes have no IPv6 today.
+  const v6 = exposed.filter((e) => e.dropletId === null).map((e) => e.ip);
+  const families = service.ipFamilies;
+  if (v6.length > 0 && families !== undefined && families.length > 0 && !families.includes('IPv6')) {
+    warnings.push({
+      reason: 'FloatingIPNoIPv6Family',
+      message: `reserved IPv6 ${list(v6)} is listed in spec.externalIPs, but this Service has only the ${list(families)} family: kube-proxy and Cilium ignore it. On a dual-stack cluster set ipFamilyPolicy: PreferDualStack; DOKS nodes have no IPv6, so there use a reserved IPv4`,
+    });
+  }
 
   const externalIPs = [...new Set(exposed.map((e) => e.externalIP))].sort(compareAddresses);
   const ingress = ips.map((a) => a.text).filter((ip) => {

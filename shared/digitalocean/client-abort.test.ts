@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import type { InFlightRequest } from '../../test/do-emulator/admin-routes.ts';
 import { waitFor } from '../../test/do-emulator/testing.ts';
 import { createRateBudget } from './budget.ts';
-import { emulatorFixture, rejection, V4 } from './client-fixture.ts';
+import { emulatorFixture, rejection, V4 } from '../../test/support/do-client-fixture.ts';
 import { DoApiError, isAbort } from './port.ts';
 
 const { admin, calls, clock, fault, requests, setup } = emulatorFixture();

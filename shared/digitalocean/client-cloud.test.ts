@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { specValidator } from '../../test/do-emulator/spec-validator.ts';
 import { DEFAULT_CLUSTER_ID, DEFAULT_FIREWALL_ID } from '../../test/do-emulator/world.ts';
-import { emulatorFixture, rejection } from './client-fixture.ts';
+import { emulatorFixture, rejection } from '../../test/support/do-client-fixture.ts';
 import type { FirewallSpec } from './port.ts';
 
 const { admin, calls, fault, requests, setup } = emulatorFixture();

@@ -2,7 +2,7 @@
 // Conflict, Terminal), 401/403 with the scope needed, 404 NotFound. None is retried blindly.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { emulatorFixture, rejection, V4, V4B } from './client-fixture.ts';
+import { emulatorFixture, rejection, V4, V4B } from '../../test/support/do-client-fixture.ts';
 
 const { admin, calls, fault, setup } = emulatorFixture();
 

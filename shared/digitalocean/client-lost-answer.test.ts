@@ -3,7 +3,7 @@
 // The emulator's applyThenFail fault applies the POST and then loses the answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { emulatorFixture, rejection, V4, V6 } from './client-fixture.ts';
+import { emulatorFixture, rejection, V4, V6 } from '../../test/support/do-client-fixture.ts';
 
 const { admin, calls, fault, setup } = emulatorFixture();
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
-import { emulatorFixture, rejection, TOKEN, V4, V4B, V6 } from './client-fixture.ts';
+import { emulatorFixture, rejection, TOKEN, V4, V4B, V6 } from '../../test/support/do-client-fixture.ts';
 import { userAgent } from './client.ts';
 
 const { admin, calls, fault, requests, setup } = emulatorFixture();

@@ -25,14 +25,14 @@ describe('rate budget', () => {
     assert.equal(limited.headers.get('retry-after'), '60');
     assert.equal(limited.headers.get('ratelimit-remaining'), '97');
     assert.equal(limited.headers.get('ratelimit-reset'), String(Math.ceil((clock.now() + 3_600_000) / 1000)));
-    clock.advance(60_000);
+    clock.tick(60_000);
     assert.equal((await api('GET', '/v2/account')).status, 200);
   });
 
   test('hourly budget: retry-after counts to the oldest request leaving the hour', async () => {
     await admin('PUT', '/ratelimit', { perMinute: 100, perHour: 2 });
     await api('GET', '/v2/account');
-    clock.advance(600_000);
+    clock.tick(600_000);
     await api('GET', '/v2/account');
     const limited = await api('GET', '/v2/account');
     assert.equal(limited.status, 429);
@@ -216,7 +216,7 @@ describe('admin API', () => {
   test('action-delay makes actions stay in-progress; reset restores the configured delay', async () => {
     await admin('PUT', '/action-delay', { ms: 3_600_000 });
     const { action } = (await api('POST', '/v2/reserved_ips/104.248.100.100/actions', { type: 'assign', droplet_id: 1001 })).body;
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await api('GET', `/v2/actions/${action.id}`)).body.action.status, 'in-progress');
     await admin('POST', '/reset');
     assert.equal((await admin('GET', '/state')).body.actionDelayMs, 300);

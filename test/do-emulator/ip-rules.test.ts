@@ -50,10 +50,10 @@ describe('assign and unassign', () => {
     const during = await api('GET', `/v2/reserved_ips/${IP}`);
     assert.equal(during.body.reserved_ip.locked, true);
     assert.equal(during.body.reserved_ip.droplet, null);
-    clock.advance(299);
+    clock.tick(299);
     assert.equal((await api('GET', `/v2/actions/${action.id}`)).body.action.status, 'in-progress');
 
-    clock.advance(1);
+    clock.tick(1);
     const done = await api('GET', `/v2/reserved_ips/${IP}/actions/${action.id}`);
     assert.equal(done.body.action.status, 'completed');
     assert.equal(typeof done.body.action.completed_at, 'string');
@@ -69,7 +69,7 @@ describe('assign and unassign', () => {
     assert.equal(second.status, 422);
     assert.equal(second.body.id, 'unprocessable_entity');
     assert.equal(second.body.message, 'The reserved IP already has a pending event.');
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await holders())[IP], 1001);
   });
 
@@ -133,7 +133,7 @@ describe('assign and unassign', () => {
     await admin('PUT', `/holders/${IP}`, { droplet_id: 1001 });
     const { action } = (await assign(IP, 1002)).body;
     assert.equal((await api('GET', `/v2/reserved_ips/${IP}`)).body.reserved_ip.droplet.id, 1001);
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await api('GET', `/v2/actions/${action.id}`)).body.action.status, 'completed');
     assert.equal((await holders())[IP], 1002);
   });
@@ -150,7 +150,7 @@ describe('assign and unassign', () => {
     const res = await api('POST', `/v2/reserved_ips/${IP}/actions`, { type: 'unassign' });
     assert.equal(res.status, 201);
     assert.equal(res.body.action.type, 'unassign_ip');
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await holders())[IP], null);
     const again = await api('POST', `/v2/reserved_ips/${IP}/actions`, { type: 'unassign' });
     assert.equal(again.status, 422);
@@ -170,7 +170,7 @@ describe('IPv6 and the legacy floating_ips paths', () => {
     const res = await api('POST', '/v2/reserved_ipv6/2604:A880:0800:0014:0:0:0:1000/actions', { type: 'assign', droplet_id: 1002 });
     assert.equal(res.status, 201);
     assert.equal(res.body.action.resource_type, 'reserved_ipv6');
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await api('GET', `/v2/actions/${res.body.action.id}`)).body.action.status, 'completed');
     const got = await api('GET', '/v2/reserved_ipv6/2604:a880:800:14::1000');
     assert.equal(got.body.reserved_ipv6.droplet.id, 1002);
@@ -186,7 +186,7 @@ describe('IPv6 and the legacy floating_ips paths', () => {
     assert.equal(res.status, 201);
     assert.equal(res.body.action.resource_type, 'floating_ip');
     assert.equal((await api('GET', `/v2/reserved_ips/${IP}`)).body.reserved_ip.locked, true);
-    clock.advance(300);
+    clock.tick(300);
     const got = await api('GET', `/v2/floating_ips/${IP}`);
     assert.equal(got.body.floating_ip.droplet.id, 1003);
     assert.equal((await api('GET', `/v2/floating_ips/${IP}/actions/${res.body.action.id}`)).body.action.status, 'completed');
@@ -209,7 +209,7 @@ describe('create, delete, droplets going away', () => {
     assert.equal(assigned.status, 202);
     assert.equal(assigned.body.reserved_ip.locked, true);
     assert.equal(assigned.body.links.actions[0].rel, 'assign_ip');
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await holders())[assigned.body.reserved_ip.ip], 1003);
 
     const v6 = await api('POST', '/v2/reserved_ipv6', { region_slug: 'nyc3' });
@@ -223,7 +223,7 @@ describe('create, delete, droplets going away', () => {
     const { action } = (await assign(OTHER_IP, 1002)).body;
     await admin('DELETE', '/droplets/1001');
     await admin('DELETE', '/droplets/1002');
-    clock.advance(300);
+    clock.tick(300);
     assert.equal((await api('GET', `/v2/actions/${action.id}`)).body.action.status, 'errored');
     const h = await holders();
     assert.equal(h[IP], null);

@@ -53,11 +53,11 @@ describe('floating IP status', () => {
     assert.equal(await active(), 'false');
     assert.equal((await meta(1001, 'floating_ip/ipv4/ip_address')).status, 404);
     assert.equal((await api('POST', '/v2/reserved_ipv6/2604:a880:800:14::1000/actions', { type: 'assign', droplet_id: 1001 })).status, 201);
-    clock.advance(300);
+    clock.tick(300);
     assert.equal(await active(), 'false', 'a reserved IPv6 is not a floating IPv4');
     assert.equal((await api('POST', '/v2/reserved_ips/104.248.100.100/actions', { type: 'assign', droplet_id: 1001 })).status, 201);
     assert.equal(await active(), 'false', 'the action is still in progress');
-    clock.advance(300);
+    clock.tick(300);
     assert.equal(await active(), 'true');
     assert.deepEqual(await meta(1001, 'floating_ip/ipv4/ip_address'), { status: 200, type: 'text/plain; charset=utf-8', text: '104.248.100.100' });
     assert.equal((await meta(1001, 'floating_ip/ipv4')).text, 'active\nip_address');

@@ -3,7 +3,7 @@
 // must reach every operation the spec defines, and the validator must reject bad bodies.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createManualClock } from './clock.ts';
+import { createFakeClock } from '../support/fake-clock.ts';
 import { startEmulator } from './server.ts';
 import type { RunningEmulator } from './server.ts';
 import { specValidator } from './spec-validator.ts';
@@ -11,7 +11,7 @@ import { adminClient, apiClient } from './testing.ts';
 import type { Api } from './testing.ts';
 import { DEFAULT_FIREWALL_ID } from './world.ts';
 
-const clock = createManualClock();
+const clock = createFakeClock();
 let emu: RunningEmulator;
 const seen = new Set<string>();
 
@@ -36,14 +36,14 @@ async function walkIpv4(api: Api, prefix: string, key: string): Promise<void> {
   const assigned = await api('POST', `/v2/${prefix}/${ip}/actions`, { type: 'assign', droplet_id: 1001 });
   await api('POST', `/v2/${prefix}/${ip}/actions`, { type: 'unassign' });
   await api('GET', `/v2/${prefix}/${ip}`); // locked, old holder
-  clock.advance(300);
+  clock.tick(300);
   await api('GET', `/v2/${prefix}/${ip}`); // held: the droplet object is rendered in full
   await api('GET', `/v2/${prefix}/${ip}/actions`);
   await api('GET', `/v2/${prefix}/${ip}/actions/${assigned.body.action.id}`);
   await api('GET', `/v2/${prefix}/${ip}/actions/99999999`);
   await api('POST', `/v2/${prefix}/203.0.113.1/actions`, { type: 'unassign' });
   await api('POST', `/v2/${prefix}/${ip}/actions`, { type: 'unassign' });
-  clock.advance(300);
+  clock.tick(300);
   await api('DELETE', `/v2/${prefix}/${regional.body[key].ip}`);
   await api('DELETE', `/v2/${prefix}/${regional.body[key].ip}`);
 }
@@ -55,7 +55,7 @@ async function walkIpv6(api: Api): Promise<void> {
   await api('POST', `/v2/reserved_ipv6/${ip}/actions`, { type: 'assign', droplet_id: 1002 });
   await api('POST', '/v2/reserved_ipv6/2001:db8::1/actions', { type: 'unassign' });
   await api('DELETE', `/v2/reserved_ipv6/${ip}`); // 422: locked
-  clock.advance(300);
+  clock.tick(300);
   await api('GET', `/v2/reserved_ipv6/${ip}`);
   await api('GET', '/v2/reserved_ipv6/2001:db8::1');
   await api('DELETE', `/v2/reserved_ipv6/${ip}`);

@@ -3,8 +3,8 @@
 // conformance check; a response outside the spec's paths must at least be a DO error.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach } from 'node:test';
-import { createManualClock } from './clock.ts';
-import type { ManualClock } from './clock.ts';
+import { createFakeClock } from '../support/fake-clock.ts';
+import type { FakeClock } from '../support/fake-clock.ts';
 import { startEmulator } from './server.ts';
 import type { RunningEmulator } from './server.ts';
 import { specValidator } from './spec-validator.ts';
@@ -67,12 +67,12 @@ export function adminClient(url: string) {
  * every test. Call at module level; the fields are filled in by the `before` hook.
  */
 export function emulatorPerFile(opts: { actionDelayMs: number }): {
-  readonly clock: ManualClock;
+  readonly clock: FakeClock;
   readonly url: string;
   readonly api: Api;
   readonly admin: ReturnType<typeof adminClient>;
 } {
-  const clock = createManualClock();
+  const clock = createFakeClock();
   let emu: RunningEmulator | undefined;
   let api: Api | undefined;
   let admin: ReturnType<typeof adminClient> | undefined;

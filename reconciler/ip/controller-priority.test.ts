@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
-import { floatingIpKeys } from '../shared/keys.ts';
-import { createLogger } from '../shared/logger.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createController } from './controller.ts';
-import { createFakeClock } from './fake-clock.ts';
-import { createReconcilerMetrics } from './metrics.ts';
+import { createMemoryPort } from '../../test/support/reserved-ip-port.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
+import { createReconcilerMetrics } from '../metrics.ts';
 
 const KEYS = floatingIpKeys();
 const HELD = '104.248.10.200';
@@ -39,22 +39,15 @@ const pod = (name: string, nodeIndex: number, ip: string, ageS: number): V1Pod =
 test('controller (fake clock): a failover runs on the next free worker, before first placements queued earlier', async () => {
   const clock = createFakeClock(Date.UTC(2026, 0, 1));
   const t0 = clock.now();
-  const holders = new Map<string, number | null>([[HELD, 1000], ...Array.from({ length: 30 }, (_, i) => [ipOf(i), null] as const)]);
+  const port = createMemoryPort({ holders: [[HELD, 1000], ...Array.from({ length: 30 }, (_, i) => [ipOf(i), null] as const)] });
   const calls: string[] = [];
-  const ip = (address: string): ReservedIp => ({ ip: address, family: 4, region: 'nyc3', dropletId: holders.get(address) ?? null, locked: false });
-  const port: ReservedIpPort = {
-    getAccount: async () => ({ uuid: 'u', email: 'e', status: 'active' }),
-    listReservedIps: async () => [...holders.keys()].map(ip),
-    getReservedIp: async (address) => ip(address),
-    assign: async (address, droplet) => {
-      calls.push(`${address === HELD ? 'failover' : 'first'}@${clock.now() - t0}`);
-      await new Promise<void>((resolve) => clock.setTimer(resolve, ASSIGN_MS));
-      holders.set(address, droplet);
-      return { actionId: calls.length, status: 'completed', dropletId: droplet };
-    },
-    unassign: async () => {
-      throw new Error('not expected');
-    },
+  port.impl.assign = async (address, droplet) => {
+    calls.push(`${address === HELD ? 'failover' : 'first'}@${clock.now() - t0}`);
+    await new Promise<void>((resolve) => clock.setTimer(resolve, ASSIGN_MS));
+    return port.moveTo(address, droplet);
+  };
+  port.impl.unassign = async () => {
+    throw new Error('not expected');
   };
   // the held IP on n0 (its pod can move to n40); one pod per first placement on n1…n30
   const nodes = [...Array.from({ length: 31 }, (_, i) => node(i)), node(40)];
@@ -79,7 +72,7 @@ test('controller (fake clock): a failover runs on the next free worker, before f
   await clock.advance(500);
   assert.deepEqual(calls.slice(8), ['failover@2000', 'first@2000', 'first@2000', 'first@2000']);
   await clock.advance(10_000);
-  assert.equal(holders.get(HELD), 1040);
-  assert.equal([...holders.values()].filter((h) => h === null).length, 0, 'every first placement done afterwards');
+  assert.equal(port.holders.get(HELD), 1040);
+  assert.equal([...port.holders.values()].filter((h) => h === null).length, 0, 'every first placement done afterwards');
   await controller.stop();
 });

@@ -5,15 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { DoApiError } from '../shared/digitalocean/port.ts';
-import type { ActionOutcome, CallOptions, ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
-import { floatingIpKeys } from '../shared/keys.ts';
-import { createLogger } from '../shared/logger.ts';
+import { DoApiError } from '../../shared/digitalocean/port.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createController } from './controller.ts';
 import type { ControllerConfig, Term } from './controller.ts';
-import type { EventRecord } from './events.ts';
-import { createFakeClock, settle } from './fake-clock.ts';
-import { createReconcilerMetrics } from './metrics.ts';
+import type { EventRecord } from '../events.ts';
+import { createFakeClock, settle } from '../../test/support/fake-clock.ts';
+import { createMemoryPort } from '../../test/support/reserved-ip-port.ts';
+import { createReconcilerMetrics } from '../metrics.ts';
 
 const KEYS = floatingIpKeys();
 const IP = '104.248.100.100';
@@ -42,36 +42,12 @@ function pod(name: string, nodeName: string, o: { owner?: string; ageS?: number;
   };
 }
 
-type Assign = (ip: string, droplet: number, opts?: CallOptions) => Promise<ActionOutcome>;
-
-/** DigitalOcean in a map. `assign` can be replaced per test; every call is logged with the time. */
+/** The memory port's writes as "assign DROPLET@time" / "unassign@time". */
 function memoryPort(now: () => number) {
-  const holders = new Map<string, number | null>([[IP, null]]);
-  const calls: string[] = [];
-  const ipOf = (ip: string): ReservedIp => {
-    if (!holders.has(ip)) throw new DoApiError('NotFound', `reserved IP ${ip} not found`, { status: 404 });
-    return { ip, family: 4, region: 'nyc3', dropletId: holders.get(ip) ?? null, locked: false };
-  };
-  const moveTo: Assign = async (ip, droplet) => {
-    holders.set(ip, droplet);
-    return { actionId: calls.length, status: 'completed', dropletId: droplet };
-  };
-  const port: ReservedIpPort & { assignImpl: Assign } = {
-    assignImpl: moveTo,
-    getAccount: async () => ({ uuid: 'u', email: 'e', status: 'active' }),
-    listReservedIps: async () => [...holders.keys()].map(ipOf),
-    getReservedIp: async (ip) => ipOf(ip),
-    assign: (ip, droplet, opts) => {
-      calls.push(`assign ${droplet}@${now()}`);
-      return port.assignImpl(ip, droplet, opts);
-    },
-    unassign: async (ip) => {
-      calls.push(`unassign@${now()}`);
-      holders.set(ip, null);
-      return { actionId: 1, status: 'completed', dropletId: null };
-    },
-  };
-  return { port, holders, calls, moveTo };
+  const port = createMemoryPort({ holders: [[IP, null]], now });
+  const writes = () =>
+    port.calls.flatMap((c, i) => (c.startsWith('assign ') ? [`assign ${c.split(' ')[2]}@${port.times[i]}`] : c.startsWith('unassign ') ? [`unassign@${port.times[i]}`] : []));
+  return { port, holders: port.holders, moveTo: port.moveTo, writes };
 }
 
 function setup(o: { term?: Term; config?: Partial<ControllerConfig> } = {}) {
@@ -91,7 +67,7 @@ function setup(o: { term?: Term; config?: Partial<ControllerConfig> } = {}) {
   });
   const t0 = clock.now();
   const at = (ms: number) => ms - t0;
-  return { clock, controller, world, events, ...mem, at, warnings: (reason: string) => events.filter((e) => e.reason === reason).map((e) => e.pod.metadata?.name) };
+  return { clock, controller, world, events, port: mem.port, holders: mem.holders, moveTo: mem.moveTo, get calls() { return mem.writes(); }, at, warnings: (reason: string) => events.filter((e) => e.reason === reason).map((e) => e.pod.metadata?.name) };
 }
 
 test('controller (fake clock): a conflict Warning is recorded exactly once across 5 resyncs', async () => {
@@ -112,7 +88,7 @@ test('controller (fake clock): a 404 target droplet does not delay the failover 
   h.controller.start();
   await h.clock.advance(0);
   assert.equal(h.holders.get(IP), 1001);
-  h.port.assignImpl = async (ip, droplet) => {
+  h.port.impl.assign = async (ip, droplet) => {
     if (droplet === 1002) throw new DoApiError('NotFound', 'droplet 1002 not found', { status: 404 });
     return h.moveTo(ip, droplet);
   };
@@ -139,13 +115,13 @@ test('controller (fake clock): a 404 target droplet does not delay the failover 
 test('controller (fake clock): a holder lost during a long backoff waits only for the floor', async () => {
   const h = setup();
   h.world.pods.push(pod('a', 'n1', { ageS: 300 }));
-  h.port.assignImpl = async () => {
+  h.port.impl.assign = async () => {
     throw new DoApiError('RateLimited', 'slow down', { status: 429, retryAfterMs: 45_000 });
   };
   h.controller.start();
   await h.clock.advance(0);
   assert.equal(h.calls.length, 1);
-  h.port.assignImpl = h.moveTo;
+  h.port.impl.assign = h.moveTo;
   await h.clock.advance(400);
   h.world.pods.push(pod('b', 'n2', { ageS: 200 }));
   h.controller.podChanged(h.world.pods[1]);
@@ -163,7 +139,7 @@ test('controller (fake clock): a write in flight when the term ends is cancelled
   const h = setup({ term: { signal: own.signal, valid: () => valid } });
   h.world.pods.push(pod('a', 'n1', { ageS: 300 }));
   let aborted = false;
-  h.port.assignImpl = (_ip, _d, opts) =>
+  h.port.impl.assign = (_ip, _d, opts) =>
     new Promise((_, reject) =>
       opts?.signal?.addEventListener('abort', () => {
         aborted = true;
@@ -177,7 +153,7 @@ test('controller (fake clock): a write in flight when the term ends is cancelled
   own.abort(new Error('leadership lost'));
   await h.controller.stop();
   assert.equal(aborted, true, 'the call was aborted, not awaited');
-  h.port.assignImpl = h.moveTo;
+  h.port.impl.assign = h.moveTo;
   h.controller.podChanged(h.world.pods[0]);
   await h.clock.advance(5 * RESYNC);
   assert.equal(h.calls.length, 1, 'no write after the term');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWorkQueue } from './queue.ts';
+import { createWorkQueue, QueueStopped } from './queue.ts';
 import type { RunResult } from './queue.ts';
-import { createFakeClock, settle } from './fake-clock.ts';
+import { createFakeClock, settle } from '../../test/support/fake-clock.ts';
 
 interface Gate {
   promise: Promise<void>;
@@ -280,4 +280,65 @@ test('queue: the priority is asked each time a key is queued, also for a retry',
   g.open();
   await h.clock.advance(0);
   assert.deepEqual(h.runs, ['x@0', 'block@0', 'x@100', 'y@100', 'z@100']);
+});
+
+test('queue: flush runs the key now, above every priority and past the concurrency, with that run\'s result', async () => {
+  const g = gate();
+  const h = harness((k) => (k === 'busy' ? g.promise : k === 'svc' ? { requeueAfterMs: 5000 } : undefined), 1, (k) => (k === 'svc' ? 5 : 0));
+  h.queue.add('busy');
+  h.queue.add('a');
+  h.queue.add('svc');
+  h.queue.add('b');
+  const result = await h.queue.flush('svc');
+  assert.deepEqual(result, { requeueAfterMs: 5000 });
+  assert.deepEqual(h.runs, ['busy@0', 'svc@0'], 'svc ran beside the busy key, before a and b');
+  assert.equal(h.queue.depth(), 2, 'svc left the queue; a and b still wait');
+  g.open();
+  await settle();
+  await settle();
+  assert.deepEqual(h.runs, ['busy@0', 'svc@0', 'a@0', 'b@0']);
+});
+
+test('queue: flush cuts a backoff short and rejects with the error of its run', async () => {
+  const h = harness((_k, n) => {
+    if (n <= 2) throw Object.assign(new Error(`refused ${n}`), { retryAfterMs: 60_000 });
+  });
+  h.queue.add('a');
+  await h.clock.advance(10);
+  await assert.rejects(h.queue.flush('a'), /refused 2/);
+  assert.deepEqual(h.runs, ['a@0', 'a@10']);
+  assert.deepEqual(await h.queue.flush('a'), undefined);
+  assert.deepEqual(h.runs, ['a@0', 'a@10', 'a@10']);
+  await h.clock.advance(120_000);
+  assert.equal(h.runs.length, 3, 'the success ended the backoff');
+});
+
+test('queue: flush during a run of the key resolves after the next run, which starts at once', async () => {
+  const g = gate();
+  const h = harness((_k, n) => (n === 1 ? g.promise.then(() => ({ requeueAfterMs: 1 })) : { requeueAfterMs: 2 }), 1);
+  h.queue.add('a');
+  h.queue.add('b');
+  await settle();
+  const flushed = h.queue.flush('a');
+  g.open();
+  assert.deepEqual(await flushed, { requeueAfterMs: 2 }, 'the result of the run that started after the flush');
+  assert.deepEqual(h.runs, ['a@0', 'a@0']);
+  await settle();
+  assert.deepEqual(h.runs, ['a@0', 'a@0', 'b@0']);
+});
+
+test("queue: a flush's signal abandons the wait; shutdown rejects waiting flushes", async () => {
+  const g = gate();
+  const h = harness(() => g.promise, 1);
+  h.queue.add('a');
+  const abort = new AbortController();
+  const abandoned = h.queue.flush('a', abort.signal);
+  abort.abort(new Error('caller gave up'));
+  await assert.rejects(abandoned, /caller gave up/);
+  const waiting = h.queue.flush('a');
+  const stopped = h.queue.shutdown();
+  await assert.rejects(waiting, QueueStopped);
+  g.open();
+  await stopped;
+  await assert.rejects(h.queue.flush('a'), QueueStopped);
 });

@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { ReservedIp, ReservedIpPort } from '../shared/digitalocean/port.ts';
-import { parseIpPolicy } from '../shared/ip-policy.ts';
-import { floatingIpKeys } from '../shared/keys.ts';
-import { createLogger } from '../shared/logger.ts';
+import { parseIpPolicy } from '../../shared/ip-policy.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createController } from './controller.ts';
-import type { EventRecord } from './events.ts';
-import { createFakeClock } from './fake-clock.ts';
-import { createReconcilerMetrics } from './metrics.ts';
+import type { EventRecord } from '../events.ts';
+import { createMemoryPort } from '../../test/support/reserved-ip-port.ts';
+import { createFakeClock } from '../../test/support/fake-clock.ts';
+import { createReconcilerMetrics } from '../metrics.ts';
 
 const KEYS = floatingIpKeys();
 const IP = '104.248.100.100';
@@ -40,24 +40,8 @@ const pod = (name: string, namespace: string, nodeName: string, ageS: number, ip
 
 function setup(pods: V1Pod[]) {
   const clock = createFakeClock(Date.UTC(2026, 0, 1));
-  const holders = new Map<string, number | null>([[IP, null]]);
-  const calls: string[] = [];
-  const ipOf = (ip: string): ReservedIp => ({ ip, family: 4, region: 'nyc3', dropletId: holders.get(ip) ?? null, locked: false });
-  const port: ReservedIpPort = {
-    getAccount: async () => ({ uuid: 'u', email: 'e', status: 'active' }),
-    listReservedIps: async () => [...holders.keys()].map(ipOf),
-    getReservedIp: async (ip) => ipOf(ip),
-    assign: async (ip, droplet) => {
-      calls.push(`assign ${ip} ${droplet}`);
-      holders.set(ip, droplet);
-      return { actionId: calls.length, status: 'completed', dropletId: droplet };
-    },
-    unassign: async (ip) => {
-      calls.push(`unassign ${ip}`);
-      holders.set(ip, null);
-      return { actionId: calls.length, status: 'completed', dropletId: null };
-    },
-  };
+  const port = createMemoryPort({ holders: [[IP, null]] });
+  const writes = () => port.calls.filter((c) => c.startsWith('assign ') || c.startsWith('unassign '));
   const events: EventRecord[] = [];
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
@@ -73,7 +57,7 @@ function setup(pods: V1Pod[]) {
   });
   const reported = () => events.filter((e) => e.reason === 'FloatingIPNotAllowed').map((e) => `${e.pod.metadata?.namespace}/${e.pod.metadata?.name}: ${e.message}`);
   const warned = () => lines.filter((l) => l['msg'] === 'pod claims reserved IPs the IP policy does not allow in its namespace; they are ignored');
-  return { clock, controller, holders, calls, events, reported, warned };
+  return { clock, controller, holders: port.holders, get calls() { return writes(); }, events, reported, warned };
 }
 
 const MESSAGE = `reserved IP ${IP} may not be claimed in namespace games (floatip IP policy allows here: none)`;

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { after, before, beforeEach } from 'node:test';
-import { createManualClock } from '../../test/do-emulator/clock.ts';
-import { startEmulator } from '../../test/do-emulator/server.ts';
-import type { RunningEmulator } from '../../test/do-emulator/server.ts';
-import { adminClient } from '../../test/do-emulator/testing.ts';
-import { createLogger } from '../logger.ts';
-import { createDoClient } from './client.ts';
-import type { DoClientOptions, ResponseRecord } from './client.ts';
-import { DoApiError } from './port.ts';
+import { createFakeClock } from './fake-clock.ts';
+import { startEmulator } from '../do-emulator/server.ts';
+import type { RunningEmulator } from '../do-emulator/server.ts';
+import { adminClient } from '../do-emulator/testing.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { createDoClient } from '../../shared/digitalocean/client.ts';
+import type { DoClientOptions, ResponseRecord } from '../../shared/digitalocean/client.ts';
+import { DoApiError } from '../../shared/digitalocean/port.ts';
 
 export const TOKEN = 'dop_v1_0123456789abcdef-never-print-me';
 export const V4 = '104.248.100.100';
@@ -31,7 +31,7 @@ export interface Logged {
 
 /** Registers the hooks; call once at the top of a test file. */
 export function emulatorFixture() {
-  const clock = createManualClock();
+  const clock = createFakeClock();
   let emu: RunningEmulator | undefined;
   const running = () => emu ?? assert.fail('emulator not started');
   const admin = (method: string, path: string, body?: unknown) => adminClient(running().url)(method, path, body);
@@ -62,7 +62,7 @@ export function emulatorFixture() {
         now: clock.now,
         sleep: async (ms) => {
           waits.push(ms);
-          clock.advance(ms);
+          clock.tick(ms);
         },
         random: () => 0.5,
         retry: { maxAttempts: 4, baseMs: 100, capMs: 1000 },

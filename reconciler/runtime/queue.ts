@@ -1,4 +1,5 @@
-// Work queue keyed by reserved IP. Informer callbacks only `add()` keys; workers drain them.
+// The one work queue of the reconciler's controllers (runtime.ts gives each its own). Informer
+// callbacks only `add()` keys; workers drain them.
 // - dedupe: a key waiting in the queue is queued once;
 // - priorities: a key of a lower `priority(key)` (asked when it is queued) runs before the
 //   keys of higher ones that wait, first in first out within one — so a failover is not
@@ -10,10 +11,14 @@
 //   stream of events;
 // - a successful run may ask to be looked at again later (`requeueAfterMs`: pending actions,
 //   cool-off), which new evidence does not wait for;
+// - `flush(key)`: run the key now — above every priority, past the concurrency limit and any
+//   backoff — and resolve with the result of that run (or reject with its error). A caller
+//   that must know a write happened (a Service before an IP moves) does not wait behind the
+//   other dirty keys; a key already running finishes first (serial per key), then runs again;
 // - every run gets the queue's AbortSignal; `shutdown()` aborts it (runs in flight cancel
 //   their calls instead of finishing them) and resolves when they have settled.
-import { realTimer } from '../shared/timers.ts';
-import type { SetTimer } from '../shared/timers.ts';
+import { realTimer } from '../../shared/timers.ts';
+import type { SetTimer } from '../../shared/timers.ts';
 
 export interface RunResult {
   /** look at this key again after this long, even without new events */
@@ -37,11 +42,26 @@ export interface WorkQueueOptions {
 export interface WorkQueue {
   add(key: string): void;
   addAfter(key: string, ms: number): void;
+  /** run `key` now at the highest priority; resolves with that run's result, rejects with its error */
+  flush(key: string, signal?: AbortSignal): Promise<RunResult | void>;
   /** keys waiting to run (not counting running ones) */
   depth(): number;
   /** consecutive failures of a key (0 after a success) */
   failures(key: string): number;
   shutdown(): Promise<void>;
+}
+
+/** A flush that could not run: the queue shut down (the term ended). */
+export class QueueStopped extends Error {
+  override readonly name = 'QueueStopped';
+  constructor() {
+    super('work queue shut down');
+  }
+}
+
+interface Waiter {
+  resolve(result: RunResult | void): void;
+  reject(err: unknown): void;
 }
 
 function retryAfterOf(err: unknown): number | undefined {
@@ -67,6 +87,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const later = new Map<string, { due: number; cancel: () => void }>();
   const failureCount = new Map<string, number>();
   const now = opts.now ?? Date.now;
+  /** flushes waiting for the next run of their key (it is running now) */
+  const flushes = new Map<string, Waiter[]>();
   let stopped = false;
 
   const depthChanged = () => opts.onDepth?.(waiting);
@@ -142,17 +164,37 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     backingOff.set(key, { failedAt, due: now() + delay, cancel });
   }
 
-  async function run(key: string): Promise<void> {
+  async function run(key: string, waiters: readonly Waiter[]): Promise<void> {
     try {
       const result = await opts.worker(key, abort.signal);
       failureCount.delete(key);
       if (result?.requeueAfterMs !== undefined) addAfter(key, result.requeueAfterMs);
+      for (const w of waiters) w.resolve(result);
     } catch (err) {
+      for (const w of waiters) w.reject(err);
       // Evidence that arrived meanwhile may cut the retry short (down to the floor).
       const evidence = dirty.delete(key);
       retry(key, err);
-      if (evidence) add(key);
+      if (flushes.has(key)) {
+        // a flush came during the run: it runs next, backoff or not
+        cancelBackoff(key);
+        dirty.add(key);
+      } else if (evidence) add(key);
     }
+  }
+
+  function start(key: string): void {
+    const waiters = flushes.get(key) ?? [];
+    flushes.delete(key);
+    const p = run(key, waiters).finally(() => {
+      running.delete(key);
+      if (dirty.delete(key)) {
+        if (flushes.has(key) && !stopped) start(key);
+        else add(key);
+      }
+      pump();
+    });
+    running.set(key, p);
   }
 
   function pump(): void {
@@ -160,18 +202,68 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
       const key = take() as string;
       queued.delete(key);
       depthChanged();
-      const p = run(key).finally(() => {
-        running.delete(key);
-        if (dirty.delete(key)) add(key);
-        pump();
-      });
-      running.set(key, p);
+      start(key);
     }
+  }
+
+  function cancelBackoff(key: string): void {
+    backingOff.get(key)?.cancel();
+    backingOff.delete(key);
+  }
+
+  function unqueue(key: string): void {
+    if (!queued.delete(key)) return;
+    for (const list of levels.values()) {
+      const at = list.indexOf(key);
+      if (at !== -1) {
+        list.splice(at, 1);
+        waiting -= 1;
+        break;
+      }
+    }
+    depthChanged();
+  }
+
+  function flush(key: string, signal?: AbortSignal): Promise<RunResult | void> {
+    if (stopped) return Promise.reject(new QueueStopped());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<RunResult | void>((resolve, reject) => {
+      const onAbort = () => {
+        const list = flushes.get(key);
+        const at = list?.indexOf(waiter) ?? -1;
+        if (list && at !== -1) list.splice(at, 1);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        resolve(result) {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+        reject(err) {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const list = flushes.get(key);
+      if (list) list.push(waiter);
+      else flushes.set(key, [waiter]);
+      cancelBackoff(key);
+      later.get(key)?.cancel();
+      later.delete(key);
+      if (running.has(key)) {
+        dirty.add(key);
+        return;
+      }
+      unqueue(key);
+      start(key);
+    });
   }
 
   return {
     add,
     addAfter,
+    flush,
     depth: () => waiting,
     failures: (key) => failureCount.get(key) ?? 0,
     async shutdown() {
@@ -185,6 +277,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
       waiting = 0;
       queued.clear();
       depthChanged();
+      for (const list of flushes.values()) for (const w of list) w.reject(new QueueStopped());
+      flushes.clear();
       while (running.size > 0) await Promise.allSettled([...running.values()]);
     },
   };
