@@ -147,6 +147,7 @@ async function steady(pw: PacketWorld, game: Game): Promise<{ holder: number; po
     return typeof h === 'number' && pods.some((p) => dropletOf(p.spec?.nodeName) === h) ? h : undefined;
   }, { timeoutMs: 120_000, intervalMs: 100 });
   await pw.lab.edge.untilHolder(game.ip, holder, 30_000);
+  await pw.lab.untilServed(game.ip, 30_000);
   await waitFor('the lab to run both pods', async () => (await pw.lab.syncPods(APP_NS, `app=${game.app}`, game.ports)).length === 2, { timeoutMs: 30_000 });
   return { holder, pods };
 }

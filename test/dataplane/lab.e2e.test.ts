@@ -54,6 +54,7 @@ describe('packets through the reserved IP, real kube-proxy and the edge', { skip
   test('UDP and TCP to the reserved IP reach the pod on the holder; replies come from the reserved IP; the pod sees the client (externalTrafficPolicy Local)', async () => {
     const holder = await waitFor(`${game.ip} assigned`, async () => (await pw.world.admin.holder(game.ip)) ?? undefined);
     await pw.lab.edge.untilHolder(game.ip, holder);
+    await pw.lab.untilServed(game.ip);
     const probe = pw.lab.probe({ target: game.ip, udpPort: game.udp, tcpPort: game.tcp, maxSeconds: 60 });
     try {
       const reply = await probe.nextReply(() => true, 30_000);

@@ -54,6 +54,12 @@ export interface Lab {
   followPods(namespace: string, labelSelector: string, ports: Ports): { stop(): Promise<void> };
   probe(opts: ProbeOptions): Probe;
   /**
+   * Waits until the edge routes `ip` to a droplet whose kube-proxy has programmed that
+   * droplet's anchor: a client that starts earlier can be blackholed by a conntrack entry
+   * made before the rule (README, "A trap it found"). Returns the holder's droplet.
+   */
+  untilServed(ip: string, timeoutMs?: number): Promise<LabDroplet>;
+  /**
    * The real floatip agent (agent/main.ts) inside the node's droplet, unchanged: default
    * metadata URL (169.254.169.254), `kubeconfigYaml` rewritten to the API bridge.
    */
@@ -221,6 +227,16 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       };
     },
     probe: (probeOpts) => startProbe(clientNs, probeOpts),
+    async untilServed(address, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const holder = lab.edge.view().holders[address];
+        const d = [...droplets.values()].find((x) => x.id === holder);
+        if (d && !d.dead && (await d.kubeProxyHas(d.anchor))) return d;
+        if (Date.now() > deadline) throw new Error(`${address} not served within ${timeoutMs} ms: holder ${holder ?? 'none'}${d ? `, kube-proxy of ${d.node} without ${d.anchor}` : ''}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async startAgent(node, kubeconfigYaml, args = []) {
       const d = lab.droplet(node);
       const kubeconfig = await d.writeKubeconfig('agent', kubeconfigYaml);
