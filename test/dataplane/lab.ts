@@ -27,7 +27,7 @@ import { startProbe } from './probe.ts';
 import type { Probe, ProbeOptions } from './probe.ts';
 import { LAB_PREFIX, removeNamespace, sweepDeadLabs } from './sweeper.ts';
 
-export { netnsUnavailable } from './netns.ts';
+export { missingTools, netnsRefused, netnsUnavailable } from './netns.ts';
 export type { LabDroplet } from './droplet.ts';
 export type { LabPod, Ports } from './pod-netns.ts';
 export type { Probe } from './probe.ts';
