@@ -187,9 +187,11 @@ async function oneRun(pw: PacketWorld, game: Game, kind: OutageKind, replicas: R
       await lab.killDroplet(node);
     }
     const back = await probe.nextReply((r) => r.t > t0 && r.from === game.ip && r.pod !== podName, 180_000).catch(async (err: unknown) => {
-      // put the world back for the next run before reporting this one as failed
+      // what the packets' path looked like, then the world put back for the next run
+      const holder = await world.admin.holder(game.ip).catch(() => undefined);
+      const lines = await lab.conntrackLines(game.udp).catch(() => []);
       await recover(pw, game, kind, node, podName, addReplica).catch(() => undefined);
-      throw err;
+      throw new Error(`${(err as Error).message}; holder ${holder}; UDP conntrack: ${lines.join(' | ') || 'none'}`);
     });
     await probe.nextReply((r) => r.t > back.t + 500, 10_000);
     const record = await probe.stop();

@@ -20,7 +20,7 @@ import type { LabDroplet } from './droplet.ts';
 import { startEdge } from './edge.ts';
 import type { Edge } from './edge.ts';
 import { CLIENT_LINK } from './edge-rules.ts';
-import { ip, run } from './netns.ts';
+import { inNs, ip, run } from './netns.ts';
 import { createPod } from './pod-netns.ts';
 import type { LabPod, Ports } from './pod-netns.ts';
 import { startProbe } from './probe.ts';
@@ -59,6 +59,8 @@ export interface Lab {
    * made before the rule (README, "A trap it found"). Returns the holder's droplet.
    */
   untilServed(ip: string, timeoutMs?: number): Promise<LabDroplet>;
+  /** the UDP conntrack entries to `port` in the edge and every droplet, one line each (for a failure's report) */
+  conntrackLines(port: number): Promise<string[]>;
   /**
    * The real floatip agent (agent/main.ts) inside the node's droplet, unchanged: default
    * metadata URL (169.254.169.254), `kubeconfigYaml` rewritten to the API bridge.
@@ -227,6 +229,15 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       };
     },
     probe: (probeOpts) => startProbe(clientNs, probeOpts),
+    async conntrackLines(port) {
+      const spaces = [['edge', lab.edge.ns], ...[...droplets.values()].map((d) => [d.node, d.ns])];
+      const out: string[] = [];
+      for (const [label, ns] of spaces) {
+        const listed = await inNs(ns ?? '', 'conntrack', ['-L', '-p', 'udp', '--dport', String(port)]).catch(() => '');
+        for (const line of listed.split('\n').filter((l) => l.trim() !== '')) out.push(`${label}: ${line.replace(/\s+/g, ' ').trim()}`);
+      }
+      return out;
+    },
     async untilServed(address, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
