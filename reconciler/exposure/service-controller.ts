@@ -20,7 +20,9 @@ import { RESYNC } from '../runtime/runtime.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 import type { ExposureMetrics } from './metrics.ts';
-import type { NodeAnchor, PodClaims } from './model.ts';
+import type { NodeAnchor } from './model.ts';
+import { ExposeRefused } from './expose-refused.ts';
+import { podClaims, servicesClaiming } from './service-claims.ts';
 import { exposedMessage, planService } from './service-plan.ts';
 import type { ServiceWriter } from './service-writer.ts';
 
@@ -67,29 +69,6 @@ export interface ServiceController {
   beforeAssign(ip: string, dropletId: number, waitMs: number, signal: AbortSignal): Promise<ExposeResult>;
 }
 
-/** A Service write the API server refused: the Service and why. */
-export class ExposeRefused extends Error {
-  override readonly name = 'ExposeRefused';
-  readonly service: string;
-  constructor(service: string, cause: unknown) {
-    super(refusalOf(cause), { cause });
-    this.service = service;
-  }
-}
-
-/** The API server's own sentence (an ApiException carries it in its JSON body), bounded. */
-function refusalOf(err: unknown): string {
-  const body = (err as { body?: unknown } | null)?.body;
-  let message: unknown;
-  try {
-    message = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }).message : (body as { message?: unknown } | undefined)?.message;
-  } catch {
-    message = undefined;
-  }
-  const text = typeof message === 'string' ? message : err instanceof Error ? err.message.split('\n')[0] : String(err);
-  return (text ?? '').slice(0, 300);
-}
-
 /** An announced move is forgotten after this long if the holders never show it. */
 const INTENT_TTL_MS = 10 * 60_000;
 
@@ -111,7 +90,6 @@ interface TermState {
 }
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } } | undefined) => `${o?.metadata?.namespace ?? ''}/${o?.metadata?.name ?? ''}`;
-const family = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
 
 export function createServiceController(deps: ServiceControllerDeps): ServiceController {
   const { world, config, metrics, claims } = deps;
@@ -124,25 +102,6 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
 
   const isOurs = (svc: V1Service | undefined) => isFloatipService(svc, config.loadBalancerClass);
   const ourServices = () => world.listServices().filter(isOurs);
-
-  /** A pod's claims as the IP controller judged them: won, lost to another workload, refused. */
-  function podClaims(pod: V1Pod): PodClaims {
-    const c = claims.podClaim(pod);
-    const won: string[] = [];
-    const lost: string[] = [];
-    for (const ip of c.ips) {
-      const winner = claims.winner(ip);
-      if (winner === undefined) continue; // not planned yet: nothing to expose, nothing to say
-      (c.workload !== undefined && winner === c.workload ? won : lost).push(ip);
-    }
-    return {
-      namespace: pod.metadata?.namespace ?? '',
-      labels: pod.metadata?.labels ?? {},
-      addresses: won.map((text) => ({ text, family: family(text) })),
-      ...(lost.length > 0 ? { lost } : {}),
-      ...(c.notAllowed ? { notAllowed: c.notAllowed.message } : {}),
-    };
-  }
 
   function markAll(): void {
     const services = ourServices();
@@ -215,7 +174,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const w = s.written.get(key);
     const fresh = w !== undefined && w.basedOn === svc.metadata?.resourceVersion;
     const current = { ...facts, externalIPs: (fresh && w.externalIPs) || facts.externalIPs, ingress: (fresh && w.ingress) || facts.ingress };
-    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map(podClaims);
+    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map((p) => podClaims(claims, p));
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
     const claimsAny = pods.some((p) => (p.addresses.length > 0 || p.lost || p.notAllowed) && selects(facts.selector, p.labels));
     const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await deps.writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.annotation) : false;
@@ -262,23 +221,6 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       slog.info({ ingress: plan.ingress }, 'Service load balancer ingress updated');
     }
     if (plan.writeSpec || plan.writeStatus) s.written.set(key, written);
-  }
-
-  /** floatip Services whose selected pods belong to the workload that won `ip` */
-  function servicesClaiming(ip: string): string[] {
-    // On the failover path: with no floatip Service there is nothing to wait for.
-    const services = ourServices();
-    const winner = claims.winner(ip);
-    if (services.length === 0 || winner === undefined) return [];
-    const namespaces = new Set(services.map((svc) => svc.metadata?.namespace));
-    const claimants = world.listPods().filter((p) => {
-      if (!namespaces.has(p.metadata?.namespace)) return false;
-      const c = claims.podClaim(p);
-      return c.workload === winner && c.ips.includes(ip);
-    });
-    return services
-      .filter((svc) => claimants.some((p) => p.metadata?.namespace === svc.metadata?.namespace && selects(svc.spec?.selector, p.metadata?.labels ?? {})))
-      .map(keyOf);
   }
 
   const queue = runtime.register({
@@ -332,7 +274,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       if (!s) return { kind: 'exposed' };
       const started = now();
       s.intents.set(ip, { dropletId, atMs: started });
-      const keys = servicesClaiming(ip);
+      const keys = servicesClaiming(claims, ourServices(), () => world.listPods(), ip);
       if (keys.length === 0) return { kind: 'exposed' };
       const bound = new AbortController();
       const cancel = setTimer(() => bound.abort(new Error('exposure wait over')), waitMs);
