@@ -101,7 +101,7 @@ if [ ! -x "$out/etcd" ]; then
 fi
 if [ ! -x "$out/kwok" ]; then
   log "building kwok ${KWOK_VERSION}"
-  GOBIN="$work/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+  GOBIN="$work/bin" quiet go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
   mv "$work/bin/kwok" "$out/kwok"
 fi
 have_all "$out" || { log "build finished but binaries are missing in $out"; exit 1; }
