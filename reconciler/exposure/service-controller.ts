@@ -97,7 +97,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   const setTimer = deps.setTimer ?? realTimer;
   const now = deps.now ?? Date.now;
   const { runtime } = deps;
-  const writer = runtime.fence(deps.writer, { applyExternalIPs: null, applyIngress: null });
+  const writer = runtime.fence(deps.writer, { applyExternalIPs: 3, applyIngress: 3 });
   let term: TermState | undefined;
 
   const isOurs = (svc: V1Service | undefined) => isFloatipService(svc, config.loadBalancerClass);
@@ -196,8 +196,8 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       return;
     }
     if (plan.kind === 'release') {
-      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, []));
-      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, []));
+      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, [], { signal }));
+      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, [], { signal }));
       metrics.serviceWrites.inc({ field: 'release' });
       s.written.delete(key);
       s.warned.delete(uid);
@@ -208,14 +208,14 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
 
     let written: Written = { basedOn: svc.metadata?.resourceVersion, ...(fresh ? w : {}) };
     if (plan.writeSpec) {
-      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, plan.externalIPs));
+      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, plan.externalIPs, { signal }));
       metrics.serviceWrites.inc({ field: 'externalIPs' });
       written = { ...written, externalIPs: plan.externalIPs };
       slog.info({ externalIPs: plan.externalIPs, previous: current.externalIPs }, 'Service externalIPs updated');
       void deps.events.record({ pod: svc, kind: 'Service', type: 'Normal', reason: 'FloatingIPExposed', message: exposedMessage(plan) });
     }
     if (plan.writeStatus && !signal.aborted) {
-      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, plan.ingress));
+      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, plan.ingress, { signal }));
       metrics.serviceWrites.inc({ field: 'ingress' });
       written = { ...written, ingress: plan.ingress };
       slog.info({ ingress: plan.ingress }, 'Service load balancer ingress updated');
