@@ -9,6 +9,7 @@
 // externalIPs from the first packet — for at most `waitMs`: exposure never blocks a move.
 // A refused write is its own outcome (expose-failed), with its own Event and metric.
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
 import type { SetTimer } from '../../shared/timers.ts';
@@ -19,10 +20,11 @@ import type { HolderEntry } from '../model.ts';
 import { RESYNC } from '../runtime/runtime.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
+import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
 import type { NodeAnchor } from './model.ts';
 import { ExposeRefused } from './expose-refused.ts';
-import { podClaims, servicesClaiming } from './service-claims.ts';
+import { servicesClaiming } from './service-claims.ts';
 import { exposedMessage, planService } from './service-plan.ts';
 import type { ServiceWriter } from './service-writer.ts';
 
@@ -37,6 +39,8 @@ export interface ServiceWorld {
 export interface ServiceControllerConfig {
   readonly anchorAnnotation: string;
   readonly annotation: string;
+  /** what counts as a droplet anchor (--anchor-range); default 10.20.0.0/16 */
+  readonly anchorRange?: AnchorRange;
   readonly loadBalancerClass: string;
   /** re-check every Service this often (drift, a write lost with a leader) */
   readonly resyncIntervalMs: number;
@@ -109,11 +113,23 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     for (const svc of services) queue.add(keyOf(svc));
   }
 
+  /** node uid → the ignored anchor value already reported (one Warning per value) */
+  const anchorWarned = new Map<string, string>();
+
   function nodeAnchors(): Map<number, NodeAnchor> {
     const nodes = new Map<number, NodeAnchor>();
     for (const n of world.listNodes()) {
-      const entry = nodeAnchor(n, config.anchorAnnotation);
-      if (entry) nodes.set(entry[0], entry[1]);
+      const entry = nodeAnchor(n, config.anchorAnnotation, config.anchorRange);
+      if (!entry) continue;
+      nodes.set(entry[0], entry[1]);
+      const uid = n.metadata?.uid ?? entry[1].nodeName;
+      if (entry[1].invalid === undefined) anchorWarned.delete(uid);
+      else if (anchorWarned.get(uid) !== entry[1].invalid) {
+        anchorWarned.set(uid, entry[1].invalid);
+        const message = `annotation ${config.anchorAnnotation} ignored: ${entry[1].why ?? 'not an anchor'}; floatip never puts it in a Service's externalIPs (is something other than the floatip agent writing it?)`;
+        log.warn({ node: entry[1].nodeName, value: entry[1].invalid }, message);
+        void deps.events.record({ pod: n, kind: 'Node', type: 'Warning', reason: 'FloatingIPInvalidAnchor', message });
+      }
     }
     return nodes;
   }
@@ -174,7 +190,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const w = s.written.get(key);
     const fresh = w !== undefined && w.basedOn === svc.metadata?.resourceVersion;
     const current = { ...facts, externalIPs: (fresh && w.externalIPs) || facts.externalIPs, ingress: (fresh && w.ingress) || facts.ingress };
-    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map((p) => podClaims(claims, p));
+    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map((p) => judgedClaims(p, claims));
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
     const claimsAny = pods.some((p) => (p.addresses.length > 0 || p.lost || p.notAllowed) && selects(facts.selector, p.labels));
     const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await deps.writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.annotation) : false;
