@@ -8,7 +8,7 @@
 // concerned (above every other dirty Service) so that the target droplet's anchor is in their
 // externalIPs from the first packet — for at most `waitMs`: exposure never blocks a move.
 // A refused write is its own outcome (expose-failed), with its own Event and metric.
-import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { AnchorRange } from '../../shared/anchors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
@@ -22,19 +22,13 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
-import type { NodeAnchor } from './model.ts';
+import type { ExposureWorld, NodeAnchor } from './model.ts';
 import { ExposeRefused } from './expose-refused.ts';
 import { servicesClaiming } from './service-claims.ts';
 import { exposedMessage, planService } from './service-plan.ts';
 import type { ServiceWriter } from './service-writer.ts';
 
-export interface ServiceWorld {
-  listServices(): readonly V1Service[];
-  listPods(): readonly V1Pod[];
-  listNodes(): readonly V1Node[];
-  /** DigitalOcean's holders as the IP controller knows them */
-  holders(): readonly HolderEntry[];
-}
+export type ServiceWorld = ExposureWorld;
 
 export interface ServiceControllerConfig {
   readonly anchorAnnotation: string;
