@@ -234,7 +234,10 @@ export async function scaleWorld(dir: string, log: Log): Promise<RunningProcess>
     await sleep(SETTLE_MS);
     reconciler.measure('startup');
     log('footprint: scale world — a failover and a resync');
-    await failover(cp, emu, ipFor(1), (id) => nodeName(id - 2001), 120_000);
+    // a failover that does not happen is reported, not fatal: the memory is still read
+    await failover(cp, emu, ipFor(1), (id) => nodeName(id - 2001), 120_000).catch((err: unknown) => {
+      log(`footprint: scale world — ${(err as Error).message}; last reconciler lines: ${JSON.stringify(reconciler?.lines.slice(-3))}`);
+    });
     await sleep(12_000);
     reconciler.measure('work');
     return reconciler;
