@@ -3,6 +3,7 @@
 // a difference). The anchor does not change in a droplet's life; the re-check repairs an
 // annotation someone removed. An unreachable metadata service ends the agent (exit 1, so the
 // DaemonSet shows the problem); a Kubernetes error is logged and retried with backoff.
+import { checkAnchor } from '../shared/anchors.ts';
 import { CONTENT_TYPE, KubeApiError, seg } from '../shared/kube/client.ts';
 import type { KubeClient } from '../shared/kube/client.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -61,7 +62,11 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
   const done = new Promise<number>((resolve) => (finish = resolve));
 
   async function check(): Promise<void> {
-    const anchor = await readAnchorIpv4({ baseUrl: config.metadataUrl, timeoutMs: config.metadataTimeoutMs, signal: stopper.signal });
+    const read = await readAnchorIpv4({ baseUrl: config.metadataUrl, timeoutMs: config.metadataTimeoutMs, signal: stopper.signal });
+    // Only a droplet anchor is ever published: the reconciler copies it into Services' externalIPs.
+    const checked = checkAnchor(read, config.anchorRange);
+    if (!checked.ok) throw new MetadataError('invalid', `metadata service at ${config.metadataUrl} answered ${checked.why}; not recorded (--anchor-range)`);
+    const anchor = checked.anchor;
     const node = await deps.kube.request<NodeMeta>({ method: 'GET', path: nodePath });
     const change = annotationChange(node.metadata?.annotations?.[config.annotation], anchor);
     if (change !== undefined) {

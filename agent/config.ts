@@ -5,6 +5,8 @@ import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel } from '../shared/config-values.ts';
 import type { ParsedConfig } from '../shared/config-values.ts';
 import { anchorAnnotationKey, DEFAULT_KEY } from '../shared/keys.ts';
+import { DEFAULT_ANCHOR_RANGE, parseAnchorRange } from '../shared/anchors.ts';
+import type { AnchorRange } from '../shared/anchors.ts';
 
 export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
 /** where DigitalOcean's metadata service answers with the droplet's anchor IPv4, as text */
@@ -22,6 +24,8 @@ export interface AgentConfig {
   readonly intervalMs: number;
   /** per metadata request */
   readonly metadataTimeoutMs: number;
+  /** --anchor-range: only an address in it is recorded; absent = 10.20.0.0/16 */
+  readonly anchorRange?: AnchorRange;
   readonly logLevel: LevelWithSilent;
 }
 
@@ -43,6 +47,7 @@ Flags:
   --key KEY                 floatip's key; the annotation is its prefix + /anchor-ipv4 (default ${DEFAULT_KEY})
   --interval 60s            re-read the metadata and re-check the annotation this often
   --metadata-timeout 2s     timeout of one metadata request
+  --anchor-range CIDR       only an anchor inside it is recorded (default ${DEFAULT_ANCHOR_RANGE})
   --kubeconfig PATH         overrides KUBECONFIG
   --log-level info          fatal, error, warn, info, debug, trace or silent
   --help                    print this text
@@ -57,6 +62,7 @@ const FLAGS = {
   key: { type: 'string' },
   interval: { type: 'string' },
   'metadata-timeout': { type: 'string' },
+  'anchor-range': { type: 'string' },
   kubeconfig: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean' },
@@ -100,6 +106,7 @@ export function parseAgentConfig(inputs: { readonly argv: readonly string[]; rea
       kubeconfig,
       intervalMs: parseDuration('interval', v.interval ?? '60s'),
       metadataTimeoutMs: parseDuration('metadata-timeout', v['metadata-timeout'] ?? '2s'),
+      ...(v['anchor-range'] === undefined ? {} : { anchorRange: parseAnchorRange(v['anchor-range']) }),
       logLevel: parseLogLevel(v['log-level'] ?? 'info'),
     };
     return { kind: 'ok', config: Object.freeze(config) };

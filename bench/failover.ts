@@ -3,6 +3,7 @@
 // line holding every number. It never fails on a slow figure; it fails only if something
 // breaks. Loopback only; bounded by --time-limit.
 //   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--only footprint] [--update-baseline]
+//   node bench/failover.ts --only outage [--outage-iterations 5] [--update-baseline]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -16,6 +17,9 @@ import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
 import type { MemoryResult } from './memory.ts';
 import { benchFootprint, footprintFigures, footprintTable } from './footprint.ts';
+import { benchOutage, OUTAGES } from './outage.ts';
+import { outageFigures, outageTable } from './outage-report.ts';
+import type { OutageKind, OutageResult } from './outage.ts';
 import type { FootprintResult } from './footprint.ts';
 import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
 import type { ScaleResult } from './scale.ts';
@@ -42,10 +46,15 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --webhook-requests N    request bound of one throughput figure (default 30000)
   --footprint / --no-footprint  RSS of the dist/ processes in a 3-node install and of the
                           reconciler at 10,000 pods (default: on with the test binaries; ~5 min)
-  --only a,b              run only these parts: decision, memory, scale, webhook, e2e, footprint
+  --outage / --no-outage  client-observed outage through the packet lab (real kube-proxy, a UDP
+                          client), five failures at upstream kubelet timing (default: with --e2e,
+                          where network namespaces can be made; about 8 minutes)
+  --outage-iterations N   runs per failure (default 5)
+  --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
+  --only a,b              run only these parts: decision, memory, scale, webhook, e2e, footprint, outage
   --update-baseline       write bench/baseline.json from this run (with --only: merged into it)
-  --time-limit-s N        exit 1 if the whole run takes longer (default 2400: the footprint's
-                          10,000-pod world takes about 15 min to build on a loaded 2-core machine)
+  --time-limit-s N        exit 1 if the whole run takes longer (default 2700: the outage runs take
+                          about 8 min, the footprint's 10,000-pod world up to 20 on a loaded machine)
   --verbose               the e2e reconciler logs at info level on stderr
 `;
 
@@ -68,16 +77,20 @@ const FLAGS = {
   'webhook-seconds': { type: 'string', default: '3' },
   'webhook-requests': { type: 'string', default: '30000' },
   footprint: { type: 'boolean' },
+  outage: { type: 'boolean' },
+  'no-outage': { type: 'boolean' },
+  'outage-iterations': { type: 'string', default: '5' },
+  'outage-failures': { type: 'string', default: OUTAGES.join(',') },
   'no-footprint': { type: 'boolean' },
   only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
-  'time-limit-s': { type: 'string', default: '2400' },
+  'time-limit-s': { type: 'string', default: '2700' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
 const BASELINE = new URL('./baseline.json', import.meta.url);
-const PARTS = ['decision', 'memory', 'scale', 'webhook', 'e2e', 'footprint'] as const;
+const PARTS = ['decision', 'memory', 'scale', 'webhook', 'e2e', 'footprint', 'outage'] as const;
 type Part = (typeof PARTS)[number];
 
 class UsageError extends Error {}
@@ -187,6 +200,7 @@ async function main(argv: readonly string[]): Promise<number> {
     failureIterations: count('failure-iterations', v['failure-iterations'], 1),
     webhookSeconds: count('webhook-seconds', v['webhook-seconds'], 1),
     webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
+    outageIterations: count('outage-iterations', v['outage-iterations'], 1),
   };
   const only = v.only === undefined ? undefined : v.only.split(',').map((p) => p.trim());
   const unknownPart = only?.find((p) => !(PARTS as readonly string[]).includes(p));
@@ -198,6 +212,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const scale = runs('scale', v['no-scale'] ? false : (v.scale ?? true));
   const e2e = runs('e2e', v['no-e2e'] ? false : (v.e2e ?? binariesAvailable()));
   const footprint = runs('footprint', v['no-footprint'] ? false : (v.footprint ?? binariesAvailable()));
+  const outageOn = runs('outage', v['no-e2e'] || v['no-outage'] ? false : (v.outage ?? binariesAvailable()));
+  const outageKinds = v['outage-failures'].split(',').map((k) => k.trim());
+  const unknownKind = outageKinds.find((k) => !(OUTAGES as readonly string[]).includes(k));
+  if (unknownKind !== undefined) throw new UsageError(`--outage-failures: unknown failure "${unknownKind}" (known: ${OUTAGES.join(', ')})`);
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
   // stopped by the harness's exit hooks.)
@@ -276,6 +294,17 @@ async function main(argv: readonly string[]): Promise<number> {
     log(only ? 'footprint: not in --only' : 'footprint: skipped (--no-footprint, or the Kubernetes test binaries are not cached)');
   }
 
+  let outages: OutageResult | undefined;
+  if (outageOn) {
+    log(`client-observed outage: ${opts.outageIterations} runs of each failure through the packet lab, upstream kubelet timing`);
+    const o = await benchOutage({ iterations: opts.outageIterations, kinds: outageKinds as OutageKind[], log });
+    if (typeof o === 'string') log(`client-observed outage: skipped, the packet lab cannot run here: ${o}`);
+    else {
+      outages = o;
+      figures.push(...outageFigures(o));
+    }
+  }
+
   const result = rounded(figures);
   const baseline = readBaseline();
   const out: string[] = [
@@ -298,9 +327,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (failures) out.push('', ...failureTable(failures));
   if (throughput) out.push('', ...throughputTable(throughput));
   if (fp) out.push('', ...footprintTable(fp));
+  if (outages) out.push('', ...outageTable(outages));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook, scale, footprint };
+  const options = { ...opts, e2e, webhook, scale, footprint, outage: outageOn };
   if (v['update-baseline']) {
     // --only: this run's figures replace theirs in the committed baseline, the rest stay
     const file = toBaselineFile(result, host, options, new Date());

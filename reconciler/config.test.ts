@@ -220,3 +220,19 @@ test('the lease leaves a fencing margin between the renew deadline and the expir
   const result = parseConfig({ argv: ['--lease-duration', '3200ms', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'], env: { DIGITALOCEAN_TOKEN: TOKEN, KUBECONFIG: '/kube' }, readFile: () => '', hostname: 'h' });
   assert.deepEqual(result, { kind: 'error', message: '--lease-duration must exceed --lease-renew-deadline by at least 500 ms (the margin for a request in flight when the leader steps down)' });
 });
+
+test('--firewall-allowed-ports / --firewall-denied-ports and --anchor-range (issue 15)', () => {
+  const defaults = ok([]);
+  assert.equal(defaults.firewallPorts, undefined, 'absent: the default port policy');
+  assert.equal(defaults.anchorRange, undefined, 'absent: 10.20.0.0/16');
+  assert.equal(describeConfig(defaults)['anchorRange'], '10.20.0.0/16');
+  const c = ok(['--firewall-allowed-ports', 'tcp/22', '--firewall-denied-ports', 'udp/53', '--anchor-range', '10.30.0.0/16']);
+  assert.equal(c.firewallPorts?.refuses('tcp', 22), undefined);
+  assert.match(c.firewallPorts?.refuses('udp', 53) ?? '', /--firewall-denied-ports/);
+  assert.match(c.firewallPorts?.refuses('tcp', 10250) ?? '', /kubelet/);
+  assert.equal(c.anchorRange?.contains('10.30.4.5'), true);
+  assert.deepEqual(describeConfig(c)['firewallPortLists'], { allowed: 'tcp/22', denied: 'udp/53' });
+  const bad = (argv: string[]) => parseConfig(inputs(argv));
+  assert.deepEqual(bad(['--firewall-allowed-ports', '22,abc']), { kind: 'error', message: '--firewall-allowed-ports: "abc" is not a port or range (1-65535, e.g. "tcp/22", "8000-8100" or "udp/30000-30010")' });
+  assert.deepEqual(bad(['--anchor-range', '8.8.8.8']), { kind: 'error', message: '--anchor-range "8.8.8.8" is not an IPv4 CIDR with a prefix of /8 to /32 (default 10.20.0.0/16)' });
+});

@@ -9,7 +9,11 @@ import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { parseIpPolicy } from '../shared/ip-policy.ts';
 import type { IpPolicy } from '../shared/ip-policy.ts';
+import { DEFAULT_ANCHOR_RANGE, parseAnchorRange } from '../shared/anchors.ts';
+import type { AnchorRange } from '../shared/anchors.ts';
 import { parseAdoptableIps } from './adoptable.ts';
+import { createPortPolicy, parsePortList } from './exposure/port-policy.ts';
+import type { PortPolicy } from './exposure/port-policy.ts';
 import type { AdoptableIps } from './adoptable.ts';
 
 export interface LeaseConfig {
@@ -52,6 +56,12 @@ export interface ReconcilerConfig {
   readonly exposeWaitMs?: number;
   /** keep the cluster's floatip DigitalOcean firewall (default true; --no-firewall) */
   readonly manageFirewall?: boolean;
+  /** which ports that firewall may open (--firewall-allowed-ports/--firewall-denied-ports); absent = the default policy */
+  readonly firewallPorts?: PortPolicy;
+  /** the lists as given, for the start-up log line */
+  readonly firewallPortLists?: { readonly allowed: string; readonly denied: string };
+  /** --anchor-range: a node's anchor annotation outside it is ignored (absent = 10.20.0.0/16) */
+  readonly anchorRange?: AnchorRange;
   readonly lease: LeaseConfig;
   /** this replica's name (POD_NAME, else the host name); the lease identity adds a suffix */
   readonly podName: string;
@@ -105,6 +115,11 @@ Flags:
                                voluntary move waits up to 5 s, or this if longer)
   --no-firewall                do not keep the floatip-<cluster> DigitalOcean firewall (you open
                                the Services' ports yourself, e.g. with Terraform)
+  --firewall-allowed-ports L   ports that firewall may open although closed by default (22,
+                               2379-2380, 10250, 10255, 10256, 30000-32767), e.g. "tcp/22"
+  --firewall-denied-ports L    more ports it never opens, e.g. "udp/53,8000-8100"
+  --anchor-range CIDR          a node's anchor annotation outside it is ignored with a Warning
+                               (default ${DEFAULT_ANCHOR_RANGE})
   --lease-name NAME            leader election Lease (default floatip-reconciler)
   --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
   --lease-duration 15s         how long a lease is valid without renewal
@@ -203,6 +218,9 @@ const FLAGS = {
   'no-heartbeat-failover': { type: 'boolean' },
   'load-balancer-class': { type: 'string' },
   'no-firewall': { type: 'boolean' },
+  'firewall-allowed-ports': { type: 'string' },
+  'firewall-denied-ports': { type: 'string' },
+  'anchor-range': { type: 'string' },
   'lease-name': { type: 'string' },
   'lease-namespace': { type: 'string' },
   'lease-duration': { type: 'string' },
@@ -280,6 +298,16 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     loadBalancerClass: parseLoadBalancerClass(v['load-balancer-class'] ?? (v.key?.includes('/') ? v.key : DEFAULT_KEY)),
     exposeWaitMs: parseDuration('expose-wait', v['expose-wait'] ?? '1s', true),
     manageFirewall: !(v['no-firewall'] ?? false),
+    ...(v['firewall-allowed-ports'] === undefined && v['firewall-denied-ports'] === undefined
+      ? {}
+      : {
+          firewallPorts: createPortPolicy({
+            allowed: parsePortList(v['firewall-allowed-ports'], '--firewall-allowed-ports'),
+            denied: parsePortList(v['firewall-denied-ports'], '--firewall-denied-ports'),
+          }),
+          firewallPortLists: { allowed: v['firewall-allowed-ports'] ?? '', denied: v['firewall-denied-ports'] ?? '' },
+        }),
+    ...(v['anchor-range'] === undefined ? {} : { anchorRange: parseAnchorRange(v['anchor-range']) }),
     lease,
     podName: env['POD_NAME'] || inputs.hostname,
     bindAddress: v['bind-address'] ?? '127.0.0.1',
@@ -293,6 +321,6 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
 
 /** The config as a log line: everything but the token. */
 export function describeConfig(config: ReconcilerConfig): Record<string, unknown> {
-  const { token: _token, keys, lease, adoptable, ipPolicy: _ipPolicy, ...rest } = config;
-  return { ...rest, key: keys.annotation, lease: { ...lease }, adoptableIps: adoptable.entries, tokenSet: true };
+  const { token: _token, keys, lease, adoptable, ipPolicy: _ipPolicy, firewallPorts: _ports, anchorRange, ...rest } = config;
+  return { ...rest, key: keys.annotation, lease: { ...lease }, adoptableIps: adoptable.entries, anchorRange: anchorRange?.cidr ?? DEFAULT_ANCHOR_RANGE, tokenSet: true };
 }

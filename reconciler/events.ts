@@ -11,8 +11,8 @@ export const COMPONENT = 'floatip-reconciler';
 export interface EventRecord {
   /** the involved object: a Pod, or a Service when `kind` says so */
   readonly pod: Pick<V1Pod, 'metadata'>;
-  /** kind of the involved object; default Pod */
-  readonly kind?: 'Pod' | 'Service';
+  /** kind of the involved object; default Pod. A Node's Events go to namespace default, as kubelet's */
+  readonly kind?: 'Pod' | 'Service' | 'Node';
   readonly type: 'Normal' | 'Warning';
   readonly reason: string;
   readonly message: string;
@@ -74,7 +74,7 @@ export function createKubernetesEventSink(opts: {
     const at = new Date(t);
     const body: CoreV1Event = {
       metadata: { name, namespace },
-      involvedObject: { apiVersion: 'v1', kind: e.kind ?? 'Pod', namespace, name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion },
+      involvedObject: { apiVersion: 'v1', kind: e.kind ?? 'Pod', ...(e.kind === 'Node' ? {} : { namespace }), name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion },
       type: e.type,
       reason: e.reason,
       message: e.message,

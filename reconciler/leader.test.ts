@@ -65,7 +65,7 @@ class VirtualTime {
   }
 }
 
-function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: { mode?: 'ok' | 'fail' | 'hang' } = {}, api: LeaseApi = store.api(fault)) {
+function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: { mode?: 'ok' | 'fail' | 'hang' } = {}, api: LeaseApi = store.api(fault), skewMs = 0) {
   const log: string[] = [];
   const terms: LeadershipTerm[] = [];
   const elector: LeaderElector = createLeaderElector({
@@ -85,7 +85,8 @@ function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: 
       log.push(`stopped@${time.t}`);
     },
     logger: createLogger({ level: 'silent' }),
-    now: time.now,
+    // a skewed replica reads its own clock (renewTime it writes included); sleeps run at the same rate
+    now: () => time.now() + skewMs,
     sleep: time.sleep,
     random: () => 0,
   });
@@ -94,16 +95,70 @@ function replica(store: LeaseStore, time: VirtualTime, identity: string, fault: 
 
 const T0 = 1_000_000;
 
-test('leaseAvailable: empty holder, own lease, expiry', () => {
+test('leaseAvailable: empty holder, own lease, expiry counted from the instant this replica observed the record', () => {
   const lease = (holder: string | undefined, renew: string | undefined): V1Lease => ({
     spec: { holderIdentity: holder, leaseDurationSeconds: 15, renewTime: renew as unknown as Date },
   });
-  const at = Date.parse('2026-11-25T12:00:00.000Z');
-  assert.equal(leaseAvailable(lease('', '2026-11-25T12:00:00.000000Z'), at, 'me'), true);
-  assert.equal(leaseAvailable(lease('me', '2026-11-25T12:00:00.000000Z'), at, 'me'), true);
-  assert.equal(leaseAvailable(lease('other', '2026-11-25T12:00:00.000000Z'), at + 15_000, 'me'), false, 'expires only after the full duration');
-  assert.equal(leaseAvailable(lease('other', '2026-11-25T12:00:00.000000Z'), at + 15_001, 'me'), true);
-  assert.equal(leaseAvailable(lease('other', undefined), at, 'me'), true);
+  const seen = 5_000_000;
+  const renew = '2026-11-25T12:00:00.000000Z';
+  const rows: [string, V1Lease, number, boolean][] = [
+    ['nobody holds it', lease('', renew), seen, true],
+    ['our own lease', lease('me', renew), seen, true],
+    ['never renewed', lease('other', undefined), seen, true],
+    ['15 s after we saw it change: not yet', lease('other', renew), seen + 15_000, false],
+    ['just past 15 s after we saw it change', lease('other', renew), seen + 15_001, true],
+    // the holder's renewTime says nothing: a day-old timestamp from a clock far behind ours
+    ['renewTime a day old by our clock, seen 1 s ago', lease('other', renew), seen + 1000, false],
+  ];
+  for (const [name, l, now, want] of rows) assert.equal(leaseAvailable(l, now, 'me', seen), want, name);
+});
+
+/** Steps virtual time and checks, at every step, that at most one term is valid. */
+async function neverTwoValidTerms(time: VirtualTime, replicas: readonly { terms: LeadershipTerm[] }[], ms: number, stepMs = 100): Promise<number> {
+  let maxValid = 0;
+  for (let t = 0; t < ms; t += stepMs) {
+    await time.advance(stepMs);
+    const valid = replicas.flatMap((r) => r.terms).filter((term) => term.valid()).length;
+    maxValid = Math.max(maxValid, valid);
+  }
+  return maxValid;
+}
+
+for (const skewMs of [30_000, 15_000, -30_000, 3_600_000]) {
+  test(`a standby whose clock is ${skewMs / 1000} s off: never two valid terms, and it takes over only after its own lease duration`, async () => {
+    const store = new LeaseStore();
+    const time = new VirtualTime();
+    const a = replica(store, time, 'a');
+    const b = replica(store, time, 'b', {}, undefined, skewMs);
+    a.elector.start();
+    await time.advance(0);
+    b.elector.start();
+    assert.equal(await neverTwoValidTerms(time, [a, b], 20_000), 1, 'a leads alone while it renews');
+    assert.equal(b.log.length, 0, 'the skewed standby never took a renewed lease');
+    a.fault.mode = 'fail'; // a is cut off at T0 + 20 s: its last renewal was sent at T0 + 20 s
+    assert.equal(await neverTwoValidTerms(time, [a, b], 30_000), 1);
+    const started = Number(b.log[0]?.split('@')[1]);
+    // b saw the last change at its first poll after T0 + 20 s and waits 15 s of its own time
+    assert.ok(started >= T0 + 20_000 + 15_000 && started <= T0 + 20_000 + 17_000, `b took over at +${started - T0} ms`);
+    assert.deepEqual(a.log, [`started@${T0}`, `term aborted@${T0 + 30_000}`, `stopped@${T0 + 30_000}`]);
+    await a.elector.stop();
+    await b.elector.stop();
+  });
+}
+
+test('a leader whose clock is 30 s ahead is not deposed by a correct standby while it renews', async () => {
+  const store = new LeaseStore();
+  const time = new VirtualTime();
+  const a = replica(store, time, 'a', {}, undefined, -30_000);
+  const b = replica(store, time, 'b');
+  a.elector.start();
+  await time.advance(0);
+  b.elector.start();
+  assert.equal(await neverTwoValidTerms(time, [a, b], 40_000), 1);
+  assert.deepEqual(b.log, []);
+  assert.equal(store.lease?.spec?.holderIdentity, 'a');
+  await a.elector.stop();
+  await b.elector.stop();
 });
 
 test('two replicas: the first creates the lease and leads, the second stays standby', async () => {

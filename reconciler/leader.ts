@@ -1,13 +1,19 @@
 // Leader election on a coordination.k8s.io/v1 Lease, the protocol of client-go's
 // leaderelection package: every write carries the resourceVersion it read (optimistic
-// concurrency, a 409 means someone else wrote first); a lease whose renewTime +
-// leaseDurationSeconds has passed, or whose holderIdentity is empty, may be taken; the
+// concurrency, a 409 means someone else wrote first); a lease that has not changed for
+// leaseDurationSeconds *as this replica observed it*, or whose holderIdentity is empty, may
+// be taken; the
 // leader renews every retry period and steps down if it could not renew for renewDeadline.
 // On stop the leader empties holderIdentity (client-go's ReleaseOnCancel), so a standby
 // polling every retry period takes over within about one period instead of a lease duration.
 //
-// Expiry is judged from the lease's renewTime against the local clock, so replicas assume
-// NTP-synced clocks with skew well below the lease duration (15 s by default).
+// Expiry is judged like client-go's observedTime: by the local instant this replica last saw
+// the lease's record (holder, times, transitions) change, never by comparing the holder's
+// renewTime, written with another machine's clock, with our own. A standby whose clock runs
+// 30 s ahead therefore still waits a full lease duration of its own time after the last
+// renewal it saw; only clock *rates* matter, not offsets (leader.test.ts, skewed clocks).
+// The price, as in client-go: a replica that starts while a crashed leader's lease is still
+// recorded waits one lease duration from its first read.
 //
 // Fencing: leading is a *term* ({ signal, valid() }). A term is valid until renewDeadline
 // after the instant the last successful renewal was *sent* (others count the lease from the
@@ -76,13 +82,23 @@ const statusOf = (err: unknown): number | undefined => {
 };
 
 
-/** A lease may be taken when nobody holds it or its holder let it run out. */
-export function leaseAvailable(lease: V1Lease, nowMs: number, identity: string): boolean {
+/**
+ * A lease may be taken when nobody holds it or its holder let it run out: its record has not
+ * changed for leaseDurationSeconds since `observedAtMs`, the local instant this replica saw
+ * the current record first (both instants from the local clock).
+ */
+export function leaseAvailable(lease: V1Lease, nowMs: number, identity: string, observedAtMs: number): boolean {
   const spec = lease.spec ?? {};
   if (!spec.holderIdentity || spec.holderIdentity === identity) return true;
-  const renewed = timeMs(spec.renewTime) ?? timeMs(spec.acquireTime);
-  if (renewed === undefined) return true;
-  return renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < nowMs;
+  if (timeMs(spec.renewTime) === undefined && timeMs(spec.acquireTime) === undefined) return true;
+  return observedAtMs + (spec.leaseDurationSeconds ?? 0) * 1000 < nowMs;
+}
+
+/** What client-go compares to notice a change: the leader election record, not metadata. */
+function recordOf(lease: V1Lease): string {
+  const s = lease.spec ?? {};
+  const time = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ''));
+  return JSON.stringify([s.holderIdentity ?? '', s.leaseDurationSeconds ?? 0, time(s.acquireTime), time(s.renewTime), s.leaseTransitions ?? 0]);
 }
 
 class CallTimeout extends Error {}
@@ -103,6 +119,9 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   /** the lease as last written or read by us: the renew fast path skips the GET */
   let cached: V1Lease | undefined;
   let observed: string | undefined;
+  /** the lease record last seen, and when (local clock) it was first seen: client-go's observedTime */
+  let observedRecord: string | undefined;
+  let observedAtMs = 0;
   let loop: Promise<void> | undefined;
 
   /** Resolves with the call, or rejects after `ms` or on stop; the call itself is not cancelled. */
@@ -116,6 +135,11 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   }
 
   function observe(lease: V1Lease): void {
+    const record = recordOf(lease);
+    if (record !== observedRecord) {
+      observedRecord = record;
+      observedAtMs = now();
+    }
     const holder = lease.spec?.holderIdentity || undefined;
     if (holder !== observed) {
       observed = holder;
@@ -178,7 +202,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       return false;
     }
     observe(lease);
-    if (!leaseAvailable(lease, t, identity)) return false;
+    if (!leaseAvailable(lease, t, identity, observedAtMs)) return false;
     return (await write(lease, t, timeoutMs)) === 'held';
   }
 

@@ -197,6 +197,8 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       keys: config.keys,
       loadBalancerClass: config.loadBalancerClass ?? config.keys.annotation,
       manageFirewall: manageFirewall && cloud !== undefined,
+      firewallPorts: config.firewallPorts,
+      anchorRange: config.anchorRange,
       resyncIntervalMs: config.resyncIntervalMs,
       dryRun: config.dryRun,
     },

@@ -116,7 +116,7 @@ export interface PodRef {
  * - holder-outside-cluster: the holder droplet is not a node of this cluster (drift, moved by hand)
  * - holder-not-eligible: the holder droplet has no eligible pod (NotReady, cordoned, tainted, pod gone…)
  * - conflict-winner: the IP sits with the losing workload of a conflict and goes to the winner
- * - conflict: another, older workload claims the same IP (report on the loser)
+ * - conflict: another workload — the one holding the IP, or else the oldest — claims the same IP (report on the loser)
  * - unplaced: no eligible pod (or none on a droplet free for this IP family)
  * - held-outside-cluster: a droplet outside this cluster holds the IP; the claim policy leaves it
  * - holder-heartbeat-lost: the holder's node stopped renewing its Lease (before NotReady)

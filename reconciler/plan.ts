@@ -5,9 +5,12 @@
 // Rules, in order, for one IP:
 // 1. Claimants are the pods whose annotation lists the IP. A workload is the pods of one
 //    namespace and owner, whatever their annotation says (a rollout that edits the
-//    annotation stays one workload). When several workloads claim the IP the oldest wins
-//    (oldest pod, then UID); every claimant of a losing workload gets a `conflict` report,
-//    once while it stays true.
+//    annotation stays one workload). Claims follow time, not age: the workload that holds
+//    the IP (its pod is on the holder's node) keeps it while it has an eligible pod, so a
+//    claim that appears later — a new workload, or an annotation added to an old running
+//    pod — never pre-empts it. Only when nobody in the cluster holds the IP does the oldest
+//    workload win (oldest pod, then UID). Every claimant of a losing workload gets a
+//    `conflict` report, once while it stays true.
 // 2. A pending DigitalOcean action on the IP (ours, not yet expired) or a locked IP: wait.
 // 3. Claim policy: an IP held by a droplet that is not (or was not recently) a node of this
 //    cluster and does not carry the cluster's tag is left alone and reported, unless the
@@ -119,10 +122,28 @@ function heartbeatView(snap: IndexedSnapshot, now: number): HeartbeatView {
   };
 }
 
-function effectiveHolder(w: World, ip: string): number | null {
+function effectiveHolder(w: Pick<World, 'memory' | 'now'>, ip: string): number | null {
   const mem = w.memory.get(ip);
   const pending = pendingOf(mem, w.now);
   return pending ? pending.dropletId : (mem?.holder?.dropletId ?? null);
+}
+
+/**
+ * The workloads claiming `ip`, the winner first: the workload holding it (a claimant on the
+ * effective holder's droplet — eligible there, or else with an eligible pod elsewhere, which
+ * then takes the IP over), else the oldest. Pod age decides only an IP nobody here holds.
+ */
+export function rankedWorkloads(w: Pick<World, 'claims' | 'memory' | 'now'>, ip: string): readonly Workload[] {
+  const workloads = w.claims.workloads(ip);
+  if (workloads.length < 2) return workloads;
+  const holder = effectiveHolder(w, ip);
+  const node = holder === null ? undefined : w.claims.nodeOfDroplet(holder);
+  if (holder === null || !node) return workloads;
+  const holding =
+    workloads.find((g) => g.eligibleOn(holder, ip) !== undefined) ??
+    workloads.find((g) => g.claimantOn(node.name, ip) !== undefined && g.eligible(ip).length > 0);
+  if (!holding || holding === workloads[0]) return workloads;
+  return [holding, ...workloads.filter((g) => g !== holding)];
 }
 
 function familyOf(w: World, ip: string): Family {
@@ -156,7 +177,7 @@ function firstOf<T>(items: Iterable<T>, ok: (item: T) => boolean): T | undefined
  * an IP whose holder must not keep it (heartbeat lost), which may go to a fresh node only.
  */
 function placeFamily(w: World, workload: Workload, family: Family, leaving?: string): Map<string, Candidate | null> {
-  const mine = workload.addresses().filter((ip) => familyOf(w, ip) === family && w.claims.workloads(ip)[0] === workload);
+  const mine = workload.addresses().filter((ip) => familyOf(w, ip) === family && rankedWorkloads(w, ip)[0] === workload);
   const used = new Set<number>();
   for (const [ip] of w.memory) {
     if (mine.includes(ip) || familyOf(w, ip) !== family) continue;
@@ -182,10 +203,11 @@ function placeFamily(w: World, workload: Workload, family: Family, leaving?: str
   return result;
 }
 
-function conflictReports(ip: string, workloads: readonly Workload[]): Action[] {
+function conflictReports(ip: string, workloads: readonly Workload[], holds: boolean): Action[] {
   const [winner, ...losers] = workloads;
   if (!winner) return [];
   const winnerPod = winner.oldest();
+  const why = holds ? 'which holds it and keeps it while it has an eligible pod (claims follow time, not age)' : 'an older workload, which keeps it';
   return losers.flatMap((g) =>
     g
       .claimants(ip)
@@ -194,7 +216,7 @@ function conflictReports(ip: string, workloads: readonly Workload[]): Action[] {
         ip,
         reason: 'conflict' as const,
         pod: ref(pod),
-        detail: `reserved IP ${ip} is also claimed by ${podName(winnerPod)}, an older workload, which keeps it`,
+        detail: `reserved IP ${ip} is also claimed by ${podName(winnerPod)}, ${why}`,
         reportKey: `conflict\n${pod.uid}\n${winner.key}`,
       })),
   );
@@ -257,7 +279,7 @@ function planIp(w: World, ip: string): IpPlan {
   const mem = w.memory.get(ip);
   const holderFacts = mem?.holder ?? undefined;
   const holder = holderFacts?.dropletId ?? null;
-  const workloads = w.claims.workloads(ip);
+  const workloads = rankedWorkloads(w, ip);
   const winner = workloads[0];
   const reports: Action[] = [];
   const done = (state: IpStatus['state'], desired: number | null, more: { holderLost?: boolean; requeueAfterMs?: number | undefined; actions?: Action[]; suspect?: IpStatus['suspect'] } = {}): IpPlan => {
@@ -269,7 +291,7 @@ function planIp(w: World, ip: string): IpPlan {
     return { actions, status, requeueAfterMs: more.requeueAfterMs };
   };
   if (!winner) return done('unclaimed', holder);
-  reports.push(...conflictReports(ip, workloads));
+  reports.push(...conflictReports(ip, workloads, workloads[0] !== w.claims.workloads(ip)[0]));
 
   const pending = pendingOf(mem, w.now);
   if (pending) return done('waiting', pending.dropletId, { requeueAfterMs: Math.min(w.snap.config.pendingPollMs, pending.expiresMs - w.now) });
@@ -336,7 +358,7 @@ type Done = (state: IpStatus['state'], desired: number | null, more?: { holderLo
 
 /** The holder looks Ready but its node stopped heartbeating: hand over to a fresh node, if any. */
 function heartbeatLost(w: World, ip: string, mem: IpMemory | undefined, serving: Candidate, staleAt: number, done: Done): IpPlan {
-  const winner = w.claims.workloads(ip)[0] as Workload;
+  const winner = rankedWorkloads(w, ip)[0] as Workload;
   const suspect = { node: serving.node.name, lostSinceMs: staleAt };
   const target = placeFamily(w, winner, familyOf(w, ip), ip).get(ip);
   // No fresh node can take it: moving would not help. A fresh node's renewal re-plans.

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockList, isIP } from 'node:net';
-import { MAX_VALUE_BYTES, parseAddress, parseAddressList } from './addresses.ts';
+import { MAX_VALUE_BYTES, PLACEHOLDER_FIX, parseAddress, parseAddressList } from './addresses.ts';
 import { GLOBAL_UNICAST_V6, SPECIAL_RANGES } from './special-ranges.ts';
 
 const ANY = '(expected e.g. 104.248.100.100 or 2604:a880:800:14::1)';
@@ -108,9 +108,9 @@ const table: ReadonlyArray<readonly [string, readonly string[] | string]> = [
   ['255.255.255.255', `"255.255.255.255" is the broadcast address (RFC 919) ${NEVER}`],
   ['240.0.0.1', `"240.0.0.1" is a reserved address (240.0.0.0/4, RFC 1112) ${NEVER}`],
   ['192.0.0.9', `"192.0.0.9" is the Port Control Protocol anycast address (RFC 7723) ${NEVER}`],
-  ['192.0.2.1', `"192.0.2.1" is a documentation address (192.0.2.0/24, RFC 5737) ${NEVER}`],
-  ['198.51.100.7', `"198.51.100.7" is a documentation address (198.51.100.0/24, RFC 5737) ${NEVER}`],
-  ['203.0.113.9', `"203.0.113.9" is a documentation address (203.0.113.0/24, RFC 5737) ${NEVER}`],
+  ['192.0.2.1', `"192.0.2.1" is a documentation address (192.0.2.0/24, RFC 5737): ${PLACEHOLDER_FIX}`],
+  ['198.51.100.7', `"198.51.100.7" is a documentation address (198.51.100.0/24, RFC 5737): ${PLACEHOLDER_FIX}`],
+  ['203.0.113.9', `"203.0.113.9" is a documentation address (203.0.113.0/24, RFC 5737): ${PLACEHOLDER_FIX}`],
   ['198.18.0.1', `"198.18.0.1" is a benchmarking address (198.18.0.0/15, RFC 2544) ${NEVER}`],
   ['198.19.255.255', `"198.19.255.255" is a benchmarking address (198.18.0.0/15, RFC 2544) ${NEVER}`],
   // IPv6 addresses that are never reserved IPs (named as written, with the canonical form)
@@ -119,8 +119,8 @@ const table: ReadonlyArray<readonly [string, readonly string[] | string]> = [
   ['0:0:0:0:0:0:0:1', `"0:0:0:0:0:0:0:1" (::1) is the loopback address (RFC 4291) ${NEVER}`],
   ['::ffff:104.248.100.100', `"::ffff:104.248.100.100" is an IPv4-mapped address (::ffff:0:0/96, RFC 4291) ${NEVER}`],
   ['::FFFF:6818:6464', `"::FFFF:6818:6464" (::ffff:104.24.100.100) is an IPv4-mapped address (::ffff:0:0/96, RFC 4291) ${NEVER}`],
-  ['2001:db8::1', `"2001:db8::1" is a documentation address (2001:db8::/32, RFC 3849) ${NEVER}`],
-  ['2001:0DB8:ffff::1', `"2001:0DB8:ffff::1" (2001:db8:ffff::1) is a documentation address (2001:db8::/32, RFC 3849) ${NEVER}`],
+  ['2001:db8::1', `"2001:db8::1" is a documentation address (2001:db8::/32, RFC 3849): ${PLACEHOLDER_FIX}`],
+  ['2001:0DB8:ffff::1', `"2001:0DB8:ffff::1" (2001:db8:ffff::1) is a documentation address (2001:db8::/32, RFC 3849): ${PLACEHOLDER_FIX}`],
   ['fd00::1', `"fd00::1" is a unique local (private) address (fc00::/7, RFC 4193) ${NEVER}`],
   ['fc12:3456::1', `"fc12:3456::1" is a unique local (private) address (fc00::/7, RFC 4193) ${NEVER}`],
   ['fe80::1', `"fe80::1" is a link-local address (fe80::/10, RFC 4291) ${NEVER}`],
@@ -129,8 +129,8 @@ const table: ReadonlyArray<readonly [string, readonly string[] | string]> = [
   ['::104.248.100.100', `"::104.248.100.100" (::68f8:6464) is not a global unicast address (outside 2000::/3, RFC 4291) ${NEVER}`],
   ['4000::1', `"4000::1" is not a global unicast address (outside 2000::/3, RFC 4291) ${NEVER}`],
   // IANA special-purpose blocks beyond the classic ones, and their neighbours just outside
-  ['3fff::1', `"3fff::1" is a documentation address (3fff::/20, RFC 9637) ${NEVER}`],
-  ['3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff', `"3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff" is a documentation address (3fff::/20, RFC 9637) ${NEVER}`],
+  ['3fff::1', `"3fff::1" is a documentation address (3fff::/20, RFC 9637): ${PLACEHOLDER_FIX}`],
+  ['3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff', `"3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff" is a documentation address (3fff::/20, RFC 9637): ${PLACEHOLDER_FIX}`],
   ['3fff:1000::', ['3fff:1000::']],
   ['3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff', ['3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff']],
   ['2001:2::1', `"2001:2::1" is a benchmarking address (2001:2::/48, RFC 5180) ${NEVER}`],
@@ -289,7 +289,8 @@ function expectedFor(text: string, family: 4 | 6): string | null {
   const best = holders.sort((a, b) => b.block.bits - a.block.bits)[0];
   if (best) {
     const full = best.block.bits === (family === 4 ? 32 : 128);
-    return ` is ${best.row.what} (${full ? best.row.rfc : `${best.row.cidr}, ${best.row.rfc}`})${NEVER_TAIL}`;
+    const tail = best.row.name.startsWith('Documentation') ? `: ${PLACEHOLDER_FIX}` : NEVER_TAIL;
+    return ` is ${best.row.what} (${full ? best.row.rfc : `${best.row.cidr}, ${best.row.rfc}`})${tail}`;
   }
   if (family === 6 && !globalUnicast.list.check(text, 'ipv6')) return ` is not a global unicast address (outside 2000::/3, RFC 4291)${NEVER_TAIL}`;
   return null;

@@ -24,6 +24,8 @@ const EXAMPLE_V4 = 'expected e.g. 104.248.100.100';
 const EXAMPLE_V6 = 'expected e.g. 2604:a880:800:14::1';
 const EXAMPLE_LIST = 'expected e.g. 104.248.100.100, 2604:a880:800:14::1';
 const EXAMPLE_PUBLIC = 'expected a public reserved IP such as 104.248.100.100 or 2604:a880:800:14::1';
+/** For a documentation address: the placeholder of an example, left as it was copied. */
+export const PLACEHOLDER_FIX = "a placeholder, replace it with a reserved IP of your account in the cluster's region (doctl compute reserved-ip list)";
 
 /**
  * The longest annotation value read, in UTF-8 bytes. A pool of reserved IPs is a few hundred
@@ -234,6 +236,8 @@ export function nonReservableReason(entry: string, address: ReservedAddress): st
     const { cidr, what, rfc } = special.source;
     // A single-address block needs no prefix: the address is the block.
     const where = special.bits === (special.family === 4 ? 32 : 128) ? rfc : `${cidr}, ${rfc}`;
+    // Examples and docs use documentation addresses as placeholders: say what to do instead.
+    if (special.source.name.startsWith('Documentation')) return `${named(entry, address)} is ${what} (${where}): ${PLACEHOLDER_FIX}`;
     return `${named(entry, address)} is ${what} (${where}) ${never}`;
   }
   if (address.family === 6 && !contains(GLOBAL_UNICAST, bytes)) {

@@ -132,7 +132,10 @@ describe('floatip agent: manifests, anchor annotation and policy', () => {
       ['another annotation', 'pool-a-1', { metadata: { annotations: { 'example.com/x': 'y' } } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
       ['the spec', 'pool-a-1', { spec: { unschedulable: true } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
       ['a taint', 'pool-a-1', { spec: { taints: [{ key: 'x', effect: 'NoSchedule' }] } }, 403, `the floatip agent may only change annotation ${ANCHOR_KEY} of node pool-a-1`],
-      ['not an IPv4', 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '2604:a880:800:14::1000' } } }, 422, `annotation ${ANCHOR_KEY} must be an IPv4 address (the droplet anchor IP)`],
+      ['not an IPv4', 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '2604:a880:800:14::1000' } } }, 422, `annotation ${ANCHOR_KEY} must be an IPv4 address in the droplet anchor range 10.20.0.0/16`],
+      // an anchor is an anchor (issue 15): the reconciler would put it in Services' externalIPs
+      ['a public address', 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '8.8.8.8' } } }, 422, `annotation ${ANCHOR_KEY} must be an IPv4 address in the droplet anchor range 10.20.0.0/16`],
+      ['loopback', 'pool-a-1', { metadata: { annotations: { [ANCHOR_KEY]: '127.0.0.1' } } }, 422, `annotation ${ANCHOR_KEY} must be an IPv4 address in the droplet anchor range 10.20.0.0/16`],
     ];
     for (const [what, node, patch, code, message] of rows) {
       assert.equal(await denied(mergePatch(agent1, node, patch)), `${code} nodes "${node}" is forbidden: ${POLICY}: ${message}`, what);

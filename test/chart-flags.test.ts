@@ -14,6 +14,7 @@ import type { RunnableContainer } from './chart/workloads.ts';
 /** Every value that changes a flag, set away from its default. */
 const ALL_OPTIONS = {
   key: 'example.com/public-ip',
+  anchorRange: '10.30.0.0/16',
   clusterDomain: 'cluster.example',
   digitalocean: { tokenSecret: { name: 'do-api', key: 'api-token' }, apiUrl: 'http://127.0.0.1:9' },
   reconciler: {
@@ -26,6 +27,8 @@ const ALL_OPTIONS = {
     adoptableIps: ['203.0.113.0/24', '198.51.100.7'],
     loadBalancerClass: 'example.com/reserved-ip',
     firewall: false,
+    firewallAllowedPorts: ['tcp/22', '30000-30010'],
+    firewallDeniedPorts: ['udp/53'],
     nodeHeartbeatGrace: '25s',
     lease: { duration: '20s', renewDeadline: '12s', retryPeriod: '2s' },
     shutdownTimeout: '20s',
@@ -98,6 +101,10 @@ test('reconciler: every value the chart exposes reaches the parsed config; the t
   assert.deepEqual(config.adoptable.entries, ['203.0.113.0/24', '198.51.100.7']);
   assert.deepEqual([config.loadBalancerClass, config.manageFirewall], ['example.com/reserved-ip', false]);
   assert.deepEqual(config.heartbeat, { enabled: true, graceMs: 25_000 });
+  assert.deepEqual(config.firewallPortLists, { allowed: 'tcp/22,30000-30010', denied: 'udp/53' });
+  assert.deepEqual([config.firewallPorts?.refuses('tcp', 22), config.firewallPorts?.refuses('udp', 30005)], [undefined, undefined]);
+  assert.match(config.firewallPorts?.refuses('udp', 53) ?? '', /--firewall-denied-ports/);
+  assert.equal(config.anchorRange?.cidr, '10.30.0.0/16');
   const off = reconcilerConfigOf(runnable(parseManifests(renderChart({ reconciler: { heartbeatFailover: false } })), 'Deployment', 'floatip-reconciler'), {
     'digital-ocean-token': { token: 't' },
   });
@@ -149,6 +156,7 @@ test("agent: the DaemonSet's command line parses; its annotation follows the key
     [parsed.config.nodeName, parsed.config.metadataUrl, parsed.config.annotation, parsed.config.intervalMs, parsed.config.logLevel],
     ['pool-a-1', 'http://127.0.0.1:9', 'example.com/anchor-ipv4', 30_000, 'debug'],
   );
+  assert.equal(parsed.config.anchorRange?.cidr, '10.30.0.0/16');
 });
 
 test('ipPolicy: both processes read the policy file from the mounted ConfigMap and enforce it', () => {
@@ -172,4 +180,16 @@ test('ipPolicy: both processes read the policy file from the mounted ConfigMap a
     const policy = parsed.kind === 'ok' ? parsed.config.ipPolicy : undefined;
     assert.deepEqual([policy?.allows('shop', '104.248.100.100'), policy?.allows('web', '104.248.100.100')], [true, false], name);
   }
+});
+
+test('webhook.networkPolicy: off by default; on, only the listed peers reach port 8443 of the webhook pods', () => {
+  assert.equal(parseManifests(renderChart()).some((o) => o.kind === 'NetworkPolicy'), false);
+  const peer = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'konnectivity-agent' } } };
+  const objects = parseManifests(renderChart({ webhook: { networkPolicy: { enabled: true, from: [peer, { ipBlock: { cidr: '10.124.0.0/20' } }] } } }));
+  const np = findManifest(objects, 'NetworkPolicy', 'floatip-webhook') as { spec?: Record<string, unknown> };
+  const webhookPod = findManifest(objects, 'Deployment', 'floatip-webhook') as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
+  const selector = (np.spec?.['podSelector'] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+  assert.ok(Object.entries(selector).every(([k, v]) => webhookPod.spec?.template?.metadata?.labels?.[k] === v), 'selects the webhook pods');
+  assert.deepEqual(np.spec?.['ingress'], [{ ports: [{ protocol: 'TCP', port: 8443 }], from: [peer, { ipBlock: { cidr: '10.124.0.0/20' } }] }]);
+  assert.deepEqual(np.spec?.['policyTypes'], ['Ingress']);
 });

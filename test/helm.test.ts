@@ -189,6 +189,29 @@ describe('helm template', () => {
     assert.equal(JSON.stringify(defaults).includes('ip-policy'), false);
   });
 
+  test('image pull credentials: Secret floatip-image-pull in the release namespace and the agent\'s (which the chart creates), used by every pod', () => {
+    const config = '{"auths":{"registry.digitalocean.com":{"auth":"eDp5"}}}';
+    const objects = render({ imagePullSecrets: [{ name: 'registry-mine' }], imagePullDockerConfigJson: config });
+    const secrets = objects.filter((o) => o.kind === 'Secret');
+    assert.deepEqual(secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name} ${s.type}`), [
+      'floatip-system/floatip-image-pull kubernetes.io/dockerconfigjson',
+      'floatip-agent/floatip-image-pull kubernetes.io/dockerconfigjson',
+    ]);
+    for (const s of secrets) assert.equal(Buffer.from(s.data['.dockerconfigjson'], 'base64').toString('utf8'), config);
+    for (const w of workloads(objects)) assert.deepEqual(w.spec.template.spec.imagePullSecrets, [{ name: 'registry-mine' }, { name: 'floatip-image-pull' }], w.metadata.name);
+    // without credentials: no Secret, and only the listed names
+    const plain = render({ imagePullSecrets: [{ name: 'registry-mine' }] });
+    assert.deepEqual(plain.filter((o) => o.kind === 'Secret'), []);
+    for (const w of workloads(plain)) assert.deepEqual(w.spec.template.spec.imagePullSecrets, [{ name: 'registry-mine' }], w.metadata.name);
+    for (const w of workloads(render())) assert.equal(w.spec.template.spec.imagePullSecrets, undefined, w.metadata.name);
+  });
+
+  test('agent.affinity reaches the DaemonSet (none by default)', () => {
+    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'NotIn', values: ['batch'] }] }] } } };
+    assert.deepEqual(findManifest(render({ agent: { affinity } }), 'DaemonSet', 'floatip-agent').spec.template.spec.affinity, affinity);
+    assert.equal(findManifest(render(), 'DaemonSet', 'floatip-agent').spec.template.spec.affinity, undefined);
+  });
+
   test('namespace.create renders the release namespace with Pod Security restricted', () => {
     assert.equal(render().some((o) => o.kind === 'Namespace' && o.metadata.name === 'floatip-system'), false);
     const ns = findManifest(render({ namespace: { create: true } }), 'Namespace', 'floatip-system');
@@ -234,6 +257,25 @@ describe('monitoring values', () => {
     const headings = [...readFileSync(join(REPO_ROOT, 'docs/runbooks.md'), 'utf8').matchAll(/^## (Floatip\w+)$/gm)].map((m) => m[1]);
     assert.deepEqual(alerts.map((a) => a.alert).sort(), [...headings].sort());
     for (const a of alerts) assert.equal(a.annotations['runbook'], `docs/runbooks.md#${a.alert.toLowerCase()}`);
+  });
+
+  test('FloatipLeaderFlapping: the summary names the threshold the expression uses (and the runbook)', () => {
+    const flapping = alertsOf(render(monitoring)).find((a) => a.alert === 'FloatipLeaderFlapping');
+    const threshold = /> (\d+)$/.exec(flapping?.expr ?? '')?.[1];
+    assert.ok(threshold, flapping?.expr);
+    assert.ok(flapping?.annotations['summary']?.includes(`more than ${threshold} times`), flapping?.annotations['summary']);
+    assert.ok(readFileSync(join(REPO_ROOT, 'docs/runbooks.md'), 'utf8').includes(`changed more than ${threshold} times in 30 minutes`));
+  });
+
+  test('persistent refusals, exposure errors, the heartbeat guard and the agent have alerts; the agent\'s only with the agent', () => {
+    const alerts = alertsOf(render({ ...monitoring, prometheusRule: { enabled: true, assignRefusedFor: '20m' } }));
+    const names = alerts.map((a) => a.alert);
+    for (const name of ['FloatipAssignRefused', 'FloatipExposureErrors', 'FloatipHeartbeatGuard', 'FloatipAgentUnavailable']) assert.ok(names.includes(name), name);
+    const refused = alerts.find((a) => a.alert === 'FloatipAssignRefused') as Alert & { for: string };
+    assert.equal(refused.for, '20m');
+    assert.match(refused.expr, /code=~"401\|403"/);
+    assert.match(refused.expr, /code="422"/);
+    assert.ok(!alertsOf(render({ ...monitoring, agent: { enabled: false } })).some((a) => a.alert === 'FloatipAgentUnavailable'));
   });
 
   test('every failoverSlowSeconds the schema allows is a bucket bound of floatip_failover_duration_seconds', async () => {

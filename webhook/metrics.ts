@@ -15,8 +15,10 @@ export interface WebhookMetrics {
   readonly certExpiry: Gauge;
   /** serving certificate (re)loads (label: source = file|secret|initial) */
   readonly certReloads: Counter<'source'>;
-  /** connections closed on arrival because maxConnections were open */
+  /** connections closed on arrival: every connection (of the client, or in all) was busy */
   readonly droppedConnections: Counter;
+  /** idle connections closed to make room for a new one (connection-guard.ts) */
+  readonly evictedConnections: Counter;
   /** bytes of request bodies admitted by the admission gate and not yet answered */
   readonly admissionBytes: Gauge;
   /** requests waiting for room in the admission gate */
@@ -61,7 +63,12 @@ export function createWebhookMetrics(opts: { defaultMetrics?: boolean } = {}): W
     }),
     droppedConnections: new Counter({
       name: 'floatip_webhook_connections_dropped_total',
-      help: 'Connections closed on arrival because the connection limit was reached',
+      help: 'Connections closed on arrival because every connection of the client, or of all clients, was busy with a request',
+      registers,
+    }),
+    evictedConnections: new Counter({
+      name: 'floatip_webhook_connections_evicted_total',
+      help: 'Idle connections closed to make room for a new one: the oldest never used first, of the client holding the most',
       registers,
     }),
     admissionBytes: new Gauge({

@@ -2,9 +2,11 @@
 // (setSecureContext affects new connections only; open ones finish on the old cert), and a
 // close() that drains in-flight reviews before dropping connections. Connections are
 // bounded in number and time: nothing a client does keeps a socket open much past the
-// API server's 5 s budget, short of completing requests.
+// API server's 5 s budget, short of completing requests; in number, per client address too,
+// so idle sockets of one client cannot lock another out (connection-guard.ts).
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -13,6 +15,7 @@ import type { IpPolicy } from '../shared/ip-policy.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
 import { DEFAULT_ADMISSION_BUDGET_BYTES, DEFAULT_ADMISSION_WAIT_MS, createApp } from './app.ts';
 import { createAdmissionGate } from './admission-gate.ts';
+import { createConnectionGuard } from './connection-guard.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import type { TlsMaterial } from './tls/files.ts';
@@ -47,8 +50,10 @@ export interface ServerLimits {
   readonly keepAliveTimeoutMs: number;
   /** how often Node enforces the request and header timeouts (its default is 30 s) */
   readonly timeoutCheckIntervalMs: number;
-  /** connections beyond this are dropped as they arrive */
+  /** all clients together; at the cap a newcomer evicts an idle connection (connection-guard.ts) */
   readonly maxConnections: number;
+  /** one client address; beyond it its own oldest idle connection makes room */
+  readonly maxConnectionsPerClient: number;
 }
 
 /** The API server gives a review 5 s (timeoutSeconds in webhook-configurations.yaml). */
@@ -68,6 +73,9 @@ export const DEFAULT_LIMITS: ServerLimits = {
   // The API servers keep a few idle connections each (client-go: up to 25 per host), probes
   // and scrapes open their own: 128 is ample, and 128 idle TLS sockets are a few MiB.
   maxConnections: 128,
+  // Half: one address (a pod, say) can never hold more than half of the room, and its idle
+  // sockets are the first evicted when another address needs a connection.
+  maxConnectionsPerClient: 64,
 };
 
 export interface AdmissionLimits {
@@ -146,8 +154,20 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
     },
     app,
   );
-  server.maxConnections = limits.maxConnections;
+  // The guard decides (evict an idle connection, or drop); Node's own cap is only a backstop
+  // for sockets still closing after an eviction.
+  server.maxConnections = limits.maxConnections * 2;
   server.on('drop', () => metrics.droppedConnections.inc());
+  const guard = createConnectionGuard(
+    { maxConnections: limits.maxConnections, maxPerClient: Math.min(limits.maxConnectionsPerClient, limits.maxConnections) },
+    { onDrop: () => metrics.droppedConnections.inc(), onEvict: () => metrics.evictedConnections.inc() },
+  );
+  server.on('connection', (socket: Socket) => guard.admit(socket));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const { remoteAddress, remotePort } = req.socket;
+    guard.requestStarted(remoteAddress, remotePort);
+    res.once('close', () => guard.requestFinished(remoteAddress, remotePort));
+  });
   // No 'clientError' listener on purpose: Node's own handling answers 408 to a request that
   // timed out (400 to a malformed one, 431 to huge headers), then destroys the socket, and
   // never lets the error reach the process. A listener would replace all of that.

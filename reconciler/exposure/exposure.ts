@@ -5,6 +5,7 @@
 // informer events.
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import type { FloatingIpKeys } from '../../shared/keys.ts';
 import { anchorAnnotationKey } from '../../shared/keys.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -15,6 +16,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { createFirewallController } from './firewall-controller.ts';
 import type { FirewallController } from './firewall-controller.ts';
 import type { ExposureMetrics } from './metrics.ts';
+import type { PortPolicy } from './port-policy.ts';
 import { createServiceController } from './service-controller.ts';
 import type { ServiceController, ServiceWorld } from './service-controller.ts';
 import type { ServiceWriter } from './service-writer.ts';
@@ -24,6 +26,10 @@ export interface ExposureConfig {
   readonly loadBalancerClass: string;
   readonly manageFirewall: boolean;
   readonly resyncIntervalMs: number;
+  /** --firewall-allowed-ports / --firewall-denied-ports (default: port-policy.ts) */
+  readonly firewallPorts?: PortPolicy | undefined;
+  /** --anchor-range: what counts as a droplet anchor on a node (default 10.20.0.0/16) */
+  readonly anchorRange?: AnchorRange | undefined;
   readonly dryRun?: boolean;
 }
 
@@ -63,6 +69,7 @@ export function createExposure(deps: ExposureDeps): ExposureControllers {
     config: {
       annotation: config.keys.annotation,
       anchorAnnotation: anchorAnnotationKey(config.keys.annotation),
+      ...(config.anchorRange ? { anchorRange: config.anchorRange } : {}),
       loadBalancerClass: config.loadBalancerClass,
       resyncIntervalMs: config.resyncIntervalMs,
       dryRun: config.dryRun ?? false,
@@ -76,20 +83,28 @@ export function createExposure(deps: ExposureDeps): ExposureControllers {
           world: deps.world,
           clusterUuid: () => deps.claims.clusterUuid(),
           logger: deps.logger,
+          events: deps.events,
           metrics: deps.metrics,
-          config: { loadBalancerClass: config.loadBalancerClass, resyncIntervalMs: config.resyncIntervalMs, dryRun: config.dryRun ?? false },
+          claims: deps.claims,
+          config: { loadBalancerClass: config.loadBalancerClass, ports: config.firewallPorts, resyncIntervalMs: config.resyncIntervalMs, dryRun: config.dryRun ?? false },
         })
       : undefined;
   return {
     services,
     firewall,
     beforeAssign: (ip, dropletId, waitMs, signal) => services.beforeAssign(ip, dropletId, waitMs, signal),
-    holdersChanged: () => services.holdersChanged(),
+    holdersChanged() {
+      services.holdersChanged();
+      firewall?.claimsChanged();
+    },
     serviceChanged(svc, old) {
       services.serviceChanged(svc, old);
       firewall?.serviceChanged(svc, old);
     },
-    podChanged: (pod, old) => services.podChanged(pod, old),
+    podChanged(pod, old) {
+      services.podChanged(pod, old);
+      firewall?.claimsChanged();
+    },
     nodeChanged: () => services.nodeChanged(),
   };
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseAnchorRange } from '../../shared/anchors.ts';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 
@@ -31,6 +32,8 @@ test('serviceFacts: class, ports (TCP by default), source ranges, current extern
     externalIPsOwners: [],
     ownedByFloatip: false,
   });
+  // the families as the API server fills them in, for the IPv6 family warning
+  assert.deepEqual(serviceFacts(service({ spec: { ipFamilies: ['IPv4'] } }), CLASS).ipFamilies, ['IPv4']);
 });
 
 test('serviceFacts: floatip only for type LoadBalancer with its class', () => {
@@ -67,7 +70,7 @@ test('isFloatipService: type LoadBalancer with floatip\'s class, nothing else', 
   assert.equal(isFloatipService(undefined, CLASS), false);
 });
 
-test('nodeAnchor: droplet nodes only; the annotation must be an IPv4 address', () => {
+test('nodeAnchor: droplet nodes only; the annotation must be an address in the anchor range', () => {
   const node = (providerID: string | undefined, value?: string): V1Node => ({
     metadata: { name: 'pool-a-1', ...(value === undefined ? {} : { annotations: { 'k8s.haim.dev/anchor-ipv4': value } }) },
     spec: { providerID },
@@ -76,7 +79,12 @@ test('nodeAnchor: droplet nodes only; the annotation must be an IPv4 address', (
   assert.deepEqual(nodeAnchor(node('digitalocean://1001', '10.20.0.11'), key), [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }]);
   assert.deepEqual(nodeAnchor(node('digitalocean://1001', ' 10.20.0.11\n'), key), [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }]);
   assert.deepEqual(nodeAnchor(node('digitalocean://1001'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined }]);
-  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '2604::1'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: '2604::1' }]);
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '2604::1'), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: '2604::1', why: '"2604::1" is not an IPv4 address' }]);
+  // only droplet anchors (issue 15): an agent cannot publish 8.8.8.8 or 127.0.0.1 into a Service
+  for (const bad of ['8.8.8.8', '127.0.0.1', '10.21.0.1']) {
+    assert.deepEqual(nodeAnchor(node('digitalocean://1001', bad), key), [1001, { nodeName: 'pool-a-1', anchor: undefined, invalid: bad, why: `"${bad}" is not in the droplet anchor range 10.20.0.0/16` }], bad);
+  }
+  assert.deepEqual(nodeAnchor(node('digitalocean://1001', '10.30.0.5'), key, parseAnchorRange('10.30.0.0/16')), [1001, { nodeName: 'pool-a-1', anchor: '10.30.0.5' }]);
   assert.equal(nodeAnchor(node('aws:///i-1', '10.20.0.11'), key), null);
   assert.equal(nodeAnchor(node(undefined), key), null);
 });

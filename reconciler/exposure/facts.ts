@@ -1,7 +1,8 @@
 // Kubernetes objects → the facts the exposure planners read. Pure; each object is parsed
 // where it is needed, the planners never see a V1Service.
 import type { V1ManagedFieldsEntry, V1Node, V1Service } from '@kubernetes/client-node';
-import { parseAddress } from '../../shared/addresses.ts';
+import { checkAnchor, DEFAULT_ANCHORS } from '../../shared/anchors.ts';
+import type { AnchorRange } from '../../shared/anchors.ts';
 import { dropletIdOf } from '../snapshot.ts';
 import type { NodeAnchor, ServiceFacts } from './model.ts';
 
@@ -26,6 +27,11 @@ export function isFloatipService(svc: V1Service | undefined, loadBalancerClass: 
   return svc?.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === loadBalancerClass;
 }
 
+function createdMsOf(t: unknown): { createdMs?: number } {
+  const ms = t instanceof Date ? t.getTime() : typeof t === 'string' ? Date.parse(t) : Number.NaN;
+  return Number.isFinite(ms) ? { createdMs: ms } : {};
+}
+
 export function serviceFacts(svc: V1Service, loadBalancerClass: string): ServiceFacts {
   const namespace = svc.metadata?.namespace ?? '';
   const name = svc.metadata?.name ?? '';
@@ -36,25 +42,32 @@ export function serviceFacts(svc: V1Service, loadBalancerClass: string): Service
     namespace,
     name,
     floatip: isFloatipService(svc, loadBalancerClass),
+    ...createdMsOf(svc.metadata?.creationTimestamp),
     selector: spec?.selector,
     ports: (spec?.ports ?? []).map((p) => ({ protocol: p.protocol ?? 'TCP', port: p.port })),
     sourceRanges: spec?.loadBalancerSourceRanges ?? [],
     externalIPs: spec?.externalIPs ?? [],
     ingress: (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
     externalIPsOwners: [...new Set(managed.filter((m) => m.manager !== FIELD_MANAGER && owns(m, EXTERNAL_IPS, '')).map((m) => m.manager ?? 'unknown'))],
+    ...(spec?.ipFamilies ? { ipFamilies: spec.ipFamilies } : {}),
     ownedByFloatip: managed.some((m) => m.manager === FIELD_MANAGER && (owns(m, EXTERNAL_IPS, '') || owns(m, INGRESS, 'status'))),
   };
 }
 
-/** A node on a DigitalOcean droplet → [droplet id, its recorded anchor]; null otherwise. */
-export function nodeAnchor(node: V1Node, annotation: string): [number, NodeAnchor] | null {
+/**
+ * A node on a DigitalOcean droplet → [droplet id, its recorded anchor]; null otherwise. Only a
+ * droplet anchor address (shared/anchors.ts) counts: anything else the annotation says is
+ * ignored (`invalid`, `why`) and never reaches a Service — kube-proxy would capture traffic
+ * to it from inside the cluster (8.8.8.8), or the Service write would fail (127.0.0.1).
+ */
+export function nodeAnchor(node: V1Node, annotation: string, anchors: AnchorRange = DEFAULT_ANCHORS): [number, NodeAnchor] | null {
   const dropletId = dropletIdOf(node.spec?.providerID);
   if (dropletId === null) return null;
   const nodeName = node.metadata?.name ?? '';
   const value = node.metadata?.annotations?.[annotation];
   if (value === undefined) return [dropletId, { nodeName, anchor: undefined }];
-  const address = parseAddress(value.trim());
-  return address?.family === 4 ? [dropletId, { nodeName, anchor: address.text }] : [dropletId, { nodeName, anchor: undefined, invalid: value.slice(0, 64) }];
+  const checked = checkAnchor(value, anchors);
+  return checked.ok ? [dropletId, { nodeName, anchor: checked.anchor }] : [dropletId, { nodeName, anchor: undefined, invalid: value.slice(0, 64), why: checked.why }];
 }
 
 /** Does the Service's selector match these labels? An empty selector matches nothing here. */

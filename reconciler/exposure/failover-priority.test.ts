@@ -39,9 +39,9 @@ test('20 Services dirty and a failover: its Service is written before the 19 wai
   const pods = Array.from({ length: N }, (_, i) => pod(i + 1));
   // IP i sits on droplet 1000+i; droplets 3000+i are where a drain moves them; 2000 takes over IP 20
   const nodes = [
-    ...Array.from({ length: N }, (_, i) => node(`a${i + 1}`, 1001 + i, `10.0.1.${i + 1}`)),
-    ...Array.from({ length: N }, (_, i) => node(`b${i + 1}`, 3001 + i, `10.0.3.${i + 1}`)),
-    node('spare', 2000, '10.0.2.1'),
+    ...Array.from({ length: N }, (_, i) => node(`a${i + 1}`, 1001 + i, `10.20.1.${i + 1}`)),
+    ...Array.from({ length: N }, (_, i) => node(`b${i + 1}`, 3001 + i, `10.20.3.${i + 1}`)),
+    node('spare', 2000, '10.20.2.1'),
   ];
   let holders: HolderEntry[] = Array.from({ length: N }, (_, i) => ({ ip: ipOf(i + 1), family: 4, dropletId: 1001 + i }));
   const writes: string[] = [];
@@ -106,7 +106,7 @@ test('20 Services dirty and a failover: its Service is written before the 19 wai
     [`assign ${ipOf(N)} 2000`, WRITE_MS],
     'the assign went out after one Service write (100 ms), not after twenty (2 s)',
   );
-  assert.deepEqual(writes, ['svc-01@0 10.0.3.1', 'svc-20@0 10.0.2.1,10.0.3.20', 'svc-02@100 10.0.3.2'], 'svc-20 started beside the write already in flight, with the target anchor; the other 18 still wait');
+  assert.deepEqual(writes, ['svc-01@0 10.20.3.1', 'svc-20@0 10.20.2.1,10.20.3.20', 'svc-02@100 10.20.3.2'], 'svc-20 started beside the write already in flight, with the target anchor; the other 18 still wait');
   await clock.advance(N * WRITE_MS);
   assert.deepEqual(
     writes.map((w) => w.split(' ')[0]),

@@ -7,11 +7,13 @@ import assert from 'node:assert/strict';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { createDoClient } from '../../shared/digitalocean/client.ts';
+import { floatingIpKeys } from '../../shared/keys.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startEmulator } from '../../test/do-emulator/server.ts';
 import { DEFAULT_CLUSTER_ID } from '../../test/do-emulator/world.ts';
 import { createFakeClock } from '../../test/support/fake-clock.ts';
 import { learnClusterUuid } from '../cluster-identity.ts';
+import type { EventRecord } from '../events.ts';
 import { dropletIdOf } from '../snapshot.ts';
 import { createRuntime } from '../runtime/runtime.ts';
 import { createFirewallController } from './firewall-controller.ts';
@@ -66,15 +68,37 @@ async function setup(t: TestContext) {
   let uuid: string | undefined;
   const cloud = createDoClient({ token: 'fw-test', baseUrl: emu.url, retry: { maxAttempts: 1 } });
   const runtime = createRuntime({ setTimer: clock.setTimer, now: clock.now });
+  // every Service's pod holds a reserved IP of its own on droplet 1001: each one exposes a won IP
+  const keys = floatingIpKeys();
+  const ipOf = (i: number) => `104.248.100.${100 + i}`;
+  const events: EventRecord[] = [];
   const fw = createFirewallController({
     runtime,
     cloud,
-    world: { listServices: () => services, listNodes: () => nodes },
+    world: {
+      listServices: () => services,
+      listNodes: () => nodes,
+      listPods: () =>
+        services.map((svc, i) => ({
+          metadata: { name: `${svc.metadata?.name}-0`, namespace: svc.metadata?.namespace, labels: svc.spec?.selector ?? {}, annotations: { [keys.annotation]: ipOf(i) } },
+          spec: { nodeName: 'pool-a-1', containers: [] },
+        })),
+      holders: () => services.map((_, i) => ({ ip: ipOf(i), family: 4 as const, dropletId: 1001 })),
+    },
     logger,
+    events: { record: async (e) => void events.push(e) },
     metrics,
     config: { loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
     // what the IP controller's cloud view answers (learnt once), from the same droplet tags
     clusterUuid: async () => (uuid ??= (await learnClusterUuid(nodes.flatMap((n) => dropletIdOf(n.spec?.providerID) ?? []), async (id) => (await cloud.getDroplet(id)).tags))?.uuid),
+    // the IP controller's claim view: each pod's workload (its Service) won its own IP
+    claims: {
+      podClaim: (pod) => ({ ips: [pod.metadata?.annotations?.[keys.annotation] ?? ''], workload: pod.metadata?.name ?? '' }),
+      winner: (ip) => {
+        const i = Number(ip.split('.')[3]) - 100;
+        return `${services[i]?.metadata?.name}-0`;
+      },
+    },
   });
   const term = new AbortController();
   const start = () => runtime.start({ signal: term.signal, valid: () => !term.signal.aborted });
@@ -87,7 +111,7 @@ async function setup(t: TestContext) {
   const ours = async () => (await firewalls()).find((f) => f.name === NAME);
   const requests = async () => ((await admin('GET', '/requests')) as { method: string; path: string; status: number }[]).map((r) => `${r.method} ${r.path} ${r.status}`);
   const clearRequests = () => admin('DELETE', '/requests');
-  return { emu, admin, logs, clock, services, nodes, fw, runtime, term, start, firewalls, ours, requests, clearRequests, registry };
+  return { emu, admin, logs, clock, services, nodes, fw, runtime, term, start, firewalls, ours, requests, clearRequests, registry, events };
 }
 
 test('creates floatip-<cluster> for the Services ports, targeting the worker tag; the DOKS firewall stays byte for byte', async (t) => {
@@ -221,4 +245,18 @@ test('stop: no run after the term ends', async (t) => {
   await h.clock.advance(120_000);
   assert.deepEqual(await h.requests(), []);
   assert.equal(h.clock.pending(), 0);
+});
+
+test('a Service with 60 ports: refused with one Warning Event, the others still reach DigitalOcean (no 422 loop)', async (t) => {
+  const h = await setup(t);
+  h.services.push(service('big', Array.from({ length: 60 }, (_, i): [string, number] => ['TCP', 20_000 + 2 * i])));
+  h.services.push(service('shop', [['TCP', 9443]]));
+  h.start();
+  await h.fw.syncNow();
+  assert.deepEqual((await h.ours())?.inbound_rules, [{ protocol: 'tcp', ports: '9443', sources: ALL }]);
+  await h.clock.advance(60_000); // resync: same refusal, no second Event
+  await h.fw.syncNow();
+  const warnings = h.events.filter((e) => e.type === 'Warning').map((e) => [e.pod.metadata?.name, e.reason]);
+  assert.deepEqual(warnings, [['big', 'FloatingIPFirewallFull']]);
+  assert.equal((await h.requests()).filter((r) => r.endsWith(' 422')).length, 0, 'never sent what DigitalOcean refuses');
 });

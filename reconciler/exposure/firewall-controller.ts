@@ -3,26 +3,31 @@
 // within batchMs becomes one run), and the runtime's resync re-reads it, so one deleted by
 // hand comes back. Each run: the cluster UUID (the IP controller's cloud view learns it), one
 // list of firewalls, then at most one write. A cluster without floatip Services costs one
-// list per leadership term. The writes go through the runtime's fence.
-import type { V1Node, V1Service } from '@kubernetes/client-node';
+// list per leadership term. The writes go through the runtime's fence. Only Services exposing
+// a reserved IP their pods won open ports (firewall-plan.ts); a refused one gets a Warning.
+import type { V1Service } from '@kubernetes/client-node';
 import { DoApiError } from '../../shared/digitalocean/port.ts';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { EventSink } from '../events.ts';
+import type { ClaimsView } from '../ip/controller.ts';
 import { RESYNC } from '../runtime/runtime.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { dropletIdOf } from '../snapshot.ts';
 import { isFloatipService, serviceFacts } from './facts.ts';
-import { desiredFirewall, firewallName, planFirewall } from './firewall-plan.ts';
-import type { FirewallAction } from './firewall-plan.ts';
+import { desiredFirewall, exposingServices, firewallName, planFirewall } from './firewall-plan.ts';
+import type { FirewallAction, FirewallRefusal } from './firewall-plan.ts';
+import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
+import type { ExposureWorld, ServiceFacts } from './model.ts';
+import type { PortPolicy } from './port-policy.ts';
 
-export interface FirewallWorld {
-  listServices(): readonly V1Service[];
-  listNodes(): readonly V1Node[];
-}
+export type FirewallWorld = ExposureWorld;
 
 export interface FirewallControllerConfig {
   readonly loadBalancerClass: string;
+  /** --firewall-allowed-ports / --firewall-denied-ports; default: port-policy.ts */
+  readonly ports?: PortPolicy | undefined;
   readonly resyncIntervalMs: number;
   /** Service events within this window become one run (default 250 ms) */
   readonly batchMs?: number;
@@ -35,7 +40,11 @@ export interface FirewallControllerDeps {
   readonly world: FirewallWorld;
   /** the cluster's UUID (ip/cloud-view.ts learns it from the node droplets' tags); undefined: unknown yet */
   readonly clusterUuid: () => Promise<string | undefined>;
+  /** the IP controller's claims: which IPs each pod's workload won */
+  readonly claims: Pick<ClaimsView, 'podClaim' | 'winner'>;
   readonly logger: Logger;
+  /** Warning Events on Services whose ports are refused */
+  readonly events: EventSink;
   readonly metrics: ExposureMetrics;
   readonly config: FirewallControllerConfig;
   /** the process's runtime: it starts and stops this controller with the others */
@@ -45,6 +54,8 @@ export interface FirewallControllerDeps {
 export interface FirewallController {
   /** a Service of (or formerly of) floatip's class changed */
   serviceChanged(svc: V1Service | undefined, old?: V1Service): void;
+  /** holders, pods or winners changed: runs when the set of Services exposing a won IP changed */
+  claimsChanged(): void;
   /** run now; resolves after the run (tests, the demo) */
   syncNow(): Promise<void>;
 }
@@ -58,6 +69,10 @@ export class ClusterUnknown extends Error {
 interface TermState {
   /** the last list showed no firewall of ours: with nothing wanted, there is nothing to look at */
   knownAbsent: boolean;
+  /** the exposing Services of the last run, to tell whether a claims change matters */
+  exposing: string;
+  /** refusal messages already recorded, per Service: one Warning per message while it lasts */
+  readonly warned: Map<string, Set<string>>;
 }
 
 const rulesText = (a: FirewallAction) => (a.type === 'delete' ? undefined : a.spec.inbound.map((r) => `${r.protocol}/${r.ports}`).join(', '));
@@ -101,11 +116,40 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     metrics.firewallWrites.inc({ op: a.type });
   }
 
+  /** Service keys exposing a reserved IP their pods won, as the IP controller judged the claims */
+  function exposingKeys(services: readonly ServiceFacts[]): Set<string> {
+    if (services.length === 0) return new Set();
+    const namespaces = new Set(services.map((svc) => svc.namespace));
+    const pods = world
+      .listPods()
+      .filter((p) => namespaces.has(p.metadata?.namespace ?? ''))
+      .map((p) => judgedClaims(p, deps.claims));
+    return exposingServices(services, pods, new Map(world.holders().map((h) => [h.ip, h])));
+  }
+
+  function report(s: TermState, services: readonly V1Service[], refusals: readonly FirewallRefusal[]): void {
+    const now = new Map<string, Set<string>>();
+    for (const r of refusals) {
+      const messages = now.get(r.service) ?? new Set<string>();
+      now.set(r.service, messages.add(r.message));
+      if (s.warned.get(r.service)?.has(r.message)) continue;
+      log.warn({ service: r.service, reason: r.reason, ports: r.ports, ...(r.owners ? { owners: r.owners } : {}) }, r.message);
+      const svc = services.find((x) => `${x.metadata?.namespace}/${x.metadata?.name}` === r.service);
+      if (svc) void deps.events.record({ pod: svc, kind: 'Service', type: 'Warning', reason: r.reason, message: r.message });
+    }
+    s.warned.clear();
+    for (const [k, v] of now) s.warned.set(k, v);
+  }
+
   async function run(s: TermState, signal: AbortSignal): Promise<void> {
-    const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
+    const ours = world.listServices().filter(isOurs);
+    const services = ours.map((svc) => serviceFacts(svc, config.loadBalancerClass));
     const uuid = await clusterUuid();
     if (uuid === undefined) return;
-    const desired = desiredFirewall(services, uuid);
+    const exposing = exposingKeys(services);
+    s.exposing = [...exposing].sort().join('\n');
+    const { spec: desired, refusals } = desiredFirewall(services, uuid, { exposing: (svc) => exposing.has(svc.key), ...(config.ports ? { ports: config.ports } : {}) });
+    report(s, ours, refusals);
     if (desired === null && s.knownAbsent) return;
     const name = firewallName(uuid);
     const existing = await cloud.listFirewalls({ signal });
@@ -122,7 +166,8 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     resyncMs: config.resyncIntervalMs,
     backoff: { baseMs: 500, capMs: 60_000 },
     begin() {
-      term = { knownAbsent: false };
+      // nothing of a former term's judgement carries over: a new leader warns afresh
+      term = { knownAbsent: false, exposing: '', warned: new Map() };
     },
     end() {
       term = undefined;
@@ -150,6 +195,14 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     serviceChanged(svc, old) {
       if (!term || !(isOurs(svc) || isOurs(old))) return;
       term.knownAbsent = false;
+      queue.addAfter(KEY, config.batchMs ?? 250);
+    },
+    claimsChanged() {
+      const s = term;
+      if (!s) return;
+      const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
+      if ([...exposingKeys(services)].sort().join('\n') === s.exposing) return;
+      s.knownAbsent = false;
       queue.addAfter(KEY, config.batchMs ?? 250);
     },
     async syncNow() {

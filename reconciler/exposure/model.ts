@@ -1,7 +1,17 @@
 // What the Service and firewall planners read, already parsed from Kubernetes objects and
 // DigitalOcean answers (service-facts.ts), and what they decide. No I/O here.
+import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ReservedAddress } from '../../shared/addresses.ts';
+import type { HolderEntry } from '../model.ts';
 
+/** The informer caches and the IP controller's holders, as the Service and firewall controllers read them. */
+export interface ExposureWorld {
+  listServices(): readonly V1Service[];
+  listPods(): readonly V1Pod[];
+  listNodes(): readonly V1Node[];
+  /** DigitalOcean's holders as the IP controller knows them */
+  holders(): readonly HolderEntry[];
+}
 
 export interface ServicePort {
   /** TCP, UDP or SCTP, as Kubernetes spells it */
@@ -16,6 +26,8 @@ export interface ServiceFacts {
   readonly name: string;
   /** type LoadBalancer with floatip's loadBalancerClass */
   readonly floatip: boolean;
+  /** metadata.creationTimestamp: the oldest Service that opens a port sets its sources */
+  readonly createdMs?: number;
   /** undefined or empty: the Service selects nothing by itself */
   readonly selector: Readonly<Record<string, string>> | undefined;
   readonly ports: readonly ServicePort[];
@@ -28,6 +40,8 @@ export interface ServiceFacts {
   readonly externalIPsOwners: readonly string[];
   /** floatip owns spec.externalIPs or status.loadBalancer.ingress: it has something to give back */
   readonly ownedByFloatip: boolean;
+  /** spec.ipFamilies as the API server filled it in; absent = not known (no family warning) */
+  readonly ipFamilies?: readonly string[];
 }
 
 /**
@@ -49,10 +63,12 @@ export interface PodClaims {
 /** A node of the cluster with a droplet: the anchor its agent recorded, if any. */
 export interface NodeAnchor {
   readonly nodeName: string;
-  /** undefined: the annotation is absent or not an IPv4 address */
+  /** undefined: the annotation is absent or not an anchor address */
   readonly anchor: string | undefined;
-  /** the annotation's value when it is not an IPv4 address */
+  /** the annotation's value when it is not an anchor address (ignored) */
   readonly invalid?: string;
+  /** why it is not: "\"8.8.8.8\" is not in the droplet anchor range 10.20.0.0/16" */
+  readonly why?: string;
 }
 
 export interface Warning {
@@ -64,7 +80,8 @@ export interface Warning {
     | 'FloatingIPNoAnchor'
     | 'FloatingIPNotWon'
     | 'FloatingIPNotAllowed'
-    | 'FloatingIPExposeFailed';
+    | 'FloatingIPExposeFailed'
+    | 'FloatingIPNoIPv6Family';
   readonly message: string;
 }
 

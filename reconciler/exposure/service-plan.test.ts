@@ -38,7 +38,7 @@ const NODES = new Map<number, NodeAnchor>([
   [1001, { nodeName: 'pool-a-1', anchor: '10.20.0.11' }],
   [1002, { nodeName: 'pool-a-2', anchor: '10.20.0.12' }],
   [1003, { nodeName: 'pool-a-3', anchor: undefined }],
-  [1004, { nodeName: 'pool-a-4', anchor: undefined, invalid: 'banana' }],
+  [1004, { nodeName: 'pool-a-4', anchor: undefined, invalid: '8.8.8.8', why: '"8.8.8.8" is not in the droplet anchor range 10.20.0.0/16' }],
 ]);
 
 function input(over: Partial<ServicePlanInput> = {}): ServicePlanInput {
@@ -95,13 +95,21 @@ test('warnings, each a sentence a person can act on', () => {
     ['SCTP', { service: svc({ ports: [{ protocol: 'UDP', port: 7777 }, { protocol: 'SCTP', port: 5000 }, { protocol: 'SCTP', port: 5001 }] }) }, [['FloatingIPUnsupportedProtocol', "ports SCTP/5000, SCTP/5001 ignored by floatip's DigitalOcean firewall, which opens only TCP and UDP"]]],
     ['user-set externalIPs', { service: svc({ externalIPs: ['203.0.113.7'], externalIPsOwners: ['kubectl-client-side-apply'] }) }, [['FloatingIPExternalIPsOverwritten', 'spec.externalIPs 203.0.113.7 (set by kubectl-client-side-apply) replaced: floatip owns the externalIPs of Services of its class; remove them from your manifest']]],
     ['node without the agent annotation', { holders: new Map([holder(V4, 1003)]) }, [['FloatingIPNoAnchor', 'node pool-a-3 (droplet 1003) has no k8s.haim.dev/anchor-ipv4 annotation: is the floatip agent running there? Traffic to 104.248.100.100 is not accepted on it until it is']]],
-    ['node with a bad anchor annotation', { holders: new Map([holder(V4, 1004)]) }, [['FloatingIPNoAnchor', 'node pool-a-4 (droplet 1004) has k8s.haim.dev/anchor-ipv4 "banana", which is not an IPv4 address: is the floatip agent running there? Traffic to 104.248.100.100 is not accepted on it until it is']]],
+    ['node with a bad anchor annotation', { holders: new Map([holder(V4, 1004)]) }, [['FloatingIPNoAnchor', 'node pool-a-4 (droplet 1004) has an unusable k8s.haim.dev/anchor-ipv4 ("8.8.8.8" is not in the droplet anchor range 10.20.0.0/16): is the floatip agent running there? Traffic to 104.248.100.100 is not accepted on it until it is']]],
+    ['reserved IPv6 into an IPv4-only Service', { service: svc({ ipFamilies: ['IPv4'] }), pods: [pod([V4, V6])], holders: new Map([holder(V4, 1001), holder(V6, 1001)]) }, [['FloatingIPNoIPv6Family', `reserved IPv6 ${V6} is listed in spec.externalIPs, but this Service has only the IPv4 family: kube-proxy and Cilium ignore it. On a dual-stack cluster set ipFamilyPolicy: PreferDualStack; DOKS nodes have no IPv6, so there use a reserved IPv4`]]],
   ];
   for (const [name, over, want] of rows) {
     const plan = planService(input(over));
     assert.equal(plan.kind, 'expose', name);
     if (plan.kind === 'expose') assert.deepEqual(plan.warnings.map((w) => [w.reason, w.message]), want, name);
   }
+  // no family warning: dual-stack, IPv6-only, families not known, or no IPv6 claimed
+  for (const ipFamilies of [['IPv4', 'IPv6'], ['IPv6'], undefined]) {
+    const plan = planService(input({ service: svc(ipFamilies ? { ipFamilies } : {}), pods: [pod([V6])], holders: new Map([holder(V6, 1001)]) }));
+    assert.deepEqual(plan.kind === 'expose' && plan.warnings, [], String(ipFamilies));
+  }
+  const v4only = planService(input({ service: svc({ ipFamilies: ['IPv4'] }) }));
+  assert.deepEqual(v4only.kind === 'expose' && v4only.warnings, []);
   // no warning: the externalIPs already are floatip's list, whoever else co-owns them
   const same = planService(input({ service: svc({ externalIPs: ['10.20.0.11'], externalIPsOwners: ['helm'] }) }));
   assert.deepEqual(same.kind === 'expose' && same.warnings, []);

@@ -103,12 +103,23 @@ export function planService(input: ServicePlanInput): ServicePlan {
       const anchor = node?.anchor ?? input.remembered.get(d);
       if (anchor !== undefined) exposed.push({ externalIP: anchor, ip: a.text, dropletId: d });
       else if (node) {
-        const why = node.invalid === undefined ? `has no ${keys.anchor} annotation` : `has ${keys.anchor} "${node.invalid}", which is not an IPv4 address`;
+        const why = node.invalid === undefined ? `has no ${keys.anchor} annotation` : `has an unusable ${keys.anchor} (${node.why ?? JSON.stringify(node.invalid)})`;
         noAnchor.set(d, `node ${node.nodeName} (droplet ${d}) ${why}: is the floatip agent running there? Traffic to ${a.text} is not accepted on it until it is`);
       }
     }
   }
   for (const message of noAnchor.values()) warnings.push({ reason: 'FloatingIPNoAnchor', message });
+  // kube-proxy and Cilium ignore an external IP of a family the Service does not have: the
+  // reserved IPv6 is still listed (it becomes useful once the family is added), but nobody
+  // would otherwise learn why its traffic is dropped. DOKS nodes have no IPv6 today.
+  const v6 = exposed.filter((e) => e.dropletId === null).map((e) => e.ip);
+  const families = service.ipFamilies;
+  if (v6.length > 0 && families !== undefined && families.length > 0 && !families.includes('IPv6')) {
+    warnings.push({
+      reason: 'FloatingIPNoIPv6Family',
+      message: `reserved IPv6 ${list(v6)} is listed in spec.externalIPs, but this Service has only the ${list(families)} family: kube-proxy and Cilium ignore it. On a dual-stack cluster set ipFamilyPolicy: PreferDualStack; DOKS nodes have no IPv6, so there use a reserved IPv4`,
+    });
+  }
 
   const externalIPs = [...new Set(exposed.map((e) => e.externalIP))].sort(compareAddresses);
   const ingress = ips.map((a) => a.text).filter((ip) => {

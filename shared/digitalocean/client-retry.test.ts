@@ -74,13 +74,21 @@ test("the emulator's own per-minute limit: the 429's retry-after is honoured", a
 });
 
 test('a 429 asking for longer than maxRateLimitWaitMs fails fast as RateLimited', async () => {
-  await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': '900' }, count: 1 });
-  const { client, waits } = setup();
+  await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': '30' }, count: 1 });
+  const { client, waits } = setup({ retry: { maxRateLimitWaitMs: 10_000 } });
   const err = await rejection(client.getReservedIp(V4));
   assert.equal(err.errorClass, 'RateLimited');
-  assert.equal(err.retryAfterMs, 900_000);
+  assert.equal(err.retryAfterMs, 30_000);
   assert.deepEqual(waits, []);
   assert.equal((await calls()).length, 1);
+});
+
+test('retry-after: 86400 is obeyed for 60 s only (MAX_RETRY_AFTER_MS), then the call asks again', async () => {
+  await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': '86400' }, count: 1 });
+  const { client, waits } = setup();
+  assert.equal((await client.getReservedIp(V4)).ip, V4);
+  assert.deepEqual(waits, [60_000]);
+  assert.deepEqual(await calls(), [`GET /v2/reserved_ips/${V4} 429`, `GET /v2/reserved_ips/${V4} 200`]);
 });
 
 test('the shared budget spaces calls out before DigitalOcean has to say 429', async () => {
@@ -90,30 +98,16 @@ test('the shared budget spaces calls out before DigitalOcean has to say 429', as
   assert.deepEqual(await calls(), Array(3).fill(`GET /v2/reserved_ips/${V4} 200`));
 });
 
-test('after a long 429 block, callers fail fast as RateLimited without queueing', async () => {
+test('after a long 429 block, callers fail fast as RateLimited without queueing, for the capped 60 s', async () => {
   await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': '600' }, count: 1 });
   const budget = createRateBudget({ perMinute: 60, now: clock.now });
-  const { client, waits } = setup({ budget });
+  const { client, waits } = setup({ budget, retry: { maxRateLimitWaitMs: 5_000 } });
   const errors = [];
   for (let i = 0; i < 5; i++) errors.push(await rejection(client.getReservedIp(V4)));
-  assert.deepEqual(errors.map((e) => [e.errorClass, e.retryAfterMs]), [['RateLimited', 600_000], ...Array(4).fill(['RateLimited', 600_000])]);
+  assert.deepEqual(errors.map((e) => e.errorClass), Array(5).fill('RateLimited'));
+  assert.equal(errors[0]?.retryAfterMs, 60_000, 'retry-after 600 s is read as 60 s');
   assert.equal((await calls()).length, 1, 'only the first call reached the API');
   assert.deepEqual(waits, []);
-  clock.tick(600_000);
+  clock.tick(60_000);
   assert.equal((await client.getReservedIp(V4)).ip, V4);
-});
-
-test('a 429 without retry-after waits seconds (equal jitter, growing), never the hourly ratelimit-reset', async () => {
-  await fault({ path: '^/v2/reserved_ips/', status: 429, headers: { 'retry-after': null }, count: 2 });
-  const { client, waits } = setup();
-  assert.equal((await client.getReservedIp(V4)).ip, V4);
-  assert.deepEqual(await calls(), [`GET /v2/reserved_ips/${V4} 429`, `GET /v2/reserved_ips/${V4} 429`, `GET /v2/reserved_ips/${V4} 200`]);
-  assert.deepEqual(waits, [1500, 3000], 'random 0.5 under 2 s, then 4 s; the emulator\'s ratelimit-reset is an hour away');
-});
-
-test('a POST that fails Transient is not retried inside the call (moves.ts reads first)', async () => {
-  await fault({ method: 'POST', path: '/actions$', status: 503, count: 10 });
-  const { client } = setup({ retry: { maxAttempts: 1 } });
-  await rejection(client.assign(V4, 1001));
-  assert.deepEqual(await calls(), [`POST /v2/reserved_ips/${V4}/actions 503`, `GET /v2/reserved_ips/${V4} 200`]);
 });

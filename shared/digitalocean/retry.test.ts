@@ -51,14 +51,17 @@ test('a 429 carries the wait the API asked for, or the short fallback without re
   assert.equal(classify(503, {}, { 'retry-after': '3' }, NOW).retryAfterMs, undefined);
 });
 
-test('rateLimitWaitMs: retry-after seconds or date; without it the fallback, cut short by an earlier reset, never the hourly reset', () => {
+test('rateLimitWaitMs: retry-after seconds or date, capped at 60 s; without it the fallback, cut short by an earlier reset, never the hourly reset', () => {
   const hourly = String(NOW / 1000 + 3600);
   const table: [Record<string, string>, number | undefined, number][] = [
     [{ 'retry-after': '0' }, undefined, 0],
     [{ 'retry-after': '1.5' }, undefined, 1500],
     [{ 'retry-after': 'Wed, 25 Nov 2026 12:00:07 GMT' }, undefined, 7000],
     [{ 'retry-after': '2', 'ratelimit-reset': String(NOW / 1000 + 60) }, undefined, 2000],
-    [{ 'retry-after': '90', 'ratelimit-reset': hourly }, 3000, 90_000],
+    [{ 'retry-after': '90', 'ratelimit-reset': hourly }, 3000, 60_000],
+    [{ 'retry-after': '86400' }, undefined, 60_000],
+    [{ 'retry-after': '60' }, undefined, 60_000],
+    [{ 'retry-after': 'Thu, 26 Nov 2026 12:00:00 GMT' }, undefined, 60_000],
     [{ 'retry-after': '-4' }, undefined, 0],
     [{ 'ratelimit-reset': hourly }, undefined, 1000],
     [{ 'ratelimit-reset': hourly }, 3000, 3000],

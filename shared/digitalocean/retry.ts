@@ -60,7 +60,16 @@ export function pollDelayMs(poll: number, opts: { initialMs: number; maxMs: numb
 }
 
 /**
- * How long a 429 asks us to wait: `retry-after` (seconds or an HTTP date) when present.
+ * The longest `retry-after` obeyed. A larger value (a proxy's mistake, or a hostile answer:
+ * `retry-after: 86400`) is read as this: the client's budget blocks every call for at most
+ * 60 s, then one request asks again; if DigitalOcean still refuses, its next 429 blocks for
+ * another 60 s at most. A long refusal costs one request a minute, never a day of standstill.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * How long a 429 asks us to wait: `retry-after` (seconds or an HTTP date) when present,
+ * capped at MAX_RETRY_AFTER_MS.
  * Without it, `fallbackMs` (a short jittered wait, see burstWaitMs), cut short by an earlier
  * `ratelimit-reset`. That header is the reset of the *hourly* window on DigitalOcean, so
  * waiting for it would stall a call for up to an hour, while the burst limit that most 429s
@@ -70,14 +79,16 @@ export function rateLimitWaitMs(headers: HeaderBag, nowMs: number, fallbackMs = 
   const retryAfter = headerString(headers, 'retry-after');
   if (retryAfter !== undefined) {
     const seconds = Number(retryAfter);
-    if (retryAfter.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds * 1000));
+    if (retryAfter.trim() !== '' && Number.isFinite(seconds)) return capRetryAfter(Math.ceil(seconds * 1000));
     const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, date - nowMs);
+    if (!Number.isNaN(date)) return capRetryAfter(date - nowMs);
   }
   const reset = headerNumber(headers, 'ratelimit-reset');
   const untilReset = reset === undefined ? Infinity : Math.max(0, reset * 1000 - nowMs);
   return Math.min(untilReset, Math.max(0, fallbackMs));
 }
+
+const capRetryAfter = (ms: number): number => Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 
 /**
  * The wait after a 429 without `retry-after`, for the `retry`-th retry (from 0): "equal

@@ -7,13 +7,18 @@
 # A second run is a no-op. FLOATIP_K8S_BIN (or a complete KUBEBUILDER_ASSETS) is used as-is.
 # FLOATIP_K8S_VERSION / FLOATIP_KWOK_VERSION pick other releases (each gets its own directory).
 # --check: only say whether everything is there (exit 0 and the directory) or not (exit 3).
+# kubectl (an extra argument, after --check if any): also build kubectl from the same release,
+# into the same directory, for the test that runs the quickstart's commands; the other tests
+# do not need it, so it is not built unless asked for.
 set -euo pipefail
 check_only=false
-[ "${1:-}" = "--check" ] && check_only=true
+[ "${1:-}" = "--check" ] && { check_only=true; shift; }
+extra=()
+[ "${1:-}" = "kubectl" ] && extra=(kubectl)
 
 K8S_VERSION="${FLOATIP_K8S_VERSION:-v1.37.2}"
 KWOK_VERSION="${FLOATIP_KWOK_VERSION:-v0.7.0}"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd kwok)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd kwok "${extra[@]}")
 
 log() { echo "build-binaries: $*" >&2; }
 
@@ -81,6 +86,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
+[ ${#extra[@]} -gt 0 ] && sed -i 's#^)$#\t_ "k8s.io/kubernetes/cmd/kubectl"\n)#' tools.go
 log "resolving modules for Kubernetes ${K8S_VERSION} (staging ${staging_version})"
 # -e: tools.go imports etcd's main package, which tidy reports but still records.
 go mod tidy -e >>"$work/go.log" 2>&1 || true
@@ -88,7 +94,7 @@ go mod tidy -e >>"$work/go.log" 2>&1 || true
 etcd_version=$(sed -n 's#^\s*go.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$k8s_mod" | head -1)
 quiet go get "go.etcd.io/etcd/server/v3@${etcd_version}"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
-for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy "${extra[@]}"; do
   [ -x "$out/$b" ] && continue
   log "building $b (several minutes on 2 cores)"
   go build -trimpath -ldflags "$ldflags" -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b"

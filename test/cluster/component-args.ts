@@ -24,7 +24,11 @@ export const UPSTREAM_NODE_MONITOR_GRACE_MS = 50_000;
 export interface Timing {
   /** default NODE_MONITOR_GRACE_MS */
   readonly nodeMonitorGracePeriodMs?: number;
+  /** kwok's node Lease duration (renewed every quarter of it); default NODE_LEASE_SECONDS, upstream's kubelet 40 */
+  readonly nodeLeaseDurationSeconds?: number;
 }
+/** the kubelet's upstream nodeLeaseDurationSeconds (renewed every 10 s) */
+export const UPSTREAM_NODE_LEASE_SECONDS = 40;
 
 export function componentArgs(l: Layout, timing: Timing = {}): Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]> {
   const f = (name: string) => join(l.dir, name);
@@ -103,7 +107,7 @@ export function componentArgs(l: Layout, timing: Timing = {}): Record<'etcd' | '
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       // Nodes so marked keep their lease but kwok leaves their status to the test.
       '--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom',
-      `--node-lease-duration-seconds=${NODE_LEASE_SECONDS}`,
+      `--node-lease-duration-seconds=${timing.nodeLeaseDurationSeconds ?? NODE_LEASE_SECONDS}`,
       '--cidr=10.244.0.0/16',
     ],
   };

@@ -28,7 +28,7 @@ export { waitFor } from './wait.ts';
 export { KWOK_ANNOTATION, readyStatus } from './nodes.ts';
 export { NODE_LEASE_NAMESPACE } from './partition.ts';
 export type { NodeLeaseSnapshot } from './partition.ts';
-export { UPSTREAM_NODE_MONITOR_GRACE_MS } from './component-args.ts';
+export { UPSTREAM_NODE_LEASE_SECONDS, UPSTREAM_NODE_MONITOR_GRACE_MS } from './component-args.ts';
 
 export interface ControlPlane {
   readonly kubeconfigPath: string;
@@ -71,6 +71,8 @@ export interface ControlPlaneOptions {
   /** the controller-manager's --node-monitor-grace-period: default 10 s, upstream's is 50 s
    * (UPSTREAM_NODE_MONITOR_GRACE_MS) */
   nodeMonitorGracePeriodMs?: number;
+  /** kwok's node Lease duration: default 8 s, upstream's kubelet 40 s (UPSTREAM_NODE_LEASE_SECONDS) */
+  nodeLeaseDurationSeconds?: number;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -135,7 +137,8 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       writeFile(file('kwok.kubeconfig'), kubeConfigYaml(server, certs.ca.cert, { clientCert: certs.clients.kwok })),
     ]);
     const nodeMonitorGracePeriodMs = opts.nodeMonitorGracePeriodMs ?? NODE_MONITOR_GRACE_MS;
-    const args = componentArgs({ dir, etcdPort, etcdPeerPort, apiPort, cmPort, schedulerPort }, { nodeMonitorGracePeriodMs });
+    const nodeLeaseDurationSeconds = opts.nodeLeaseDurationSeconds ?? NODE_LEASE_SECONDS;
+    const args = componentArgs({ dir, etcdPort, etcdPeerPort, apiPort, cmPort, schedulerPort }, { nodeMonitorGracePeriodMs, nodeLeaseDurationSeconds });
     const start = (name: keyof typeof args, env?: NodeJS.ProcessEnv) => {
       const c = startComponent({ name, binary: binaries[name], args: args[name], logPath: file(`${name}.log`), env });
       components.push(c);
@@ -177,7 +180,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       server,
       caPem: certs.ca.cert,
       startup: { apiServerReadyMs, totalMs: Date.now() - t0 },
-      timing: { nodeMonitorGracePeriodMs, nodeLeaseDurationSeconds: NODE_LEASE_SECONDS },
+      timing: { nodeMonitorGracePeriodMs, nodeLeaseDurationSeconds },
       addNode: nodes.addNode,
       deleteNode: nodes.deleteNode,
       setNodeReady: nodes.setNodeReady,

@@ -13,6 +13,11 @@ export const KWOK_ANNOTATION = { key: 'kwok.x-k8s.io/node', value: 'fake' } as c
 export const KWOK_DISREGARD = { key: 'kwok.x-k8s.io/status', value: 'custom' } as const;
 export const NODE_REGION = 'nyc3';
 export const NODE_POOL = 'pool-a';
+/** DigitalOcean VPC addresses of the nodes (InternalIP), 10.116.0.0/20 as in a DOKS region's default VPC */
+export const VPC_PREFIX_LENGTH = 20;
+export function internalIpOf(dropletId: number): string {
+  return `10.116.${Math.floor(dropletId / 256) % 16}.${dropletId % 256}`;
+}
 
 export interface NodeOptions {
   readonly dropletId: number;
@@ -49,6 +54,12 @@ export function fakeNode(name: string, opts: NodeOptions): V1Node {
     },
     spec: { providerID: `digitalocean://${opts.dropletId}` },
     status: {
+      // The droplet's VPC address, as on DOKS (kwok keeps addresses it finds); the packet lab
+      // gives each droplet namespace this address on its VPC interface.
+      addresses: [
+        { type: 'InternalIP', address: internalIpOf(opts.dropletId) },
+        { type: 'Hostname', address: name },
+      ],
       allocatable: resources,
       capacity: resources,
       nodeInfo: {

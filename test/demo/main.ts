@@ -26,6 +26,10 @@ import { applyAgentManifests, startAgents } from '../agent-fixture.ts';
 import type { AgentProcess } from '../agent-fixture.ts';
 import { DEFAULT_CLUSTER_ID } from '../do-emulator/world.ts';
 import { firewallLines, gameService, kubectlGetSvc, serviceShowing, watchExternalIPs } from './traffic.ts';
+import { startPacketView } from './packets.ts';
+import { netnsUnavailable } from '../dataplane/netns.ts';
+import { PACKET_ACTION_DELAY_MS } from '../dataplane/world.ts';
+import type { PacketView } from './packets.ts';
 
 const IP = '104.248.100.100';
 const NAMESPACE = 'floatip-system';
@@ -86,6 +90,7 @@ async function silentDroplet(w: {
   holderId: number;
   deletedNode: string;
   attachedLine: (count: number) => Promise<string>;
+  packets: PacketView | undefined;
 }): Promise<{ movedS: number; notReadyS: number }> {
   const { cp, core, holderId } = w;
   const node = NODES.find((n) => n.dropletId === holderId);
@@ -99,6 +104,9 @@ async function silentDroplet(w: {
   const pods = await servingPods(core, 'gameserver', 2);
   detail(`the replacement pod runs: ${pods.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName}`).join(', ')}`);
 
+  // With packets, the droplet dies whole: links down, its processes gone, its kubelet silent.
+  const failedAt = w.packets?.failed();
+  if (w.packets) await w.packets.lab.killDroplet(node.name);
   const lease = await cp.partitionNode(node.name, { awaitUnknown: false });
   const died = performance.now(); // from here on the kubelet writes nothing
   let notReadyAt: number | undefined;
@@ -115,6 +123,10 @@ async function silentDroplet(w: {
   const before = readyStatus(await core.readNode({ name: node.name })) === 'True' ? 'before' : 'after';
   detail(`${IP} -> droplet ${movedTo} (node ${NODES.find((n) => n.dropletId === movedTo)?.name}) ${movedS.toFixed(2)} s after the droplet died, ${before} the node controller marked ${node.name} NotReady`);
   detail(`kubectl logs: ${await w.attachedLine(3)}`);
+  if (w.packets && failedAt !== undefined) {
+    const survivors = await podsOn(core, NODES.find((n) => n.dropletId === movedTo)?.name ?? '');
+    say(await w.packets.outageLine(failedAt, 'when the droplet died silently', (pod) => survivors.has(pod)));
+  }
   const svc = await serviceShowing(core, [anchorOf(movedTo)], IP);
   for (const line of kubectlGetSvc(svc)) detail(`$ kubectl get svc  ${line}`);
   await notReady;
@@ -124,24 +136,40 @@ async function silentDroplet(w: {
   return { movedS, notReadyS };
 }
 
+/** names of the gameserver pods on that node */
+async function podsOn(core: CoreV1Api, node: string): Promise<Set<string>> {
+  const pods = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=gameserver' })).items;
+  return new Set(pods.filter((p) => p.spec?.nodeName === node).map((p) => p.metadata?.name ?? ''));
+}
+
 async function run(): Promise<void> {
   let cp: ControlPlane | undefined;
   let emulator: RunningEmulator | undefined;
   let webhook: RunningWebhookServer | undefined;
   let reconciler: RunningReconciler | undefined;
   let agents: AgentProcess[] = [];
+  let packets: PacketView | undefined;
   try {
     say('floatip demo: a real Kubernetes control plane with fake (kwok) nodes and an emulated DigitalOcean API, all on loopback.');
     say('');
     say('[1/7] starting kube-apiserver, etcd, controller-manager, scheduler, kwok and the DigitalOcean emulator');
     const tls = generateLoopbackTls();
+    // With packets, DigitalOcean actions take 2 s (test/dataplane/world.ts says why: kube-proxy
+    // must have the new anchor before the IP arrives); without, 0.3 s as before.
+    const actionDelayMs = netnsUnavailable() === undefined ? PACKET_ACTION_DELAY_MS : 300;
     [cp, emulator, webhook] = await Promise.all([
       startControlPlane(),
-      startEmulator({ actionDelayMs: 300 }),
+      startEmulator({ actionDelayMs }),
       startWebhookServer({ tls: { cert: tls.certPem, key: tls.keyPem }, logger: createLogger({ level: 'silent' }) }),
     ]);
     await Promise.all(NODES.map((n) => cp!.addNode(n.name, { dropletId: n.dropletId })));
     detail(`up in ${elapsed(started)} s; nodes ${NODES.map((n) => `${n.name} (droplet ${n.dropletId})`).join(', ')}`);
+    const view = await startPacketView(cp, emulator.url, NODES);
+    if (typeof view === 'string') say(view);
+    else {
+      packets = view;
+      detail(`packets: each droplet is a network namespace running real kube-proxy (nftables); an edge namespace NATs reserved IPs to the holder's anchor and applies the cloud firewalls`);
+    }
 
     say('[2/7] registering the admission webhook and starting the reconciler as service account floatip-reconciler');
     await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem });
@@ -165,7 +193,8 @@ async function run(): Promise<void> {
     await waitFor('the reconciler to lead', async () => rec.isLeader(), { timeoutMs: 30_000 });
     detail(`reconciler ${rec.identity} holds the leader Lease`);
     await applyAgentManifests(cp);
-    agents = await startAgents(cp, emulator.url, NODES);
+    if (packets) await packets.startAgents();
+    else agents = await startAgents(cp, emulator.url, NODES);
     for (const n of NODES) {
       const anchor = await waitFor(`the anchor of ${n.name}`, async () => (await cp!.kubeConfig.makeApiClient(CoreV1Api).readNode({ name: n.name })).metadata?.annotations?.[ANCHOR_KEY]);
       anchors.set(n.dropletId, anchor);
@@ -220,12 +249,15 @@ async function run(): Promise<void> {
     detail(`kubectl apply: Service "gameserver" (type LoadBalancer, loadBalancerClass ${keys.annotation}, UDP 7777, TCP 8080)`);
     for (const line of kubectlGetSvc(exposed)) detail(`$ kubectl get svc  ${line}`);
     for (const line of await firewallLines(emulator.url, `floatip-${DEFAULT_CLUSTER_ID}`)) detail(line);
+    if (packets) say(await packets.startClient(IP, 'gameserver', { udp: 7777, tcp: 8080 }));
 
     say(`[5/7] the holder's node ${holderNode.name} goes away (kubectl delete node)`);
     const watched = await watchExternalIPs(cp.kubeConfig);
     const deleted = performance.now();
+    const deletedAt = packets?.failed();
     await cp.deleteNode(holderNode.name);
     await agents.find((a) => a.nodeName === holderNode.name)?.stop();
+    await packets?.stopAgent(holderNode.name);
     // The emulator changes the holder exactly when the assign action completes.
     const newHolder = await waitFor(`${IP} to move`, async () => {
       const now = await admin.holder(IP);
@@ -234,14 +266,18 @@ async function run(): Promise<void> {
     const failover = (performance.now() - deleted) / 1000;
     detail(`${IP} -> droplet ${newHolder} (node ${NODES.find((n) => n.dropletId === newHolder)?.name})`);
     detail(`kubectl logs: ${quote(await attachedLines(2))}`);
-    detail(`failover took ${failover.toFixed(2)} s from the node deletion to the completed DigitalOcean action (the action itself takes 0.30 s in the emulator)`);
+    detail(`failover took ${failover.toFixed(2)} s from the node deletion to the completed DigitalOcean action (the action itself takes ${(actionDelayMs / 1000).toFixed(2)} s in the emulator)`);
+    if (packets && deletedAt !== undefined) {
+      const survivors = await podsOn(core, NODES.find((n) => n.dropletId === newHolder)?.name ?? '');
+      say(await packets.outageLine(deletedAt, 'when the node was deleted', (pod) => survivors.has(pod)));
+    }
     const followed = await serviceShowing(core, [anchorOf(newHolder)], IP);
     await waitFor('the watch to show it', async () => watched.seen.at(-1)?.join() === followed.spec?.externalIPs?.join());
     watched.stop();
     detail(`Service externalIPs as watched during the failover: ${watched.seen.map((ips) => `[${ips.join(', ')}]`).join(' -> ')} (the new anchor joins before the assign)`);
     for (const line of kubectlGetSvc(followed)) detail(`$ kubectl get svc  ${line}`);
 
-    const silent = await silentDroplet({ cp, core, admin, holderId: newHolder, deletedNode: holderNode.name, attachedLine: async (n) => quote(await attachedLines(n)) });
+    const silent = await silentDroplet({ cp, core, admin, holderId: newHolder, deletedNode: holderNode.name, attachedLine: async (n) => quote(await attachedLines(n)), packets });
 
     say('[7/7] tearing down');
     await reconciler.stop();
@@ -250,6 +286,7 @@ async function run(): Promise<void> {
   } finally {
     await reconciler?.stop().catch(() => undefined);
     await Promise.all(agents.map((a) => a.stop()));
+    await packets?.stop().catch(() => undefined);
     await webhook?.close({ graceMs: 0 }).catch(() => undefined);
     await emulator?.close().catch(() => undefined);
     await cp?.stop().catch(() => undefined);

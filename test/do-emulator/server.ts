@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminRoutes } from './admin-routes.ts';
+import { DataplaneFeed } from './dataplane-view.ts';
 import type { EmulatorCore, InFlightRequest } from './admin-routes.ts';
 import { ApiFailure, badRequest, errorIdForStatus, notFound } from './api-error.ts';
 import { apiRoutes } from './api-routes.ts';
@@ -103,6 +104,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   };
   core.reset(opts.state);
   const admin = adminRoutes(core);
+  const feed = new DataplaneFeed(state);
+  state.onActionEnded = () => feed.changed();
 
   /** API and metadata requests: faults, the request log and the in-flight list apply to both. */
   async function handleRequest(req: IncomingMessage, res: ServerResponse, url: URL, kind: 'api' | 'metadata'): Promise<void> {
@@ -194,6 +197,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const body = await readBody(req);
+    if (req.method === 'GET' && url.pathname === '/_emulator/dataplane') {
+      // A long poll (dataplane-view.ts): ?after=<version>&wait=<ms, at most 30 s>.
+      const after = Number(url.searchParams.get('after') ?? 0);
+      const waitMs = Math.min(30_000, Math.max(0, Number(url.searchParams.get('wait') ?? 25_000) || 0));
+      send(res, { status: 200, payload: { json: await feed.next(after, waitMs) }, headers: {} });
+      return;
+    }
     try {
       if (!body.ok) throw badRequest('body is not valid JSON');
       const result = dispatch(admin, core, req, url, body.value);
@@ -209,7 +219,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     const handled = url.pathname.startsWith('/_emulator/')
       ? handleAdmin(req, res, url)
       : handleRequest(req, res, url, url.pathname.startsWith(METADATA_PREFIX) ? 'metadata' : 'api');
-    handled.catch((err: unknown) => {
+    // Any request may have changed holders, droplets or firewalls: the feed compares and wakes.
+    handled.finally(() => feed.changed()).catch((err: unknown) => {
       if (!res.headersSent) send(res, { status: 500, payload: { json: { id: 'server_error', message: String(err) } }, headers: {} });
     });
   });
@@ -225,6 +236,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     close: () =>
       new Promise<void>((resolve, reject) => {
         state.load({});
+        feed.close();
         server.close((err) => (err ? reject(err) : resolve()));
         // Hanging faults and keep-alive sockets would hold close() open forever.
         server.closeAllConnections();

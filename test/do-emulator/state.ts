@@ -79,6 +79,8 @@ export class EmulatorState {
   /** tags that exist without a droplet carrying them (DigitalOcean's tags API is not modelled) */
   readonly extraTags = new Set<string>();
   actionDelayMs: number;
+  /** called after an action completed or errored (the dataplane feed wakes its waiters) */
+  onActionEnded: (() => void) | undefined;
   private readonly clock: EmulatorClock;
   private nextActionId = 70_000_001;
   /** cancel functions of the completion timers of in-progress actions */
@@ -245,6 +247,7 @@ export class EmulatorState {
       addr.dropletId = action.toDropletId;
     }
     if (addr !== undefined && addr.actionId === action.id) addr.actionId = null;
+    this.onActionEnded?.();
   }
 
   action(id: number): Action {

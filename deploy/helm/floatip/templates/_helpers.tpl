@@ -117,3 +117,16 @@ prefix, else the default key (reconciler/config.ts). */}}
 k8s.haim.dev/floating-ip
 {{- end -}}
 {{- end }}
+
+{{/* The pods' imagePullSecrets: the listed ones, plus floatip-image-pull when the chart writes it
+(imagePullDockerConfigJson); nothing at all when there are none. */}}
+{{- define "floatip.imagePullSecrets" -}}
+{{- $secrets := .Values.imagePullSecrets -}}
+{{- if .Values.imagePullDockerConfigJson }}
+{{- $secrets = append $secrets (dict "name" "floatip-image-pull") -}}
+{{- end }}
+{{- with $secrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
