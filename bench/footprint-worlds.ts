@@ -191,6 +191,8 @@ export async function scaleWorld(dir: string, log: Log): Promise<RunningProcess>
     await inBatches(Array.from({ length: nodes }, (_, i) => i), 16, async (i) => {
       await cp.addNode(nodeName(i), { dropletId: dropletOf(i) });
       await cp.setNodeReady(nodeName(i), true);
+      // the not-ready taint the API server puts on a new node; the node controller would lift it
+      await core.patchNode({ name: nodeName(i), body: { spec: { taints: [] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
       const lease = leaseJson(nodeName(i), i, Date.now());
       await leases.createNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, body: { metadata: { name: nodeName(i) }, spec: { ...(lease['spec'] as object), leaseDurationSeconds: 3600, renewTime: new V1MicroTime() } } });
     });
