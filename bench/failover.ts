@@ -334,7 +334,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (v['update-baseline']) {
     // --only: this run's figures replace theirs in the committed baseline, the rest stay
     const file = toBaselineFile(result, host, options, new Date());
-    const merged = only && baseline ? { ...file, options: { ...baseline.options, ...options }, figures: { ...baseline.figures, ...file.figures } } : file;
+    // (the header keeps describing the full run the other figures come from)
+    const merged = only && baseline ? { ...baseline, figures: { ...baseline.figures, ...file.figures } } : file;
     writeFileSync(BASELINE, `${JSON.stringify(merged, null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
   }
