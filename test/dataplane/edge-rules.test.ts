@@ -40,6 +40,9 @@ test('ruleStatements: ports, all ports, ICMP, families, and tag-only sources tha
 test('edgeRuleset: DNAT to the holder anchor, the unassigned IP dropped, each droplet behind its firewalls', () => {
   const text = edgeRuleset(view, droplets);
   assert.match(text, /map holders4 \{ type ipv4_addr : ipv4_addr; elements = \{ 104\.248\.100\.100 : 10\.20\.0\.12 \} \}/);
+  // the holder's anchor leaves as the reserved IP even where no edge conntrack entry says so
+  assert.match(text, /map anchors4 \{ type ipv4_addr : ipv4_addr; elements = \{ 10\.20\.0\.12 : 104\.248\.100\.100 \} \}/);
+  assert.match(text, /oifname "inet0" snat ip to ip saddr map @anchors4/);
   assert.match(text, /ip daddr \{ 104\.248\.100\.100, 104\.248\.100\.101 \} counter drop/);
   assert.match(text, /ip daddr \{ 10\.20\.0\.11, 198\.19\.3\.233 \} jump droplet_1001/);
   assert.match(text, /iifname "pub0" ip saddr \{ 10\.20\.0\.11, 198\.19\.3\.233, 10\.20\.0\.12, 198\.19\.3\.234 \} accept\n {4}iifname "pub0" ip6 saddr .* accept\n {4}iifname "pub0" counter drop/);

@@ -1,6 +1,10 @@
 // DigitalOcean's edge as one nft table, computed from the emulator's view (pure):
 //   - a reserved IPv4 held by a droplet is DNATed to that droplet's anchor (conntrack maps the
 //     reply back, so it leaves as the reserved IP); one not held is dropped;
+//   - what the holder sends from its anchor leaves as the reserved IP even without an edge
+//     conntrack entry (DigitalOcean's 1:1 NAT works both ways): when the holder changes, the
+//     edge drops the moved IP's entries, and a reply already on its way must not reach the
+//     client from the anchor;
 //   - inbound traffic to a droplet (its anchor, its public addresses, a reserved IPv6 routed to
 //     it) passes only where a cloud firewall targeting the droplet (by tag or id) allows the
 //     protocol, port and source; a droplet no firewall targets takes everything, as on
@@ -50,10 +54,12 @@ export function ruleStatements(rule: Rule): string[] {
 export function edgeRuleset(view: Pick<DataplaneView, 'holders' | 'firewalls' | 'droplets'>, droplets: readonly EdgeDroplet[]): string {
   const byId = new Map(droplets.map((d) => [d.id, d]));
   const reserved4 = Object.keys(view.holders).filter((ip) => isIP(ip) === 4);
-  const dnat = reserved4.flatMap((ip) => {
+  const held = reserved4.flatMap((ip) => {
     const anchor = byId.get(view.holders[ip] ?? -1)?.anchor;
-    return anchor ? [`${ip} : ${anchor}`] : [];
+    return anchor ? [{ ip, anchor }] : [];
   });
+  const dnat = held.map((h) => `${h.ip} : ${h.anchor}`);
+  const snat = held.map((h) => `${h.anchor} : ${h.ip}`);
   const lines = [
     `table inet ${EDGE_TABLE} {}`,
     `delete table inet ${EDGE_TABLE}`,
@@ -62,6 +68,11 @@ export function edgeRuleset(view: Pick<DataplaneView, 'holders' | 'firewalls' | 
     `  chain prerouting {`,
     `    type nat hook prerouting priority dstnat; policy accept;`,
     `    iifname "${CLIENT_LINK}" dnat ip to ip daddr map @holders4`,
+    `  }`,
+    `  map anchors4 { type ipv4_addr : ipv4_addr; ${snat.length > 0 ? `elements = { ${snat.join(', ')} }` : ''} }`,
+    `  chain postrouting {`,
+    `    type nat hook postrouting priority srcnat; policy accept;`,
+    `    oifname "${CLIENT_LINK}" snat ip to ip saddr map @anchors4`,
     `  }`,
     `  chain forward {`,
     `    type filter hook forward priority filter; policy drop;`,
