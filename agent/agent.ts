@@ -3,9 +3,9 @@
 // a difference). The anchor does not change in a droplet's life; the re-check repairs an
 // annotation someone removed. An unreachable metadata service ends the agent (exit 1, so the
 // DaemonSet shows the problem); a Kubernetes error is logged and retried with backoff.
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { checkAnchor } from '../shared/anchors.ts';
+import { CONTENT_TYPE, KubeApiError, seg } from '../shared/kube/client.ts';
+import type { KubeClient } from '../shared/kube/client.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { SetTimer } from '../shared/timers.ts';
 import type { AgentConfig } from './config.ts';
@@ -22,7 +22,8 @@ export interface RunningAgent {
 }
 
 export interface AgentDeps {
-  readonly kubeConfig: KubeConfig;
+  /** the two calls: read this node, merge-patch its annotation */
+  readonly kube: KubeClient;
   readonly logger: Logger;
   readonly setTimer?: SetTimer;
   /** backoff after a Kubernetes error: baseMs doubling, capped at the interval */
@@ -35,22 +36,16 @@ export function annotationChange(current: string | undefined, anchor: string): s
 }
 
 function apiMessage(err: unknown): string {
-  if (!(err instanceof ApiException)) return err instanceof Error ? err.message : String(err);
-  const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
-  const message = (body as { message?: unknown } | undefined)?.message;
-  return `${err.code}${typeof message === 'string' ? `: ${message}` : ''}`;
+  if (!(err instanceof KubeApiError)) return err instanceof Error ? err.message : String(err);
+  return `${err.code}${err.apiMessage ? `: ${err.apiMessage}` : ''}`;
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { message: text.slice(0, 200) };
-  }
+interface NodeMeta {
+  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
 }
 
 export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
-  const core = deps.kubeConfig.makeApiClient(CoreV1Api);
+  const nodePath = `/api/v1/nodes/${seg(config.nodeName)}`;
   // A referenced timer: between checks it is what keeps the agent process alive.
   const setTimer: SetTimer =
     deps.setTimer ??
@@ -72,13 +67,15 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
     const checked = checkAnchor(read, config.anchorRange);
     if (!checked.ok) throw new MetadataError('invalid', `metadata service at ${config.metadataUrl} answered ${checked.why}; not recorded (--anchor-range)`);
     const anchor = checked.anchor;
-    const node = await core.readNode({ name: config.nodeName });
+    const node = await deps.kube.request<NodeMeta>({ method: 'GET', path: nodePath });
     const change = annotationChange(node.metadata?.annotations?.[config.annotation], anchor);
     if (change !== undefined) {
-      await core.patchNode(
-        { name: config.nodeName, body: { metadata: { annotations: { [config.annotation]: change } } }, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      await deps.kube.request({
+        method: 'PATCH',
+        path: `${nodePath}?fieldManager=${FIELD_MANAGER}`,
+        body: { metadata: { annotations: { [config.annotation]: change } } },
+        contentType: CONTENT_TYPE.mergePatch,
+      });
       log.info({ anchor, annotation: config.annotation, previous: node.metadata?.annotations?.[config.annotation] ?? null }, 'anchor IPv4 recorded on the node');
     } else if (recorded === undefined) {
       log.info({ anchor, annotation: config.annotation }, 'anchor IPv4 already recorded on the node');
@@ -106,7 +103,7 @@ export function startAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
       }
       failures += 1;
       const retryInMs = Math.min(config.intervalMs, (deps.backoffBaseMs ?? 1000) * 2 ** (failures - 1));
-      const notFound = err instanceof ApiException && err.code === 404;
+      const notFound = err instanceof KubeApiError && err.code === 404;
       log.error(
         { err: apiMessage(err), retryInMs },
         notFound ? `node ${config.nodeName} does not exist; is --node-name (NODE_NAME) this node's name?` : 'cannot record the anchor IPv4 on the node; retrying',

@@ -1,19 +1,14 @@
 // The floatip node agent process (DaemonSet, one per node):
 //   node dist/agent/main.js --node-name NAME --metadata-url URL
 // Records the droplet's anchor IPv4 on the node (annotation k8s.haim.dev/anchor-ipv4).
-import { KubeConfig } from '@kubernetes/client-node';
+// It needs two API calls, so it talks to the API server through shared/kube (two files in a
+// pod) instead of @kubernetes/client-node: that import alone is more than the agent's budget.
+import { createKubeClient } from '../shared/kube/client.ts';
+import type { KubeClient } from '../shared/kube/client.ts';
+import { loadConnection } from '../shared/kube/connection.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startAgent } from './agent.ts';
 import { parseAgentConfig } from './config.ts';
-import type { AgentConfig } from './config.ts';
-
-function loadKubeConfig(config: AgentConfig): KubeConfig {
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromCluster();
-  if (!kc.getCurrentCluster()) throw new Error('the kubeconfig has no current cluster');
-  return kc;
-}
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const parsed = parseAgentConfig({ argv, env });
@@ -27,19 +22,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   const config = parsed.config;
   const logger = createLogger({ level: config.logLevel, name: 'floatip-agent' });
-  let kubeConfig: KubeConfig;
+  let kube: KubeClient;
   try {
-    kubeConfig = loadKubeConfig(config);
+    kube = createKubeClient(await loadConnection(config.kubeconfig, env), { userAgent: 'floatip-agent' });
   } catch (err) {
     const source = config.kubeconfig ? `kubeconfig ${config.kubeconfig}` : 'in-cluster service account';
     logger.fatal({ err }, `cannot load the ${source}: ${(err as Error).message}`);
     return 1;
   }
   logger.info({ node: config.nodeName, metadataUrl: config.metadataUrl, annotation: config.annotation, intervalMs: config.intervalMs }, 'starting');
-  const agent = startAgent(config, { kubeConfig, logger });
+  const agent = startAgent(config, { kube, logger });
   const onSignal = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     agent.stop();
+    kube.close();
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));

@@ -29,17 +29,47 @@ export interface MetadataOptions {
 
 const MAX_BODY = 64;
 
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * One GET through node:http(s), not fetch: fetch loads Node's bundled undici, a few MiB the
+ * agent has no room for. process.getBuiltinModule, because an ESM import of node:http would
+ * evaluate its lazy WebSocket export and load undici anyway.
+ */
+function get(url: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Answer> {
+  const lib = url.startsWith('https:') ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
+  return new Promise<Answer>((resolve, reject) => {
+    const req = lib.get(url, { ...(signal ? { signal } : {}), timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        // the anchor is a short line; anything long is not the metadata service
+        if (size < 1024) chunks.push(chunk);
+        size += chunk.length;
+      });
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 1024) }));
+    });
+    const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })));
+    req.on('error', reject);
+  });
+}
+
 async function readOnce(url: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
-  let res: Response;
+  let res: Answer;
   try {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    res = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'error' });
+    res = await get(url, timeoutMs, signal);
   } catch (err) {
     if (signal?.aborted) throw err;
     const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describeNetworkError(err);
     throw new MetadataError('unreachable', `metadata service unreachable at ${url}: ${why}`, err);
   }
-  const body = (await res.text()).slice(0, 1024);
+  const body = res.body;
   if (res.status === 404) {
     throw new MetadataError(
       'no-anchor',
@@ -58,8 +88,9 @@ async function readOnce(url: string, timeoutMs: number, signal: AbortSignal | un
 }
 
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+  const e = err as { code?: unknown; cause?: { code?: string; message?: string } } | undefined;
+  if (typeof e?.code === 'string') return e.code;
+  return e?.cause?.code ?? e?.cause?.message ?? (err instanceof Error ? err.message : String(err));
 }
 
 /** The anchor IPv4 in canonical dotted-quad form; a MetadataError otherwise. */

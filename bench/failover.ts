@@ -2,7 +2,7 @@
 // with the delta against the committed baseline (bench/baseline.json), and ends with one JSON
 // line holding every number. It never fails on a slow figure; it fails only if something
 // breaks. Loopback only; bounded by --time-limit.
-//   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--update-baseline]
+//   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--only footprint] [--update-baseline]
 //   node bench/failover.ts --only outage [--outage-iterations 5] [--update-baseline]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -15,9 +15,12 @@ import { benchWebhookThroughput, ratios, TARGETS } from './webhook-throughput.ts
 import type { RunResult } from './webhook-throughput.ts';
 import { binariesAvailable } from '../test/cluster/binaries.ts';
 import { benchMemory } from './memory.ts';
+import type { MemoryResult } from './memory.ts';
+import { benchFootprint, footprintFigures, footprintTable } from './footprint.ts';
 import { benchOutage, OUTAGES } from './outage.ts';
 import { outageFigures, outageTable } from './outage-report.ts';
 import type { OutageKind, OutageResult } from './outage.ts';
+import type { FootprintResult } from './footprint.ts';
 import { benchScale, scaleFigures, scaleSummary } from './scale.ts';
 import type { ScaleResult } from './scale.ts';
 import { grid, rounded, seconds, table, toBaselineFile } from './stats.ts';
@@ -41,13 +44,15 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --webhook / --no-webhook  webhook throughput against a bare HTTPS echo (default on)
   --webhook-seconds N     duration bound of one throughput figure (default 3)
   --webhook-requests N    request bound of one throughput figure (default 30000)
+  --footprint / --no-footprint  RSS of the dist/ processes in a 3-node install and of the
+                          reconciler at 10,000 pods (default: on with the test binaries; ~5 min)
   --outage / --no-outage  client-observed outage through the packet lab (real kube-proxy, a UDP
                           client), five failures at upstream kubelet timing (default: with --e2e,
                           where network namespaces can be made; about 8 minutes)
   --outage-iterations N   runs per failure (default 5)
   --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
-  --only outage           run only the outage figures (--update-baseline then merges them)
-  --update-baseline       write bench/baseline.json from this run
+  --only a,b              run only these parts: decision, memory, scale, webhook, e2e, footprint, outage
+  --update-baseline       write bench/baseline.json from this run (with --only: merged into it)
   --time-limit-s N        exit 1 if the whole run takes longer (default 1800)
   --verbose               the e2e reconciler logs at info level on stderr
 `;
@@ -70,10 +75,12 @@ const FLAGS = {
   'no-webhook': { type: 'boolean' },
   'webhook-seconds': { type: 'string', default: '3' },
   'webhook-requests': { type: 'string', default: '30000' },
+  footprint: { type: 'boolean' },
   outage: { type: 'boolean' },
   'no-outage': { type: 'boolean' },
   'outage-iterations': { type: 'string', default: '5' },
   'outage-failures': { type: 'string', default: OUTAGES.join(',') },
+  'no-footprint': { type: 'boolean' },
   only: { type: 'string' },
   'update-baseline': { type: 'boolean', default: false },
   'time-limit-s': { type: 'string', default: '1800' },
@@ -82,6 +89,8 @@ const FLAGS = {
 } as const;
 
 const BASELINE = new URL('./baseline.json', import.meta.url);
+const PARTS = ['decision', 'memory', 'scale', 'webhook', 'e2e', 'footprint', 'outage'] as const;
+type Part = (typeof PARTS)[number];
 
 class UsageError extends Error {}
 
@@ -167,32 +176,6 @@ function machine(): string {
   return `${cores.length} cores (${cores[0]?.model.trim() ?? 'unknown cpu'}), ${Math.round(totalmem() / 2 ** 30)} GiB, load ${load.toFixed(1)} at start (${state}), Node ${process.version}`;
 }
 
-/** The in-process figures: decision latency, DO calls per failover, memory and resync. */
-async function decisionAndMemory(opts: Parameters<typeof benchDecision>[0] & Parameters<typeof benchMemory>[0], figures: Figure[], log: (s: string) => void) {
-  log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
-  const d = await benchDecision(opts);
-  figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
-  figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
-  figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
-  for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
-
-  log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
-  const m = await benchMemory({ ...opts, scaleFailovers: 10 });
-  figures.push(
-    { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
-    { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
-    { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
-    { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
-    { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
-    { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
-    { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
-    { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
-    { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
-    ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
-  );
-  return m;
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   let v;
   try {
@@ -218,16 +201,20 @@ async function main(argv: readonly string[]): Promise<number> {
     webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
     outageIterations: count('outage-iterations', v['outage-iterations'], 1),
   };
-  if (v.only !== undefined && v.only !== 'outage') throw new UsageError(`--only takes "outage" (got "${v.only}")`);
-  const only = v.only === 'outage';
+  const only = v.only === undefined ? undefined : v.only.split(',').map((p) => p.trim());
+  const unknownPart = only?.find((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknownPart !== undefined) throw new UsageError(`--only: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
+  const runs = (part: Part, flag: boolean) => (only ? only.includes(part) : flag);
+  const decision = runs('decision', true);
+  const memory = runs('memory', true);
+  const webhook = runs('webhook', v['no-webhook'] ? false : (v.webhook ?? true));
+  const scale = runs('scale', v['no-scale'] ? false : (v.scale ?? true));
+  const e2e = runs('e2e', v['no-e2e'] ? false : (v.e2e ?? binariesAvailable()));
+  const footprint = runs('footprint', v['no-footprint'] ? false : (v.footprint ?? binariesAvailable()));
+  const outageOn = runs('outage', v['no-e2e'] || v['no-outage'] ? false : (v.outage ?? binariesAvailable()));
   const outageKinds = v['outage-failures'].split(',').map((k) => k.trim());
   const unknownKind = outageKinds.find((k) => !(OUTAGES as readonly string[]).includes(k));
   if (unknownKind !== undefined) throw new UsageError(`--outage-failures: unknown failure "${unknownKind}" (known: ${OUTAGES.join(', ')})`);
-  const webhook = !only && (v['no-webhook'] ? false : (v.webhook ?? true));
-  const scale = !only && (v['no-scale'] ? false : (v.scale ?? true));
-  const e2eWanted = v['no-e2e'] ? false : (v.e2e ?? binariesAvailable());
-  const e2e = !only && e2eWanted;
-  const outageOn = only || (e2eWanted && (v['no-outage'] ? false : (v.outage ?? true)));
   const limitMs = count('time-limit-s', v['time-limit-s'], 1) * 1000;
   // A hung step must not hang CI: give up loudly. (Child processes of the control plane are
   // stopped by the harness's exit hooks.)
@@ -240,7 +227,33 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
   const figures: Figure[] = [];
 
-  const m = only ? undefined : await decisionAndMemory(opts, figures, log);
+  if (decision) {
+    log(`decision latency: ${opts.iterations} failovers (+${opts.warmup} warm-up), action delay ${opts.actionDelayMs} ms`);
+    const d = await benchDecision(opts);
+    figures.push(...summaryFigures('decision', 'decision latency', d.latencyMs, 'ms', ['p50', 'p90', 'p99', 'max', 'mean']));
+    figures.push({ key: 'calls.mean', label: 'DO calls per failover mean', unit: 'calls', value: d.callsPerFailover.mean });
+    figures.push({ key: 'calls.max', label: 'DO calls per failover max', unit: 'calls', value: d.callsPerFailover.max });
+    for (const [route, mean] of Object.entries(d.byRoute)) figures.push({ key: `calls.${route}`, label: `  ${route}`, unit: 'calls', value: mean });
+  }
+
+  let m: MemoryResult | undefined;
+  if (memory) {
+    log(`memory and resync: ${opts.ips} IPs, ${opts.ips * opts.podsPerIp} pods, ${opts.nodes} nodes`);
+    m = await benchMemory({ ...opts, scaleFailovers: 10 });
+    figures.push(
+      { key: 'memory.rssMiB', label: 'RSS (whole process)', unit: 'MiB', value: m.rssMiB },
+      { key: 'memory.heapUsedMiB', label: 'heap used (whole process)', unit: 'MiB', value: m.heapUsedMiB },
+      { key: 'memory.worldHeapMiB', label: 'heap of the pod/node objects', unit: 'MiB', value: m.worldHeapMiB },
+      { key: 'memory.trackingHeapMiB', label: 'heap added by the controller', unit: 'MiB', value: m.trackingHeapMiB },
+      { key: 'scale.initialPlacementMs', label: `first placement of ${opts.ips} IPs`, unit: 'ms', value: m.initialPlacementMs },
+      { key: 'resync.listMs', label: 'resync: list + mark dirty', unit: 'ms', value: m.resyncListMs },
+      { key: 'resync.allMs', label: `resync: until ${opts.ips} IPs re-planned`, unit: 'ms', value: m.resyncAllMs },
+      { key: 'resync.calls', label: 'resync: DO calls', unit: 'calls', value: Object.values(m.resyncCalls).reduce((s, x) => s + x, 0) },
+      { key: 'resync.writes', label: 'resync: DO write calls', unit: 'calls', value: m.resyncWrites },
+      ...summaryFigures('scale.decision', `decision latency among ${opts.ips} IPs`, m.scaleDecisionMs, 'ms', ['p50', 'max']),
+    );
+  }
+
   let scaled: ScaleResult | undefined;
   if (scale) {
     scaled = await benchScale({ failovers: opts.scaleFailovers, actionDelayMs: opts.actionDelayMs }, log);
@@ -268,8 +281,16 @@ async function main(argv: readonly string[]): Promise<number> {
     failures = await benchFailureToService({ iterations: opts.failureIterations, actionDelayMs: 300, logLevel: v.verbose ? 'info' : 'warn' });
     if (failures.offUnsupported) log(`failure to service: heartbeat off skipped: ${failures.offUnsupported}`);
     figures.push(...failureFigures(failures));
-  } else if (!only) {
-    log('end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+  } else {
+    log(only ? 'end to end: not in --only' : 'end to end: skipped (--no-e2e, or the Kubernetes test binaries are not cached: npm run cluster:binaries)');
+  }
+
+  let fp: FootprintResult | undefined;
+  if (footprint) {
+    fp = await benchFootprint({ scale: only ? true : scale }, log);
+    figures.push(...footprintFigures(fp));
+  } else {
+    log(only ? 'footprint: not in --only' : 'footprint: skipped (--no-footprint, or the Kubernetes test binaries are not cached)');
   }
 
   let outages: OutageResult | undefined;
@@ -291,10 +312,10 @@ async function main(argv: readonly string[]): Promise<number> {
     baseline ? `baseline: ${baseline.recordedAt} on ${baseline.machine}` : 'baseline: none (run with --update-baseline)',
     '',
     table(result, baseline?.figures),
-    '',
   ];
   if (m) {
     out.push(
+      '',
       `DigitalOcean calls in the resync: ${JSON.stringify(m.resyncCalls)}`,
       'Minimum per failover: 1 call (the assign POST) to move the IP, 2 to also know the move completed',
       '(one action GET). Holders come from the periodic list, so a failover needs no read before its write.',
@@ -304,22 +325,16 @@ async function main(argv: readonly string[]): Promise<number> {
   if (controlPlaneStartMs !== undefined) out.push(`control plane start-up: ${(controlPlaneStartMs / 1000).toFixed(1)} s (not compared)`);
   if (failures) out.push('', ...failureTable(failures));
   if (throughput) out.push('', ...throughputTable(throughput));
+  if (fp) out.push('', ...footprintTable(fp));
   if (outages) out.push('', ...outageTable(outages));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook, scale, outage: outageOn };
+  const options = { ...opts, e2e, webhook, scale, footprint, outage: outageOn };
   if (v['update-baseline']) {
-    // --only outage replaces the outage figures and keeps every other one (and where they were taken)
-    const outageOnly = Object.fromEntries(result.map((f) => [f.key, f.value]));
-    const file = only && baseline
-      ? {
-          ...baseline,
-          options: { ...baseline.options, outageIterations: opts.outageIterations, outage: true },
-          figures: { ...Object.fromEntries(Object.entries(baseline.figures).filter(([k]) => !k.startsWith('outage.'))), ...outageOnly },
-          outage: { machine: host, recordedAt: new Date().toISOString() },
-        }
-      : toBaselineFile(result, host, options, new Date());
-    writeFileSync(BASELINE, `${JSON.stringify(file, null, 2)}\n`);
+    // --only: this run's figures replace theirs in the committed baseline, the rest stay
+    const file = toBaselineFile(result, host, options, new Date());
+    const merged = only && baseline ? { ...file, options: { ...baseline.options, ...options }, figures: { ...baseline.figures, ...file.figures } } : file;
+    writeFileSync(BASELINE, `${JSON.stringify(merged, null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
   }
   const figuresJson = Object.fromEntries(result.map((f) => [f.key, f.value]));

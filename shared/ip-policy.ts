@@ -9,8 +9,9 @@
 // A namespace that is not listed, with no "*", may claim none. No file: everything allowed.
 // Node's BlockList does the matching (as reconciler/adoptable.ts); the file is bounded in
 // size and entries, and every error names the namespace and the entry.
+import { createRequire } from 'node:module';
 import { BlockList, isIP } from 'node:net';
-import { parse } from 'yaml';
+import type { parse as parseYaml } from 'yaml';
 import { ConfigError, DNS_LABEL } from './config-values.ts';
 
 export interface IpPolicy {
@@ -83,6 +84,8 @@ export function parseIpPolicy(text: string, source = 'IP policy'): IpPolicy {
   let doc: unknown;
   try {
     // aliases are bounded too, so that no "billion laughs" document expands past the file size
+    // the YAML parser (~6 MiB) is loaded only when a policy file is given
+    const { parse } = createRequire(import.meta.url)('yaml') as { parse: typeof parseYaml };
     doc = parse(text, { maxAliasCount: 100, uniqueKeys: true });
   } catch (err) {
     throw new ConfigError(`${source} is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`);

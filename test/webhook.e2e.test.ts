@@ -15,6 +15,8 @@ import { createCertificateAuthority, generateLoopbackTls, issueServingCertificat
 import { DEFAULT_POLICY } from '../webhook/tls/rotation.ts';
 import { startSelfManagedTls } from '../webhook/tls/self-managed.ts';
 import { kubeCaBundleTarget, kubeSecretStore } from '../webhook/tls/kube.ts';
+import { createKubeClient } from '../shared/kube/client.ts';
+import { kubeconfigConnection } from '../shared/kube/connection.ts';
 import { rejection } from './child-output.ts';
 
 const KEY = 'k8s.haim.dev/floating-ip';
@@ -140,7 +142,8 @@ describe('webhook behind the real API server', () => {
     async () => {
       await cp.applyManifests('deploy/manifests/namespace.yaml');
       await cp.applyManifests('deploy/manifests/webhook-rbac.yaml');
-      const kc = await cp.kubeConfigForServiceAccount('floatip-system', 'floatip-webhook');
+      // the webhook's own small client, from the service account's kubeconfig
+      const kc = createKubeClient(kubeconfigConnection(JSON.parse((await cp.kubeConfigForServiceAccount('floatip-system', 'floatip-webhook')).exportConfig()), '.'));
       // Starts out with a stranger's CA and certificate. After the sync the caBundle holds
       // exactly the CA from the Secret (asserted) and the server serves the cert it signed,
       // so an admitted review proves the API server trusts what the webhook manages itself.
@@ -182,6 +185,7 @@ describe('webhook behind the real API server', () => {
         });
         assert.equal(r.message, `admission webhook "validate.floatip.k8s.haim.dev" denied the request: Deployment default/probe: ${BAD_IP_MESSAGE}`);
       } finally {
+        kc.close();
         await server.close({ graceMs: 0 });
         // Back to the main server for the tests that follow.
         await registerWebhooks(cp, { url: webhook.url, caBundlePem: tls.caPem });

@@ -3,7 +3,8 @@
 // Exit codes: 0 after a clean shutdown or --help, 2 for a configuration error, 1 when the
 // server cannot start (unreadable certificate, port in use, no access to the Secret).
 import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeClient } from '../shared/kube/client.ts';
+import { loadConnection } from '../shared/kube/connection.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
 import { parseConfig } from './config.ts';
@@ -47,9 +48,8 @@ function fileTls(config: Extract<WebhookConfig['tls'], { mode: 'files' }>, logge
 async function selfSignedTls(config: WebhookConfig, logger: Logger): Promise<TlsSource> {
   if (config.tls.mode !== 'self-signed') throw new Error('unreachable');
   const t = config.tls;
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromCluster();
+  // A few calls at start-up and once an interval: shared/kube, not client-node (~70 MiB).
+  const kc = createKubeClient(await loadConnection(config.kubeconfig, process.env), { userAgent: 'floatip-webhook' });
   let server: RunningWebhookServer | undefined;
   const managed = await startSelfManagedTls({
     store: kubeSecretStore(kc, t.namespace, t.secret),
@@ -69,7 +69,10 @@ async function selfSignedTls(config: WebhookConfig, logger: Logger): Promise<Tls
     follow: (s) => {
       server = s;
     },
-    stop: () => managed.stop(),
+    stop: () => {
+      managed.stop();
+      kc.close();
+    },
   };
 }
 

@@ -2,13 +2,13 @@
 // not before, and an answer carries the new holder and the action's millisecond times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createManualClock } from './clock.ts';
+import { createFakeClock } from '../support/fake-clock.ts';
 import { DataplaneFeed } from './dataplane-view.ts';
 import { EmulatorState } from './state.ts';
 import { defaultWorld } from './world.ts';
 
 test('a long poll wakes when the assign action completes, with the new holder and the action times', async () => {
-  const clock = createManualClock();
+  const clock = createFakeClock();
   const state = new EmulatorState(clock, 300);
   state.load(defaultWorld());
   const feed = new DataplaneFeed(state);
@@ -27,10 +27,10 @@ test('a long poll wakes when the assign action completes, with the new holder an
     wokenEarly = true;
     return v;
   });
-  clock.advance(299);
+  clock.tick(299);
   await Promise.resolve();
   assert.equal(wokenEarly, false, 'still in progress at 299 ms');
-  clock.advance(1);
+  clock.tick(1);
   const woken = await waiting;
   assert.equal(woken?.holders['104.248.100.100'], 1002);
   const done = woken?.actions.find((a) => a.id === action.id);
@@ -39,7 +39,7 @@ test('a long poll wakes when the assign action completes, with the new holder an
 });
 
 test('a poll with a stale version answers at once; one that times out returns the same version', async () => {
-  const state = new EmulatorState(createManualClock(), 300);
+  const state = new EmulatorState(createFakeClock(), 300);
   state.load(defaultWorld());
   const feed = new DataplaneFeed(state);
   const v = await feed.next(-1, 0);

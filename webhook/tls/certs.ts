@@ -3,8 +3,14 @@
 // X.509 certificates. Serials are random (a fixed serial makes two CAs' certs collide in
 // caches), and the serving cert names every DNS form the API server may dial.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import forge from 'node-forge';
+import type forgeModule from 'node-forge';
+
+// node-forge (~5 MiB once loaded) only when a certificate is made: a webhook replica that
+// finds a valid Secret never loads it. It is CommonJS, so a synchronous require works.
+let loaded: typeof forgeModule | undefined;
+const lib = (): typeof forgeModule => (loaded ??= createRequire(import.meta.url)('node-forge') as typeof forgeModule);
 
 export interface KeyPairPem {
   readonly certPem: string;
@@ -20,11 +26,11 @@ export interface CertOptions {
 /** Certificates start a little in the past so a node whose clock lags still accepts them. */
 const BACKDATE_MS = 60 * 60 * 1000;
 
-function newKeyPair(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey; keyPem: string } {
+function newKeyPair(): { publicKey: forgeModule.pki.rsa.PublicKey; privateKey: forgeModule.pki.rsa.PrivateKey; keyPem: string } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const forgeKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), keyPem };
+  const forgeKey = lib().pki.privateKeyFromPem(keyPem) as forgeModule.pki.rsa.PrivateKey;
+  return { privateKey: forgeKey, publicKey: lib().pki.setRsaPublicKey(forgeKey.n, forgeKey.e), keyPem };
 }
 
 /** 16 random bytes with the top bit clear: a positive DER integer, unique in practice. */
@@ -34,9 +40,9 @@ function randomSerial(): string {
   return bytes.toString('hex');
 }
 
-function baseCert(publicKey: forge.pki.rsa.PublicKey, opts: CertOptions): forge.pki.Certificate {
+function baseCert(publicKey: forgeModule.pki.rsa.PublicKey, opts: CertOptions): forgeModule.pki.Certificate {
   const now = opts.now ?? new Date();
-  const cert = forge.pki.createCertificate();
+  const cert = lib().pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
@@ -55,15 +61,15 @@ export function createCertificateAuthority(opts: CertOptions & { commonName?: st
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(keys.privateKey, lib().md.sha256.create());
+  return { certPem: lib().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /** `hosts` are DNS names or IP literals; the first one is also the common name. */
 export function issueServingCertificate(ca: KeyPairPem, opts: CertOptions & { hosts: readonly string[] }): KeyPairPem {
   if (opts.hosts.length === 0) throw new Error('a serving certificate needs at least one host name');
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const caCert = lib().pki.certificateFromPem(ca.certPem);
+  const caKey = lib().pki.privateKeyFromPem(ca.keyPem);
   const keys = newKeyPair();
   const cert = baseCert(keys.publicKey, opts);
   // Never outlive the CA: a chain with an expired issuer fails anyway, and renewal keys off this date.
@@ -79,8 +85,8 @@ export function issueServingCertificate(ca: KeyPairPem, opts: CertOptions & { ho
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(caKey, lib().md.sha256.create());
+  return { certPem: lib().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /** Every name the API server may use for `service.namespace`: name, name.ns, name.ns.svc, name.ns.svc.<domain>. */

@@ -1,8 +1,10 @@
 // The Kubernetes side of self-managed TLS: the Secret (get/create/replace by resourceVersion)
 // and the caBundle of both webhook configurations (get/patch). These are exactly the verbs
-// deploy/manifests/webhook-rbac.yaml grants, on these objects only.
-import { AdmissionregistrationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeConfig, V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+// deploy/manifests/webhook-rbac.yaml grants, on these objects only. Through shared/kube, not
+// client-node: a handful of calls at start-up and once an interval do not justify its memory.
+import type { V1MutatingWebhookConfiguration, V1Secret, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import { CONTENT_TYPE, seg } from '../../shared/kube/client.ts';
+import type { KubeClient } from '../../shared/kube/client.ts';
 import { fromSecretData, toSecretData } from './rotation.ts';
 import type { CaBundleTarget, TlsSecretStore } from './self-managed.ts';
 
@@ -11,8 +13,9 @@ const statusOf = (err: unknown): number | undefined => {
   return typeof code === 'number' ? code : undefined;
 };
 
-export function kubeSecretStore(kc: KubeConfig, namespace: string, name: string): TlsSecretStore {
-  const core = kc.makeApiClient(CoreV1Api);
+export function kubeSecretStore(kube: KubeClient, namespace: string, name: string): TlsSecretStore {
+  const secrets = `/api/v1/namespaces/${seg(namespace)}/secrets`;
+  const secret = `${secrets}/${seg(name)}`;
   const body = (data: Record<string, string>, resourceVersion?: string) => ({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -28,8 +31,8 @@ export function kubeSecretStore(kc: KubeConfig, namespace: string, name: string)
   return {
     async read() {
       try {
-        const secret = await core.readNamespacedSecret({ name, namespace });
-        return { data: fromSecretData(secret.data), version: secret.metadata?.resourceVersion ?? '' };
+        const read = await kube.request<V1Secret>({ method: 'GET', path: secret });
+        return { data: fromSecretData(read.data), version: read.metadata?.resourceVersion ?? '' };
       } catch (err) {
         if (statusOf(err) === 404) return null;
         throw err;
@@ -37,7 +40,7 @@ export function kubeSecretStore(kc: KubeConfig, namespace: string, name: string)
     },
     async create(state) {
       try {
-        await core.createNamespacedSecret({ namespace, body: body(toSecretData(state)) });
+        await kube.request({ method: 'POST', path: secrets, body: body(toSecretData(state)) });
         return true;
       } catch (err) {
         if (statusOf(err) === 409) return false;
@@ -46,7 +49,7 @@ export function kubeSecretStore(kc: KubeConfig, namespace: string, name: string)
     },
     async update(state, version) {
       try {
-        await core.replaceNamespacedSecret({ name, namespace, body: body(toSecretData(state), version) });
+        await kube.request({ method: 'PUT', path: secret, body: body(toSecretData(state), version) });
         return true;
       } catch (err) {
         if (statusOf(err) === 409) return false;
@@ -72,22 +75,17 @@ export function caBundlePatch(configuration: AnyWebhookConfiguration, bundlePem:
   });
 }
 
-export function kubeCaBundleTarget(kc: KubeConfig, mutatingName: string, validatingName: string): CaBundleTarget {
-  const api = kc.makeApiClient(AdmissionregistrationV1Api);
-  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+export function kubeCaBundleTarget(kube: KubeClient, mutatingName: string, validatingName: string): CaBundleTarget {
+  const base = '/apis/admissionregistration.k8s.io/v1';
+  const targets = [`${base}/mutatingwebhookconfigurations/${seg(mutatingName)}`, `${base}/validatingwebhookconfigurations/${seg(validatingName)}`];
   return {
     async ensure(bundlePem) {
       let changed = false;
-      const mutating = await api.readMutatingWebhookConfiguration({ name: mutatingName });
-      const mPatch = caBundlePatch(mutating, bundlePem);
-      if (mPatch.length > 0) {
-        await api.patchMutatingWebhookConfiguration({ name: mutatingName, body: mPatch }, jsonPatch);
-        changed = true;
-      }
-      const validating = await api.readValidatingWebhookConfiguration({ name: validatingName });
-      const vPatch = caBundlePatch(validating, bundlePem);
-      if (vPatch.length > 0) {
-        await api.patchValidatingWebhookConfiguration({ name: validatingName, body: vPatch }, jsonPatch);
+      for (const path of targets) {
+        const configuration = await kube.request<AnyWebhookConfiguration>({ method: 'GET', path });
+        const patch = caBundlePatch(configuration, bundlePem);
+        if (patch.length === 0) continue;
+        await kube.request({ method: 'PATCH', path, body: patch, contentType: CONTENT_TYPE.jsonPatch });
         changed = true;
       }
       return changed;
