@@ -53,7 +53,7 @@ export function outageTable(r: OutageResult): string[] {
   return [
     `Client-observed outage (UDP every 10 ms, TCP connect every 100 ms; ${n} runs each; node Leases ${r.nodeLeaseSeconds} s, node-monitor-grace-period ${r.nodeMonitorGracePeriodMs / 1000} s):`,
     grid(['failure', 'longest UDP gap min / median / max', 'lost', 'TCP failed', 'detection', 'decision', 'DO action', 'dataplane', 'failed runs'], rows),
-    'lost, TCP failed and the phases are medians; the phases split the gap: failure → Kubernetes or floatip shows it → assign action',
-    'started → completed → first reply from the new holder.',
+    'lost, TCP failed and the phases are medians; the phases split the gap: failure → Kubernetes or floatip shows it (or the',
+    'assign action starts, if earlier) → the action started → completed → first reply from the new holder.',
   ];
 }

@@ -147,6 +147,7 @@ async function steady(pw: PacketWorld, game: Game): Promise<{ holder: number; po
     return typeof h === 'number' && pods.some((p) => dropletOf(p.spec?.nodeName) === h) ? h : undefined;
   }, { timeoutMs: 120_000, intervalMs: 100 });
   await pw.lab.edge.untilHolder(game.ip, holder, 30_000);
+  await pw.lab.untilServed(game.ip, 30_000);
   await waitFor('the lab to run both pods', async () => (await pw.lab.syncPods(APP_NS, `app=${game.app}`, game.ports)).length === 2, { timeoutMs: 30_000 });
   return { holder, pods };
 }
@@ -186,9 +187,11 @@ async function oneRun(pw: PacketWorld, game: Game, kind: OutageKind, replicas: R
       await lab.killDroplet(node);
     }
     const back = await probe.nextReply((r) => r.t > t0 && r.from === game.ip && r.pod !== podName, 180_000).catch(async (err: unknown) => {
-      // put the world back for the next run before reporting this one as failed
+      // what the packets' path looked like, then the world put back for the next run
+      const holder = await world.admin.holder(game.ip).catch(() => undefined);
+      const lines = await lab.conntrackLines(game.udp).catch(() => []);
       await recover(pw, game, kind, node, podName, addReplica).catch(() => undefined);
-      throw err;
+      throw new Error(`${(err as Error).message}; holder ${holder}; UDP conntrack: ${lines.join(' | ') || 'none'}`);
     });
     await probe.nextReply((r) => r.t > back.t + 500, 10_000);
     const record = await probe.stop();
@@ -198,6 +201,9 @@ async function oneRun(pw: PacketWorld, game: Game, kind: OutageKind, replicas: R
     const action = lab.edge.view().actions.filter((a) => a.ip === game.ip && a.type === 'assign_ip' && a.startedAt >= t0 - 5).at(0);
     const started = action?.startedAt ?? back.t;
     const completed = action?.completedAt ?? back.t;
+    // floatip may act on its watch before our own call returns (an eviction, a node DELETE):
+    // detection then ends when the action starts
+    detected = Math.min(detected, started);
     const phasesMs = { detection: detected - t0, decision: started - detected, action: completed - started, convergence: back.t - completed };
     await recover(pw, game, kind, node, podName, addReplica);
     return { gapMs: o.longestGapMs, lost: o.lost, sent: o.sent, tcpFailures: o.tcpFailures, tcpAttempts: o.tcpAttempts, phasesMs };

@@ -5,13 +5,12 @@
 // list of firewalls, then at most one write. A cluster without floatip Services costs one
 // list per leadership term. The writes go through the runtime's fence. Only Services exposing
 // a reserved IP their pods won open ports (firewall-plan.ts); a refused one gets a Warning.
-import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Service } from '@kubernetes/client-node';
 import { DoApiError } from '../../shared/digitalocean/port.ts';
 import type { CloudPort } from '../../shared/digitalocean/port.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { EventSink } from '../events.ts';
 import type { ClaimsView } from '../ip/controller.ts';
-import type { HolderEntry } from '../model.ts';
 import { RESYNC } from '../runtime/runtime.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { dropletIdOf } from '../snapshot.ts';
@@ -20,16 +19,10 @@ import { desiredFirewall, exposingServices, firewallName, planFirewall } from '.
 import type { FirewallAction, FirewallRefusal } from './firewall-plan.ts';
 import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
-import type { ServiceFacts } from './model.ts';
+import type { ExposureWorld, ServiceFacts } from './model.ts';
 import type { PortPolicy } from './port-policy.ts';
 
-export interface FirewallWorld {
-  listServices(): readonly V1Service[];
-  listNodes(): readonly V1Node[];
-  listPods(): readonly V1Pod[];
-  /** DigitalOcean's holders as the IP controller knows them */
-  holders(): readonly HolderEntry[];
-}
+export type FirewallWorld = ExposureWorld;
 
 export interface FirewallControllerConfig {
   readonly loadBalancerClass: string;

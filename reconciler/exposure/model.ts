@@ -1,7 +1,17 @@
 // What the Service and firewall planners read, already parsed from Kubernetes objects and
 // DigitalOcean answers (service-facts.ts), and what they decide. No I/O here.
+import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ReservedAddress } from '../../shared/addresses.ts';
+import type { HolderEntry } from '../model.ts';
 
+/** The informer caches and the IP controller's holders, as the Service and firewall controllers read them. */
+export interface ExposureWorld {
+  listServices(): readonly V1Service[];
+  listPods(): readonly V1Pod[];
+  listNodes(): readonly V1Node[];
+  /** DigitalOcean's holders as the IP controller knows them */
+  holders(): readonly HolderEntry[];
+}
 
 export interface ServicePort {
   /** TCP, UDP or SCTP, as Kubernetes spells it */

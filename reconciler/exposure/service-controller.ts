@@ -8,7 +8,7 @@
 // concerned (above every other dirty Service) so that the target droplet's anchor is in their
 // externalIPs from the first packet — for at most `waitMs`: exposure never blocks a move.
 // A refused write is its own outcome (expose-failed), with its own Event and metric.
-import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { AnchorRange } from '../../shared/anchors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { realTimer } from '../../shared/timers.ts';
@@ -22,17 +22,13 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
 import { judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
-import type { NodeAnchor, PodClaims } from './model.ts';
+import type { ExposureWorld, NodeAnchor } from './model.ts';
+import { ExposeRefused } from './expose-refused.ts';
+import { servicesClaiming } from './service-claims.ts';
 import { exposedMessage, planService } from './service-plan.ts';
 import type { ServiceWriter } from './service-writer.ts';
 
-export interface ServiceWorld {
-  listServices(): readonly V1Service[];
-  listPods(): readonly V1Pod[];
-  listNodes(): readonly V1Node[];
-  /** DigitalOcean's holders as the IP controller knows them */
-  holders(): readonly HolderEntry[];
-}
+export type ServiceWorld = ExposureWorld;
 
 export interface ServiceControllerConfig {
   readonly anchorAnnotation: string;
@@ -71,29 +67,6 @@ export interface ServiceController {
   beforeAssign(ip: string, dropletId: number, waitMs: number, signal: AbortSignal): Promise<ExposeResult>;
 }
 
-/** A Service write the API server refused: the Service and why. */
-export class ExposeRefused extends Error {
-  override readonly name = 'ExposeRefused';
-  readonly service: string;
-  constructor(service: string, cause: unknown) {
-    super(refusalOf(cause), { cause });
-    this.service = service;
-  }
-}
-
-/** The API server's own sentence (an ApiException carries it in its JSON body), bounded. */
-function refusalOf(err: unknown): string {
-  const body = (err as { body?: unknown } | null)?.body;
-  let message: unknown;
-  try {
-    message = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }).message : (body as { message?: unknown } | undefined)?.message;
-  } catch {
-    message = undefined;
-  }
-  const text = typeof message === 'string' ? message : err instanceof Error ? err.message.split('\n')[0] : String(err);
-  return (text ?? '').slice(0, 300);
-}
-
 /** An announced move is forgotten after this long if the holders never show it. */
 const INTENT_TTL_MS = 10 * 60_000;
 
@@ -122,13 +95,11 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
   const setTimer = deps.setTimer ?? realTimer;
   const now = deps.now ?? Date.now;
   const { runtime } = deps;
-  const writer = runtime.fence(deps.writer, { applyExternalIPs: null, applyIngress: null });
+  const writer = runtime.fence(deps.writer, { applyExternalIPs: 3, applyIngress: 3 });
   let term: TermState | undefined;
 
   const isOurs = (svc: V1Service | undefined) => isFloatipService(svc, config.loadBalancerClass);
   const ourServices = () => world.listServices().filter(isOurs);
-
-  const podClaims = (pod: V1Pod): PodClaims => judgedClaims(pod, claims);
 
   function markAll(): void {
     const services = ourServices();
@@ -213,7 +184,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const w = s.written.get(key);
     const fresh = w !== undefined && w.basedOn === svc.metadata?.resourceVersion;
     const current = { ...facts, externalIPs: (fresh && w.externalIPs) || facts.externalIPs, ingress: (fresh && w.ingress) || facts.ingress };
-    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map(podClaims);
+    const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map((p) => judgedClaims(p, claims));
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
     const claimsAny = pods.some((p) => (p.addresses.length > 0 || p.lost || p.notAllowed) && selects(facts.selector, p.labels));
     const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await deps.writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.annotation) : false;
@@ -235,8 +206,8 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       return;
     }
     if (plan.kind === 'release') {
-      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, []));
-      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, []));
+      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, [], { signal }));
+      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, [], { signal }));
       metrics.serviceWrites.inc({ field: 'release' });
       s.written.delete(key);
       s.warned.delete(uid);
@@ -247,36 +218,19 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
 
     let written: Written = { basedOn: svc.metadata?.resourceVersion, ...(fresh ? w : {}) };
     if (plan.writeSpec) {
-      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, plan.externalIPs));
+      await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, plan.externalIPs, { signal }));
       metrics.serviceWrites.inc({ field: 'externalIPs' });
       written = { ...written, externalIPs: plan.externalIPs };
       slog.info({ externalIPs: plan.externalIPs, previous: current.externalIPs }, 'Service externalIPs updated');
       void deps.events.record({ pod: svc, kind: 'Service', type: 'Normal', reason: 'FloatingIPExposed', message: exposedMessage(plan) });
     }
     if (plan.writeStatus && !signal.aborted) {
-      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, plan.ingress));
+      await write(s, svc, uid, slog, () => writer.applyIngress(facts.namespace, facts.name, plan.ingress, { signal }));
       metrics.serviceWrites.inc({ field: 'ingress' });
       written = { ...written, ingress: plan.ingress };
       slog.info({ ingress: plan.ingress }, 'Service load balancer ingress updated');
     }
     if (plan.writeSpec || plan.writeStatus) s.written.set(key, written);
-  }
-
-  /** floatip Services whose selected pods belong to the workload that won `ip` */
-  function servicesClaiming(ip: string): string[] {
-    // On the failover path: with no floatip Service there is nothing to wait for.
-    const services = ourServices();
-    const winner = claims.winner(ip);
-    if (services.length === 0 || winner === undefined) return [];
-    const namespaces = new Set(services.map((svc) => svc.metadata?.namespace));
-    const claimants = world.listPods().filter((p) => {
-      if (!namespaces.has(p.metadata?.namespace)) return false;
-      const c = claims.podClaim(p);
-      return c.workload === winner && c.ips.includes(ip);
-    });
-    return services
-      .filter((svc) => claimants.some((p) => p.metadata?.namespace === svc.metadata?.namespace && selects(svc.spec?.selector, p.metadata?.labels ?? {})))
-      .map(keyOf);
   }
 
   const queue = runtime.register({
@@ -330,7 +284,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       if (!s) return { kind: 'exposed' };
       const started = now();
       s.intents.set(ip, { dropletId, atMs: started });
-      const keys = servicesClaiming(ip);
+      const keys = servicesClaiming(claims, ourServices(), () => world.listPods(), ip);
       if (keys.length === 0) return { kind: 'exposed' };
       const bound = new AbortController();
       const cancel = setTimer(() => bound.abort(new Error('exposure wait over')), waitMs);

@@ -7,11 +7,16 @@ import { FIELD_MANAGER } from './facts.ts';
 
 export type ServiceApi = Pick<CoreV1Api, 'patchNamespacedService' | 'patchNamespacedServiceStatus' | 'listNamespacedPod'>;
 
+/** The run's signal: the runtime's fence refuses a write of a run whose term ended. */
+export interface WriteOptions {
+  readonly signal?: AbortSignal;
+}
+
 export interface ServiceWriter {
   /** spec.externalIPs; an empty list gives the field back (it disappears if no one else owns it) */
-  applyExternalIPs(namespace: string, name: string, ips: readonly string[]): Promise<void>;
+  applyExternalIPs(namespace: string, name: string, ips: readonly string[], opts?: WriteOptions): Promise<void>;
   /** status.loadBalancer.ingress, one { ip } per address; empty gives it back */
-  applyIngress(namespace: string, name: string, ips: readonly string[]): Promise<void>;
+  applyIngress(namespace: string, name: string, ips: readonly string[], opts?: WriteOptions): Promise<void>;
   /**
    * Does the selector match pods, none of which carries `annotation`? Asked of the API server
    * when the cache shows no claiming pod: it may only be behind (an annotated pod) or right.

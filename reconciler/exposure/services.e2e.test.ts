@@ -55,7 +55,8 @@ describe('Service controller on the real API server', () => {
   const read = (name: string) => admin.readNamespacedService({ namespace: NS, name });
   const eventsOf = async (name: string): Promise<CoreV1Event[]> =>
     (await admin.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.kind=Service,involvedObject.name=${name}` })).items;
-  const warnings = async (name: string) => (await eventsOf(name)).filter((e) => e.type === 'Warning').map((e) => [e.reason, e.message, e.count]);
+  // floatip's Warnings only (the API server's own repair loop may record one, e.g. ClusterIPNotAllocated)
+  const warnings = async (name: string) => (await eventsOf(name)).filter((e) => e.type === 'Warning' && e.source?.component === 'floatip-reconciler').map((e) => [e.reason, e.message, e.count]);
   const setHolders = (list: [string, number | null, number?][]) => {
     holders = list.map(([ip, dropletId, movingTo]) => ({ ip, family: ip.includes(':') ? 6 : 4, dropletId, ...(movingTo === undefined ? {} : { movingTo }) }));
     controller.holdersChanged();

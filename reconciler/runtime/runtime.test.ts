@@ -128,4 +128,11 @@ test('runtime: a fenced write starts only while the term is valid, and carries i
   lead.abort();
   assert.equal(calls[1]?.[1]?.aborted, true, "the term's end aborts a write in flight");
   await rt.stop();
+  // a run of the ended term, late: a new term has begun, but the run's own signal says no
+  const late = new AbortController();
+  late.abort();
+  rt.start(leaderTerm().term);
+  await assert.rejects(fenced.assign('1.2.3.7', 1, { signal: late.signal }), TermEnded);
+  assert.equal(calls.length, 2);
+  await rt.stop();
 });

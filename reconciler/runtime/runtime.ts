@@ -65,7 +65,7 @@ export interface ControllerHandle {
   active(): boolean;
 }
 
-/** Which arguments of a write method are call options ({ signal }); null: none. */
+/** Which argument of a write method is its call options ({ signal }); null: none. */
 export type WriteMethods<T> = Partial<Record<keyof T & string, number | null>>;
 
 export interface Runtime {
@@ -197,11 +197,10 @@ export function createRuntime(opts: RuntimeOptions = {}): Runtime {
           const at = writes[prop as keyof typeof writes];
           return (...args: unknown[]) => {
             const t = current?.term;
-            if (!t || t.signal.aborted || !t.valid()) return Promise.reject(new TermEnded(prop));
-            if (typeof at === 'number') {
-              const given = args[at] as { signal?: AbortSignal } | undefined;
-              args[at] = { ...given, signal: given?.signal ? AbortSignal.any([given.signal, t.signal]) : t.signal };
-            }
+            const given = typeof at === 'number' ? (args[at] as { signal?: AbortSignal } | undefined) : undefined;
+            // the caller's signal is its run's: a run of an ended term writes nothing, even after a new term began
+            if (!t || t.signal.aborted || !t.valid() || given?.signal?.aborted) return Promise.reject(new TermEnded(prop));
+            if (typeof at === 'number') args[at] = { ...given, signal: given?.signal ? AbortSignal.any([given.signal, t.signal]) : t.signal };
             return (value as (...a: unknown[]) => unknown).apply(target, args);
           };
         },

@@ -37,6 +37,8 @@ export interface LabDroplet extends DropletSpec {
   run(name: string, binary: string, args: readonly string[], env?: NodeJS.ProcessEnv): Component;
   /** real kube-proxy, nftables mode; resolves once it has programmed its table */
   startKubeProxy(binary: string, adminKubeconfigYaml: string): Promise<Component>;
+  /** whether kube-proxy's nft table mentions `address` (e.g. the anchor, once a Service lists it in externalIPs) */
+  kubeProxyHas(address: string): Promise<boolean>;
   /** its links go down and every process it runs is killed (the kubelet's silence is the lab's part) */
   die(): Promise<void>;
   /** links up again, its bridges, kubelet stand-in and kube-proxy restarted (other processes are the caller's) */
@@ -155,6 +157,10 @@ export async function createDroplet(spec: DropletSpec, lab: { ns: string; edgeNs
         if (Date.now() > deadline) throw new Error(`kube-proxy on ${spec.node} programmed nothing in 60 s:\n${c.tail()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    async kubeProxyHas(address) {
+      const table = await inNs(ns, 'nft', ['list', 'table', 'ip', 'kube-proxy']).catch(() => '');
+      return new RegExp(`(^|[^0-9.])${address.replaceAll('.', '\\.')}([^0-9.]|$)`, 'm').test(table);
     },
     async die() {
       dead = true;

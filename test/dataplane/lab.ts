@@ -20,14 +20,14 @@ import type { LabDroplet } from './droplet.ts';
 import { startEdge } from './edge.ts';
 import type { Edge } from './edge.ts';
 import { CLIENT_LINK } from './edge-rules.ts';
-import { ip, run } from './netns.ts';
+import { inNs, ip, run } from './netns.ts';
 import { createPod } from './pod-netns.ts';
 import type { LabPod, Ports } from './pod-netns.ts';
 import { startProbe } from './probe.ts';
 import type { Probe, ProbeOptions } from './probe.ts';
 import { LAB_PREFIX, removeNamespace, sweepDeadLabs } from './sweeper.ts';
 
-export { netnsUnavailable } from './netns.ts';
+export { missingTools, netnsRefused, netnsUnavailable } from './netns.ts';
 export type { LabDroplet } from './droplet.ts';
 export type { LabPod, Ports } from './pod-netns.ts';
 export type { Probe } from './probe.ts';
@@ -53,6 +53,14 @@ export interface Lab {
   /** syncPods every 100 ms until stopped (a pod replaced after a failure gets its namespace) */
   followPods(namespace: string, labelSelector: string, ports: Ports): { stop(): Promise<void> };
   probe(opts: ProbeOptions): Probe;
+  /**
+   * Waits until the edge routes `ip` to a droplet whose kube-proxy has programmed that
+   * droplet's anchor: a client that starts earlier can be blackholed by a conntrack entry
+   * made before the rule (README, "A trap it found"). Returns the holder's droplet.
+   */
+  untilServed(ip: string, timeoutMs?: number): Promise<LabDroplet>;
+  /** the UDP conntrack entries to `port` in the edge and every droplet, one line each (for a failure's report) */
+  conntrackLines(port: number): Promise<string[]>;
   /**
    * The real floatip agent (agent/main.ts) inside the node's droplet, unchanged: default
    * metadata URL (169.254.169.254), `kubeconfigYaml` rewritten to the API bridge.
@@ -221,6 +229,25 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       };
     },
     probe: (probeOpts) => startProbe(clientNs, probeOpts),
+    async conntrackLines(port) {
+      const spaces = [['edge', lab.edge.ns], ...[...droplets.values()].map((d) => [d.node, d.ns])];
+      const out: string[] = [];
+      for (const [label, ns] of spaces) {
+        const listed = await inNs(ns ?? '', 'conntrack', ['-L', '-p', 'udp', '--dport', String(port)]).catch(() => '');
+        for (const line of listed.split('\n').filter((l) => l.trim() !== '')) out.push(`${label}: ${line.replace(/\s+/g, ' ').trim()}`);
+      }
+      return out;
+    },
+    async untilServed(address, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const holder = lab.edge.view().holders[address];
+        const d = [...droplets.values()].find((x) => x.id === holder);
+        if (d && !d.dead && (await d.kubeProxyHas(d.anchor))) return d;
+        if (Date.now() > deadline) throw new Error(`${address} not served within ${timeoutMs} ms: holder ${holder ?? 'none'}${d ? `, kube-proxy of ${d.node} without ${d.anchor}` : ''}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async startAgent(node, kubeconfigYaml, args = []) {
       const d = lab.droplet(node);
       const kubeconfig = await d.writeKubeconfig('agent', kubeconfigYaml);

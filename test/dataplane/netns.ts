@@ -43,17 +43,26 @@ export function spawnIn(ns: string, opts: { name: string; binary: string; args: 
   return startComponent({ name: opts.name, binary: 'ip', args: ['netns', 'exec', ns, opts.binary, ...opts.args], logPath: opts.logPath, env: opts.env });
 }
 
-/** Whether this process may create network namespaces: the lab's one precondition (root, a willing kernel, iproute2). */
-export function netnsUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'it needs root (network namespaces, veth pairs and nft)';
-  for (const tool of ['ip', 'nft', 'conntrack', 'socat']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
-      return `it needs ${tool} (apt-get install -y iproute2 nftables conntrack socat)`;
-    }
+/** The tools the lab runs that Debian's packages provide; a missing one is named with its package. */
+export function missingTools(): string | undefined {
+  for (const [tool, pkg] of [['ip', 'iproute2'], ['nft', 'nftables'], ['conntrack', 'conntrack'], ['socat', 'socat']] as const) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `it needs ${tool} (apt-get install -y ${pkg})`;
   }
+  return undefined;
+}
+
+/** Why network namespaces cannot be made here (not root, or a kernel that refuses), or undefined. */
+export function netnsRefused(): string | undefined {
+  if (process.getuid?.() !== 0) return 'it needs root to make network namespaces';
   const probe = `floatip-lab-probe-${process.pid}`;
   const made = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (made.error) return undefined; // no `ip` at all: missingTools() says so
   if (made.status !== 0) return `the kernel refuses network namespaces (ip netns add: ${made.stderr.trim()})`;
   spawnSync('ip', ['netns', 'del', probe]);
   return undefined;
+}
+
+/** Whether the lab can run here at all (the demo's question): namespaces, then tools. */
+export function netnsUnavailable(): string | undefined {
+  return netnsRefused() ?? missingTools();
 }

@@ -49,6 +49,7 @@ export async function startPacketView(cp: ControlPlane, emulatorUrl: string, nod
     async startClient(ip, app, ports) {
       follow = lab.followPods('default', `app=${app}`, { udp: [ports.udp], tcp: [ports.tcp] });
       target = `${ip}:${ports.udp}`;
+      await lab.untilServed(ip);
       probe = lab.probe({ target: ip, udpPort: ports.udp, tcpPort: ports.tcp, maxSeconds: 900, udpIntervalMs: 10 });
       const first = await probe.nextReply((r) => r.from === ip, 60_000);
       return `UDP ${target}: a datagram every 10 ms from the client ${first.saw ?? '?'}; replies come from ${first.from}, answered by pod ${first.pod}`;
