@@ -9,6 +9,7 @@ import { loadConnection } from '../shared/kube/connection.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startAgent } from './agent.ts';
 import { parseAgentConfig } from './config.ts';
+import { parseAgentLiveness, startAgentLiveness } from './liveness.ts';
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const parsed = parseAgentConfig({ argv, env });
@@ -22,6 +23,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   const config = parsed.config;
   const logger = createLogger({ level: config.logLevel, name: 'floatip-agent' });
+  let livenessConfig;
+  try {
+    livenessConfig = parseAgentLiveness(env);
+  } catch (err) {
+    process.stderr.write(`floatip-agent: ${(err as Error).message}\n`);
+    return 2;
+  }
   let kube: KubeClient;
   try {
     kube = createKubeClient(await loadConnection(config.kubeconfig, env), { userAgent: 'floatip-agent' });
@@ -32,10 +40,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   logger.info({ node: config.nodeName, metadataUrl: config.metadataUrl, annotation: config.annotation, intervalMs: config.intervalMs }, 'starting');
   const agent = startAgent(config, { kube, logger });
+  // Indirect probes for the reconciler's liveness checks (a bind failure is logged, not fatal:
+  // the anchor recorder keeps working and the reconciler just asks other agents).
+  const probes = await startAgentLiveness(livenessConfig, logger).catch((err: unknown) => {
+    logger.error({ err }, 'cannot answer indirect liveness probes');
+    return undefined;
+  });
   const onSignal = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     agent.stop();
     kube.close();
+    void probes?.close();
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));

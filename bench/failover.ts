@@ -4,6 +4,7 @@
 // breaks. Loopback only; bounded by --time-limit.
 //   node bench/failover.ts [--iterations 200] [--e2e | --no-e2e] [--only footprint] [--update-baseline]
 //   node bench/failover.ts --only outage [--outage-iterations 5] [--update-baseline]
+//   node bench/failover.ts --only liveness [--liveness-runs 5] [--update-baseline]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,11 @@ import { benchMemory } from './memory.ts';
 import type { MemoryResult } from './memory.ts';
 import { benchFootprint, footprintFigures, footprintTable } from './footprint.ts';
 import { benchOutage, OUTAGES } from './outage.ts';
+import { benchLiveness } from './liveness.ts';
+import { netnsUnavailable } from '../test/dataplane/lab.ts';
+import type { LivenessResult } from './liveness.ts';
+import { benchLivenessCost } from './liveness-cost.ts';
+import type { LivenessCost } from './liveness-cost.ts';
 import { outageFigures, outageTable } from './outage-report.ts';
 import type { OutageKind, OutageResult } from './outage.ts';
 import type { FootprintResult } from './footprint.ts';
@@ -51,9 +57,15 @@ const USAGE = `Usage: node bench/failover.ts [flags]
                           where network namespaces can be made; about 8 minutes)
   --outage-iterations N   runs per failure (default 5)
   --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
-  --only a,b              run only these parts: decision, memory, scale, webhook, e2e, footprint, outage
+  --liveness / --no-liveness  silent holder deaths on the packet lab at upstream kubelet
+                          timing, liveness probes vs heartbeats only, the false-failover cases
+                          and the holder dying with the leader (about 8 min); probing cost at
+                          100 holders (default: on when the test binaries are cached)
+  --liveness-runs N       silent deaths per mode (default 5)
+  --only a,b              run only these parts: decision, memory, scale, webhook, e2e, footprint, outage, liveness
   --update-baseline       write bench/baseline.json from this run (with --only: merged into it)
-  --time-limit-s N        exit 1 if the whole run takes longer (default 1800)
+  --time-limit-s N        exit 1 if the whole run takes longer (default 2700: the outage runs take
+                          about 8 min, the footprint's 10,000-pod world up to 20 on a loaded machine)
   --verbose               the e2e reconciler logs at info level on stderr
 `;
 
@@ -82,14 +94,17 @@ const FLAGS = {
   'outage-failures': { type: 'string', default: OUTAGES.join(',') },
   'no-footprint': { type: 'boolean' },
   only: { type: 'string' },
+  liveness: { type: 'boolean' },
+  'no-liveness': { type: 'boolean' },
+  'liveness-runs': { type: 'string', default: '5' },
   'update-baseline': { type: 'boolean', default: false },
-  'time-limit-s': { type: 'string', default: '1800' },
+  'time-limit-s': { type: 'string', default: '2700' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
 const BASELINE = new URL('./baseline.json', import.meta.url);
-const PARTS = ['decision', 'memory', 'scale', 'webhook', 'e2e', 'footprint', 'outage'] as const;
+const PARTS = ['decision', 'memory', 'scale', 'webhook', 'e2e', 'footprint', 'outage', 'liveness'] as const;
 type Part = (typeof PARTS)[number];
 
 class UsageError extends Error {}
@@ -200,6 +215,7 @@ async function main(argv: readonly string[]): Promise<number> {
     webhookSeconds: count('webhook-seconds', v['webhook-seconds'], 1),
     webhookRequests: count('webhook-requests', v['webhook-requests'], 100),
     outageIterations: count('outage-iterations', v['outage-iterations'], 1),
+    livenessRuns: count('liveness-runs', v['liveness-runs'], 1),
   };
   const only = v.only === undefined ? undefined : v.only.split(',').map((p) => p.trim());
   const unknownPart = only?.find((p) => !(PARTS as readonly string[]).includes(p));
@@ -212,6 +228,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const e2e = runs('e2e', v['no-e2e'] ? false : (v.e2e ?? binariesAvailable()));
   const footprint = runs('footprint', v['no-footprint'] ? false : (v.footprint ?? binariesAvailable()));
   const outageOn = runs('outage', v['no-e2e'] || v['no-outage'] ? false : (v.outage ?? binariesAvailable()));
+  const livenessOn = runs('liveness', v['no-e2e'] || v['no-liveness'] ? false : (v.liveness ?? binariesAvailable()));
   const outageKinds = v['outage-failures'].split(',').map((k) => k.trim());
   const unknownKind = outageKinds.find((k) => !(OUTAGES as readonly string[]).includes(k));
   if (unknownKind !== undefined) throw new UsageError(`--outage-failures: unknown failure "${unknownKind}" (known: ${OUTAGES.join(', ')})`);
@@ -304,6 +321,16 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
 
+  let live: { lab: LivenessResult; cost: LivenessCost } | undefined;
+  if (livenessOn) {
+    const unavailable = netnsUnavailable();
+    if (unavailable !== undefined) log(`liveness: skipped, the packet lab cannot run here: ${unavailable}`);
+    else {
+      live = await runLiveness(opts.livenessRuns, log);
+      figures.push(...livenessFigures(live.lab, live.cost));
+    }
+  }
+
   const result = rounded(figures);
   const baseline = readBaseline();
   const out: string[] = [
@@ -327,19 +354,50 @@ async function main(argv: readonly string[]): Promise<number> {
   if (throughput) out.push('', ...throughputTable(throughput));
   if (fp) out.push('', ...footprintTable(fp));
   if (outages) out.push('', ...outageTable(outages));
+  if (live) out.push('', ...livenessTable(live.lab));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const options = { ...opts, e2e, webhook, scale, footprint, outage: outageOn };
+  const options = { ...opts, e2e, webhook, scale, footprint, outage: outageOn, liveness: live !== undefined };
   if (v['update-baseline']) {
     // --only: this run's figures replace theirs in the committed baseline, the rest stay
     const file = toBaselineFile(result, host, options, new Date());
-    const merged = only && baseline ? { ...file, options: { ...baseline.options, ...options }, figures: { ...baseline.figures, ...file.figures } } : file;
+    // (the header keeps describing the full run the other figures come from)
+    const merged = only && baseline ? { ...baseline, figures: { ...baseline.figures, ...file.figures } } : file;
     writeFileSync(BASELINE, `${JSON.stringify(merged, null, 2)}\n`);
     log(`baseline written: bench/baseline.json`);
   }
   const figuresJson = Object.fromEntries(result.map((f) => [f.key, f.value]));
   process.stdout.write(`${JSON.stringify({ bench: 'failover', machine: host, options, figures: figuresJson })}\n`);
   return 0;
+}
+
+async function runLiveness(runs: number, log: (s: string) => void): Promise<{ lab: LivenessResult; cost: LivenessCost }> {
+  log('liveness: probing cost, 100 holders and 100 next targets on loopback, 10 s');
+  const cost = await benchLivenessCost({ holders: 100, seconds: 10 });
+  log(`liveness: ${runs} silent holder deaths with probes and ${runs} with heartbeats only, packet lab, upstream kubelet timing`);
+  return { lab: await benchLiveness({ runs }, log), cost };
+}
+
+function livenessFigures(r: LivenessResult, cost: LivenessCost): Figure[] {
+  return [
+    { key: 'liveness.silent.probes.p50', label: 'silent holder → IP moved, probes p50', unit: 'ms', value: r.probesMs.p50 },
+    { key: 'liveness.silent.probes.max', label: 'silent holder → IP moved, probes max', unit: 'ms', value: r.probesMs.max },
+    { key: 'liveness.silent.probes.runs', label: 'silent holder runs with probes', unit: 'count', value: r.probesMs.n },
+    { key: 'liveness.silent.heartbeat.p50', label: 'silent holder → IP moved, heartbeats only p50', unit: 'ms', value: r.heartbeatMs.p50 },
+    { key: 'liveness.silent.heartbeat.max', label: 'silent holder → IP moved, heartbeats only max', unit: 'ms', value: r.heartbeatMs.max },
+    { key: 'liveness.falseMoves', label: 'IPs moved in the 4 false-failover cases', unit: 'count', value: r.falseMoves },
+    { key: 'liveness.silentWithLeader.p50', label: 'holder dies with the leader → IP moved p50', unit: 'ms', value: r.withLeaderMs.p50 },
+    { key: 'liveness.cost.probesPerSecond', label: `probes/s at ${cost.holders} holders (${cost.probedDroplets} droplets)`, unit: 'count', value: cost.probesPerSecond },
+    { key: 'liveness.cost.kiBPerSecond', label: `probe traffic at ${cost.holders} holders, KiB/s`, unit: 'count', value: cost.bytesPerSecond / 1024 },
+    { key: 'liveness.cost.cpuPercent', label: `leader CPU probing ${cost.holders} holders, % of a core`, unit: 'ratio', value: cost.cpuPercent },
+  ];
+}
+
+function livenessTable(r: LivenessResult): string[] {
+  return [
+    'Liveness (packet lab, node Leases 40 s / 10 s, controller-manager grace 50 s): the false-failover cases',
+    grid(['case', 'IPs moved', 'lasted'], r.falseCases.map((c) => [c.name, String(c.moves), `${c.seconds} s`])),
+  ];
 }
 
 try {

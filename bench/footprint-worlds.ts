@@ -191,6 +191,8 @@ export async function scaleWorld(dir: string, log: Log): Promise<RunningProcess>
     await inBatches(Array.from({ length: nodes }, (_, i) => i), 16, async (i) => {
       await cp.addNode(nodeName(i), { dropletId: dropletOf(i) });
       await cp.setNodeReady(nodeName(i), true);
+      // the not-ready taint the API server puts on a new node; the node controller would lift it
+      await core.patchNode({ name: nodeName(i), body: { spec: { taints: [] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
       const lease = leaseJson(nodeName(i), i, Date.now());
       await leases.createNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, body: { metadata: { name: nodeName(i) }, spec: { ...(lease['spec'] as object), leaseDurationSeconds: 3600, renewTime: new V1MicroTime() } } });
     });
@@ -234,7 +236,10 @@ export async function scaleWorld(dir: string, log: Log): Promise<RunningProcess>
     await sleep(SETTLE_MS);
     reconciler.measure('startup');
     log('footprint: scale world — a failover and a resync');
-    await failover(cp, emu, ipFor(1), (id) => nodeName(id - 2001), 120_000);
+    // a failover that does not happen is reported, not fatal: the memory is still read
+    await failover(cp, emu, ipFor(1), (id) => nodeName(id - 2001), 120_000).catch((err: unknown) => {
+      log(`footprint: scale world — ${(err as Error).message}; last reconciler lines: ${JSON.stringify(reconciler?.lines.slice(-3))}`);
+    });
     await sleep(12_000);
     reconciler.measure('work');
     return reconciler;

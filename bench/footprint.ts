@@ -30,6 +30,8 @@ export async function benchFootprint(opts: { readonly scale: boolean }, log: Log
   const dir = await mkdtemp(join(tmpdir(), 'floatip-footprint-'));
   try {
     const processes = await threeNodeWorld(dir, log);
+    // printed now: the scale world takes long and may fail on a loaded machine
+    log(`footprint: 3-node world measured\n${footprintTable({ processes }).join('\n')}`);
     const scale = opts.scale ? await scaleWorld(dir, log) : undefined;
     return { processes, scale };
   } finally {

@@ -45,6 +45,11 @@ export interface ReconcilerConfig {
   readonly ipPolicy?: IpPolicy;
   /** the policy file, for the start-up log line */
   readonly ipPolicyFile?: string;
+  /**
+   * liveness probes of holder droplets (reconciler/liveness); off or absent: only heartbeats
+   * and Kubernetes' node status detect a dead holder
+   */
+  readonly liveness?: LivenessFlags;
   /** heartbeat-based failover on node Leases; graceMs undefined = half of each Lease's duration */
   readonly heartbeat: { readonly enabled: boolean; readonly graceMs: number | undefined };
   /** Services of type LoadBalancer with this spec.loadBalancerClass get externalIPs and ingress (default: the key) */
@@ -72,6 +77,22 @@ export interface ReconcilerConfig {
   readonly logLevel: LevelWithSilent;
 }
 
+export interface LivenessFlags {
+  readonly enabled: boolean;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** agents asked per indirect round */
+  readonly indirectProbers: number;
+  /** the port probes' handshakes target on every node (the kubelet's) */
+  readonly kubeletPort: number;
+  /** the agents' indirect-probe port */
+  readonly agentPort: number;
+  /** the Secret holding the indirect-probe key, in the agents' namespace (the reconciler creates it) */
+  readonly secret: { readonly namespace: string; readonly name: string };
+  /** this replica's node (NODE_NAME): its agent is never asked, it shares this replica's fate */
+  readonly nodeName: string | undefined;
+}
+
 export type ConfigResult = ParsedConfig<ReconcilerConfig>;
 
 export interface ConfigInputs {
@@ -92,6 +113,7 @@ Environment:
   DIGITALOCEAN_API_URL      API root without /v2 (default https://api.digitalocean.com)
   KUBECONFIG                kubeconfig file (default: in-cluster service account)
   POD_NAME, POD_NAMESPACE   set by the Deployment (downward API): lease identity and namespace
+  NODE_NAME                 this replica's node (downward API): its agent is never an indirect prober
 
 Flags:
   --dry-run                    decide and log "would assign", make no DigitalOcean write calls
@@ -108,6 +130,19 @@ Flags:
   --node-heartbeat-grace 20s   move an IP off a node whose kubelet Lease is older than this
                                (default: half of each Lease's duration, 20 s for kubelets)
   --no-heartbeat-failover      wait for Kubernetes to mark a silent node NotReady instead
+  --liveness-interval 250ms    probe each holder droplet (TCP handshake to its InternalIP on the
+                               kubelet port) and each IP's next target this often
+  --liveness-timeout 300ms     a probe with no answer after this long failed; two failures in a
+                               row make the holder suspect and agents on other nodes probe it
+  --liveness-indirect-probers 3  agents asked per suspicion; dead only when none reaches the
+                               droplet and at least one answers
+  --kubelet-port 10250         the port the probes' handshakes target
+  --liveness-agent-port 9406   the agents' indirect-probe port (hostNetwork)
+  --liveness-secret NS/NAME    the indirect-probe key's Secret, created if missing (default
+                               floatip-agent/floatip-liveness-key)
+  --liveness-probes            turn the liveness probes on (the chart does; off by default, as
+                               a process outside the cluster may have no route to the nodes)
+  --no-liveness-probes         detect dead holders by heartbeats and node status only
   --load-balancer-class CLASS  Services of type LoadBalancer with this class get the anchors of
                                their reserved IPs' droplets as externalIPs (default: the --key)
   --expose-wait 1s             before a failover's assign, wait at most this long for the Services
@@ -122,8 +157,8 @@ Flags:
                                (default ${DEFAULT_ANCHOR_RANGE})
   --lease-name NAME            leader election Lease (default floatip-reconciler)
   --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
-  --lease-duration 15s         how long a lease is valid without renewal
-  --lease-renew-deadline 10s   the leader steps down when it cannot renew for this long
+  --lease-duration 4s          how long a lease is valid without renewal
+  --lease-renew-deadline 2.5s  the leader steps down when it cannot renew for this long
   --lease-retry-period 1s      how often standbys try to acquire and the leader renews
   --kubeconfig PATH            overrides KUBECONFIG
   --bind-address ADDR          address of the health and metrics servers (default 127.0.0.1)
@@ -216,6 +251,14 @@ const FLAGS = {
   'ip-policy-file': { type: 'string' },
   'node-heartbeat-grace': { type: 'string' },
   'no-heartbeat-failover': { type: 'boolean' },
+  'liveness-interval': { type: 'string' },
+  'liveness-timeout': { type: 'string' },
+  'liveness-indirect-probers': { type: 'string' },
+  'kubelet-port': { type: 'string' },
+  'liveness-agent-port': { type: 'string' },
+  'liveness-secret': { type: 'string' },
+  'liveness-probes': { type: 'boolean' },
+  'no-liveness-probes': { type: 'boolean' },
   'load-balancer-class': { type: 'string' },
   'no-firewall': { type: 'boolean' },
   'firewall-allowed-ports': { type: 'string' },
@@ -256,8 +299,12 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
   const lease: LeaseConfig = {
     name: v['lease-name'] ?? 'floatip-reconciler',
     namespace: v['lease-namespace'] ?? env['POD_NAMESPACE'] ?? 'floatip-system',
-    durationMs: parseDuration('lease-duration', v['lease-duration'] ?? '15s'),
-    renewDeadlineMs: parseDuration('lease-renew-deadline', v['lease-renew-deadline'] ?? '10s'),
+    // In the spirit of kube-vip's 5 s / 3 s / 1 s: a standby counts the duration from when it
+    // observed the last renewal (up to a retry period late), so 4 s makes it lead 3–5.2 s after
+    // the leader's droplet died silently, and a holder dying with the leader moves within ~6 s
+    // (one Lease write a second is cheap).
+    durationMs: parseDuration('lease-duration', v['lease-duration'] ?? '4s'),
+    renewDeadlineMs: parseDuration('lease-renew-deadline', v['lease-renew-deadline'] ?? '2.5s'),
     // client-go uses 2s; 1s halves the hand-over time after a release (standbys poll the Lease).
     retryPeriodMs: parseDuration('lease-retry-period', v['lease-retry-period'] ?? '1s'),
   };
@@ -295,6 +342,7 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
       graceMs: v['node-heartbeat-grace'] === undefined ? undefined : parseDuration('node-heartbeat-grace', v['node-heartbeat-grace']),
     },
     // a class needs a domain prefix; a key without one leaves the default class
+    liveness: parseLiveness(v, env),
     loadBalancerClass: parseLoadBalancerClass(v['load-balancer-class'] ?? (v.key?.includes('/') ? v.key : DEFAULT_KEY)),
     exposeWaitMs: parseDuration('expose-wait', v['expose-wait'] ?? '1s', true),
     manageFirewall: !(v['no-firewall'] ?? false),
@@ -317,6 +365,29 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     logLevel,
   };
   return { kind: 'ok', config: Object.freeze(config) };
+}
+
+function parseLiveness(v: { readonly [k: string]: string | boolean | undefined }, env: ConfigInputs['env']): LivenessFlags {
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+  const intervalMs = parseDuration('liveness-interval', str('liveness-interval') ?? '250ms');
+  const timeoutMs = parseDuration('liveness-timeout', str('liveness-timeout') ?? '300ms');
+  if (timeoutMs > 5_000) throw new ConfigError(`--liveness-timeout must be at most 5s (got "${str('liveness-timeout')}")`);
+  if (intervalMs < 50) throw new ConfigError(`--liveness-interval must be at least 50ms (got "${str('liveness-interval')}")`);
+  const probersText = str('liveness-indirect-probers') ?? '3';
+  const indirectProbers = /^\d{1,2}$/.test(probersText) ? Number(probersText) : Number.NaN;
+  if (!(indirectProbers >= 1 && indirectProbers <= 10)) throw new ConfigError(`--liveness-indirect-probers must be a number from 1 to 10 (got "${probersText}")`);
+  const kubeletPort = parsePort('kubelet-port', str('kubelet-port') ?? '10250');
+  const agentPort = parsePort('liveness-agent-port', str('liveness-agent-port') ?? '9406');
+  if (kubeletPort === 0 || agentPort === 0) throw new ConfigError('--kubelet-port and --liveness-agent-port must not be 0');
+  const secretText = str('liveness-secret') ?? 'floatip-agent/floatip-liveness-key';
+  const [namespace, name, ...extra] = secretText.split('/');
+  if (extra.length > 0 || !namespace || !name || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) {
+    throw new ConfigError(`--liveness-secret must be NAMESPACE/NAME (got "${secretText}")`);
+  }
+  // Off unless asked for: probes go to every holder's InternalIP, which only the cluster's own
+  // network should carry (the chart asks; a process run elsewhere — a laptop, a test — must not).
+  const enabled = v['liveness-probes'] === true && v['no-liveness-probes'] !== true;
+  return { enabled, intervalMs, timeoutMs, indirectProbers, kubeletPort, agentPort, secret: { namespace, name }, nodeName: env['NODE_NAME'] || undefined };
 }
 
 /** The config as a log line: everything but the token. */

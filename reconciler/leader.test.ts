@@ -217,7 +217,7 @@ test('a killed leader: the standby waits for expiry; the cut-off leader steps do
   assert.deepEqual(b.log, [], 'the lease is valid until renewTime + 15 s');
   assert.deepEqual(a.log, [`started@${T0}`, `term aborted@${T0 + 13_000}`, `stopped@${T0 + 13_000}`]);
   await time.advance(1000);
-  assert.deepEqual(b.log, [`started@${T0 + 19_000}`], 'first retry after T0 + 18 s');
+  assert.deepEqual(b.log, [`started@${T0 + 18_001}`], 'right at the expiry (the last renewal, observed at T0 + 3 s, + 15 s), not up to a retry period later');
   assert.equal(store.lease?.spec?.leaseTransitions, 1);
   await a.elector.stop();
   await b.elector.stop();

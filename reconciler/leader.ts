@@ -122,6 +122,8 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   /** the lease record last seen, and when (local clock) it was first seen: client-go's observedTime */
   let observedRecord: string | undefined;
   let observedAtMs = 0;
+  /** when the lease last read runs out for us: another holder's, observedAtMs + its duration */
+  let observedExpiryMs: number | undefined;
   let loop: Promise<void> | undefined;
 
   /** Resolves with the call, or rejects after `ms` or on stop; the call itself is not cancelled. */
@@ -141,6 +143,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       observedAtMs = now();
     }
     const holder = lease.spec?.holderIdentity || undefined;
+    observedExpiryMs = holder && holder !== identity ? observedAtMs + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 : undefined;
     if (holder !== observed) {
       observed = holder;
       log.info({ leader: holder ?? null }, holder ? 'new leader observed' : 'lease released, no leader');
@@ -238,7 +241,10 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       }
       // Standbys jitter (up to +20%) so several of them do not poll in lock-step. A leader
       // wakes no later than its renew deadline, so it steps down right at it.
-      const wait = leading ? Math.max(0, Math.min(opts.retryPeriodMs, lastRenewMs + opts.renewDeadlineMs - now())) : opts.retryPeriodMs * (1 + 0.2 * random());
+      // Standbys wake right when the lease they read runs out (a leader dead with its droplet is
+      // replaced at its lease's expiry, not up to a retry period later).
+      const untilExpiry = observedExpiryMs === undefined ? Infinity : Math.max(0, observedExpiryMs + 1 - now());
+      const wait = leading ? Math.max(0, Math.min(opts.retryPeriodMs, lastRenewMs + opts.renewDeadlineMs - now())) : Math.min(opts.retryPeriodMs * (1 + 0.2 * random()), untilExpiry);
       await sleep(wait, abort.signal);
     }
   }

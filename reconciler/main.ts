@@ -31,6 +31,10 @@ import type { ExposureControllers } from './exposure/exposure.ts';
 import { createExposureMetrics } from './exposure/metrics.ts';
 import { createServiceWriter } from './exposure/service-writer.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
+import { ensureLivenessKey } from './liveness/key.ts';
+import { createLiveness } from './liveness/liveness.ts';
+import type { Liveness } from './liveness/liveness.ts';
+import { createLivenessMetrics } from './liveness/metrics.ts';
 import { startHttpServer } from './server.ts';
 import type { RunningServer } from './server.ts';
 
@@ -61,6 +65,8 @@ export interface RunningReconciler {
   readonly controller: Controller;
   /** Services of floatip's class and the firewall (run while leading) */
   readonly exposure: ExposureControllers;
+  /** liveness probes of holder droplets; undefined when off */
+  readonly liveness: Liveness | undefined;
   /** base URLs of the servers, e.g. http://127.0.0.1:8081 (equal when one server serves all) */
   readonly healthUrl: string;
   readonly metricsUrl: string;
@@ -171,6 +177,8 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       beforeAssign: (ip, dropletId, waitMs, signal) => exposure.beforeAssign(ip, dropletId, waitMs, signal),
       holdersChanged: () => exposure.holdersChanged(),
     },
+    // a new leader probes the holders it inherits as soon as it knows them
+    onHoldersListed: () => liveness?.holdersListed(),
     config: {
       keys: config.keys,
       dryRun: config.dryRun,
@@ -203,6 +211,18 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       dryRun: config.dryRun,
     },
   });
+  const lv = config.liveness;
+  const liveness = lv?.enabled
+    ? createLiveness({
+        config: { ...lv, failuresToSuspect: 2, selfNode: lv.nodeName },
+        loadKey: () => ensureLivenessKey(kc.makeApiClient(CoreV1Api), lv.secret.namespace, lv.secret.name),
+        targets: () => ctl.livenessTargets(),
+        quiet: () => ctl.quietDroplets(),
+        onChange: (dead) => ctl.livenessChanged(dead),
+        metrics: createLivenessMetrics(metrics.registry),
+        logger,
+      })
+    : undefined;
   const informers = createInformers({
     factory: deps.informerFactory ?? kubeInformerFactory(kc, config.keys.selector),
     namespaces: config.namespaces,
@@ -211,6 +231,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       exposure.podChanged(pod, old);
     },
     onNode: (node, old) => {
+      liveness?.nodeChanged(node, old);
       ctl.nodeChanged(node, old);
       exposure.nodeChanged(node, old);
     },
@@ -232,6 +253,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     onStartedLeading: (term) => {
       metrics.isLeader.set(1);
       runtime.start(term);
+      liveness?.start(term.signal);
     },
     onStoppedLeading: async () => {
       metrics.isLeader.set(0);
@@ -275,6 +297,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     metrics,
     controller: ctl,
     exposure,
+    liveness,
     healthUrl: health.url,
     metricsUrl: scrape.url,
     isLeader: () => elector.isLeader(),

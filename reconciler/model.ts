@@ -100,6 +100,11 @@ export interface Snapshot {
   readonly clusterTag?: string | undefined;
   /** node name → its heartbeat (absent: unknown, never judged stale) */
   readonly heartbeats?: ReadonlyMap<string, Heartbeat> | undefined;
+  /**
+   * droplet → when its liveness probes started failing, for droplets confirmed dead by the
+   * leader's probes and the agents' indirect probes (reconciler/liveness); absent: probes off
+   */
+  readonly unreachable?: ReadonlyMap<number, number> | undefined;
   readonly config: PlanConfig;
 }
 
@@ -120,6 +125,7 @@ export interface PodRef {
  * - unplaced: no eligible pod (or none on a droplet free for this IP family)
  * - held-outside-cluster: a droplet outside this cluster holds the IP; the claim policy leaves it
  * - holder-heartbeat-lost: the holder's node stopped renewing its Lease (before NotReady)
+ * - holder-unreachable: liveness probes found the holder droplet dead (the leader's and other nodes')
  */
 export type Reason =
   | 'unassigned'
@@ -130,7 +136,8 @@ export type Reason =
   | 'conflict'
   | 'unplaced'
   | 'held-outside-cluster'
-  | 'holder-heartbeat-lost';
+  | 'holder-heartbeat-lost'
+  | 'holder-unreachable';
 
 export interface Action {
   readonly type: 'assign' | 'unassign' | 'report';
@@ -162,8 +169,8 @@ export interface IpStatus {
   readonly holderLost: boolean;
   /** every report that is true now (made once each; see ip-state.ts `reported`) */
   readonly reportKeys: readonly string[];
-  /** the holder's node has missed its heartbeat (since `lostSinceMs`) */
-  readonly suspect?: { readonly node: string; readonly lostSinceMs: number } | undefined;
+  /** the holder's node has missed its heartbeat, or (why: unreachable) failed its liveness probes, since `lostSinceMs` */
+  readonly suspect?: { readonly node: string; readonly lostSinceMs: number; readonly why?: 'unreachable' } | undefined;
   /** the workload (claims.ts workloadKey) that wins the IP; absent when nobody claims it */
   readonly winner?: string;
 }

@@ -34,6 +34,9 @@
 //    at once: then the API server, the network or this process is the likelier problem (like
 //    the node lifecycle controller's unhealthy-zone threshold). New targets on fresh nodes are
 //    preferred in every move.
+// 9. Liveness (when enabled): a holder droplet confirmed dead by probes (reconciler/liveness,
+//    which holds its own partition guard) loses the IP at once to an eligible pod on a droplet
+//    not confirmed dead; such a droplet is never a target.
 //
 // Cool-off: after a completed move the IP is not moved *voluntarily* for `coolOffMs`. A
 // holder that cannot serve (NotReady, cordoned, tainted, gone, unassigned) is always replaced
@@ -158,7 +161,7 @@ function* candidatesFor(w: World, workload: Workload, ip: string, freshOnly = fa
   const failed = new Set(failedTargetsOf(w.memory.get(ip), w.now).map((f) => f.dropletId));
   const stale: Candidate[] = [];
   for (const c of workload.eligible(ip)) {
-    if (failed.has(c.dropletId)) continue;
+    if (failed.has(c.dropletId) || w.snap.unreachable?.has(c.dropletId)) continue;
     if (freshOnly) {
       if (w.heartbeat.fresh(c.node)) yield c;
     } else if (w.heartbeat.stale(c.node)) stale.push(c);
@@ -174,9 +177,10 @@ function firstOf<T>(items: Iterable<T>, ok: (item: T) => boolean): T | undefined
 
 /**
  * Desired droplet for every IP of `workload` in `family` that the workload wins. `leaving`:
- * an IP whose holder must not keep it (heartbeat lost), which may go to a fresh node only.
+ * an IP whose holder must not keep it (heartbeat lost: to a fresh node only; unreachable:
+ * `leavingFreshOnly` false, to any live droplet).
  */
-function placeFamily(w: World, workload: Workload, family: Family, leaving?: string): Map<string, Candidate | null> {
+function placeFamily(w: World, workload: Workload, family: Family, leaving?: string, leavingFreshOnly = true): Map<string, Candidate | null> {
   const mine = workload.addresses().filter((ip) => familyOf(w, ip) === family && rankedWorkloads(w, ip)[0] === workload);
   const used = new Set<number>();
   for (const [ip] of w.memory) {
@@ -196,7 +200,7 @@ function placeFamily(w: World, workload: Workload, family: Family, leaving?: str
   }
   for (const ip of mine) {
     if (result.has(ip)) continue;
-    const next = firstOf(candidatesFor(w, workload, ip, ip === leaving), (c) => !used.has(c.dropletId) && !(ip === leaving && c.dropletId === effectiveHolder(w, ip))) ?? null;
+    const next = firstOf(candidatesFor(w, workload, ip, ip === leaving && leavingFreshOnly), (c) => !used.has(c.dropletId) && !(ip === leaving && c.dropletId === effectiveHolder(w, ip))) ?? null;
     result.set(ip, next);
     if (next) used.add(next.dropletId);
   }
@@ -313,6 +317,8 @@ function planIp(w: World, ip: string): IpPlan {
   const family = familyOf(w, ip);
   const serving = holder === null ? undefined : winner.eligibleOn(holder, ip);
   if (serving) {
+    const deadSince = w.snap.unreachable?.get(serving.dropletId);
+    if (deadSince !== undefined) return holderUnreachable(w, ip, mem, serving, deadSince, done);
     const staleAt = w.heartbeat.staleAt(serving.node);
     if (!w.heartbeat.stale(serving.node)) return done('placed', holder, { requeueAfterMs: staleAt === undefined ? undefined : staleAt - w.now + 1 });
     return heartbeatLost(w, ip, mem, serving, staleAt as number, done);
@@ -370,6 +376,20 @@ function heartbeatLost(w: World, ip: string, mem: IpMemory | undefined, serving:
   const graceS = Math.round((staleAt - (h?.renewMs ?? staleAt)) / 100) / 10;
   const detail = `node ${serving.node.name} (droplet ${serving.dropletId}) has not renewed its heartbeat for ${silentS} s (grace ${graceS} s); its pods may still look Ready`;
   const assign: Action = { type: 'assign', ip, reason: 'holder-heartbeat-lost', detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name };
+  return done('moving', target.dropletId, { holderLost: true, suspect, actions: [assign] });
+}
+
+/** Liveness probes found the holder droplet dead: hand over to a live droplet, if any. */
+function holderUnreachable(w: World, ip: string, mem: IpMemory | undefined, serving: Candidate, sinceMs: number, done: Done): IpPlan {
+  const winner = rankedWorkloads(w, ip)[0] as Workload;
+  const suspect = { node: serving.node.name, lostSinceMs: sinceMs, why: 'unreachable' as const };
+  const target = placeFamily(w, winner, familyOf(w, ip), ip, false).get(ip);
+  if (!target) return done('placed', serving.dropletId, { suspect });
+  const blocked = retryBlockedUntil(mem, target.dropletId, w.now, w.snap.config.retryFloorMs);
+  if (blocked !== undefined) return done('waiting', target.dropletId, { holderLost: true, suspect, requeueAfterMs: blocked - w.now });
+  const silentS = Math.round((w.now - sinceMs) / 100) / 10;
+  const detail = `droplet ${serving.dropletId} (node ${serving.node.name}) has not answered liveness probes for ${silentS} s, from this reconciler nor from agents on other nodes; its pods may still look Ready`;
+  const assign: Action = { type: 'assign', ip, reason: 'holder-unreachable', detail, dropletId: target.dropletId, pod: ref(target.pod), node: target.node.name };
   return done('moving', target.dropletId, { holderLost: true, suspect, actions: [assign] });
 }
 

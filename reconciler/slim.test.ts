@@ -52,7 +52,9 @@ test('slimNode: node facts and the anchor annotation are those of the whole node
     assert.deepEqual(nodeAnchor(slimNode(n), anchorAnnotationKey()), nodeAnchor(n, anchorAnnotationKey()));
   }
   const slim = slimNode(node);
-  assert.deepEqual(Object.keys(slim.status ?? {}), ['conditions']);
+  assert.deepEqual(Object.keys(slim.status ?? {}), ['conditions', 'addresses']);
+  assert.deepEqual(slim.status?.addresses, node.status?.addresses?.filter((a) => a.type === 'InternalIP'), 'the InternalIP stays (liveness probes), the rest goes');
+  assert.ok((slim.status?.addresses ?? []).length < (node.status?.addresses ?? []).length);
   assert.equal(slim.metadata?.managedFields, undefined);
 });
 

@@ -58,7 +58,8 @@ export function slimNode(node: V1Node): V1Node {
     kind: node.kind,
     metadata: meta(node.metadata),
     spec: node.spec && defined({ providerID: node.spec.providerID, unschedulable: node.spec.unschedulable, taints: node.spec.taints }),
-    status: node.status && defined({ conditions: conditions(node.status.conditions) }),
+    // InternalIP: where liveness probes reach the node's kubelet and agent (reconciler/liveness)
+    status: node.status && defined({ conditions: conditions(node.status.conditions), addresses: node.status.addresses?.filter((a) => a.type === 'InternalIP') }),
   });
 }
 

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAgentConfig } from '../agent/config.ts';
+import { parseAgentLiveness } from '../agent/liveness.ts';
 import { parseConfig as parseReconcilerConfig } from '../reconciler/config.ts';
 import type { ReconcilerConfig } from '../reconciler/config.ts';
 import { parseConfig as parseWebhookConfig } from '../webhook/config.ts';
@@ -30,6 +31,8 @@ const ALL_OPTIONS = {
     firewallAllowedPorts: ['tcp/22', '30000-30010'],
     firewallDeniedPorts: ['udp/53'],
     nodeHeartbeatGrace: '25s',
+    liveness: { interval: '400ms', timeout: '350ms', indirectProbers: 4, kubeletPort: 10255, agentPort: 9500 },
+    antiAffinity: 'preferred',
     lease: { duration: '20s', renewDeadline: '12s', retryPeriod: '2s' },
     shutdownTimeout: '20s',
     logLevel: 'debug',
@@ -109,12 +112,17 @@ test('reconciler: every value the chart exposes reaches the parsed config; the t
     'digital-ocean-token': { token: 't' },
   });
   assert.equal(off.heartbeat.enabled, false);
+  assert.deepEqual(config.liveness, { enabled: true, intervalMs: 400, timeoutMs: 350, indirectProbers: 4, kubeletPort: 10255, agentPort: 9500, secret: { namespace: 'floatip-agent', name: 'floatip-liveness-key' }, nodeName: 'pool-a-1' });
+  const noProbes = reconcilerConfigOf(runnable(parseManifests(renderChart({ reconciler: { liveness: { enabled: false } } })), 'Deployment', 'floatip-reconciler'), { 'digital-ocean-token': { token: 't' } });
+  assert.equal(noProbes.liveness?.enabled, false);
 });
 
 test("reconciler: the chart's defaults are the process's own defaults", () => {
   const r = runnable(parseManifests(renderChart()), 'Deployment', 'floatip-reconciler');
   const fromChart = reconcilerConfigOf(r, { 'digital-ocean-token': { token: 't' } });
-  const bare = parseReconcilerConfig({ argv: [], env: { ...IN_CLUSTER, DIGITALOCEAN_TOKEN: 't', POD_NAMESPACE: 'floatip-system' }, hostname: 'floatip-test-pod', readFile: () => '' });
+  // the chart turns the liveness probes on; a bare process does not (it may run where the
+  // nodes' addresses are not its network)
+  const bare = parseReconcilerConfig({ argv: ['--liveness-probes'], env: { ...IN_CLUSTER, DIGITALOCEAN_TOKEN: 't', POD_NAMESPACE: 'floatip-system', NODE_NAME: 'pool-a-1' }, hostname: 'floatip-test-pod', readFile: () => '' });
   assert.equal(bare.kind, 'ok');
   if (bare.kind !== 'ok') return;
   // the pod differs on purpose only in where it listens
@@ -156,6 +164,13 @@ test("agent: the DaemonSet's command line parses; its annotation follows the key
     [parsed.config.nodeName, parsed.config.metadataUrl, parsed.config.annotation, parsed.config.intervalMs, parsed.config.logLevel],
     ['pool-a-1', 'http://127.0.0.1:9', 'example.com/anchor-ipv4', 30_000, 'debug'],
   );
+  // the indirect-probe endpoint: the reconciler's agent port, the kubelet port, the node's VPC address, the key the reconciler keeps
+  const liveness = parseAgentLiveness(r.env);
+  assert.deepEqual(liveness, { port: 9500, keyFile: '/etc/floatip/liveness/key', kubeletPort: 10255, host: '10.110.0.2' });
+  const mount = r.container.volumeMounts?.find((m) => liveness.keyFile.startsWith(`${m.mountPath}/`));
+  assert.equal(r.pod.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName, 'floatip-liveness-key');
+  const off = runnable(parseManifests(renderChart({ reconciler: { liveness: { enabled: false } } })), 'DaemonSet', 'floatip-agent');
+  assert.equal(parseAgentLiveness(off.env).port, 0);
   assert.equal(parsed.config.anchorRange?.cidr, '10.30.0.0/16');
 });
 
@@ -180,6 +195,16 @@ test('ipPolicy: both processes read the policy file from the mounted ConfigMap a
     const policy = parsed.kind === 'ok' ? parsed.config.ipPolicy : undefined;
     assert.deepEqual([policy?.allows('shop', '104.248.100.100'), policy?.allows('web', '104.248.100.100')], [true, false], name);
   }
+});
+
+test('reconciler replicas: required anti-affinity by default (one rollout step at a time), preferred on request', () => {
+  const spec = (values?: Record<string, unknown>) => findManifest(parseManifests(renderChart(values)), 'Deployment', 'floatip-reconciler').spec;
+  const required = spec();
+  assert.deepEqual(required.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, 'kubernetes.io/hostname');
+  assert.deepEqual(required.strategy.rollingUpdate, { maxSurge: 0, maxUnavailable: 1 });
+  const preferred = spec({ reconciler: { antiAffinity: 'preferred' } });
+  assert.equal(preferred.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, undefined);
+  assert.deepEqual(preferred.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
 });
 
 test('webhook.networkPolicy: off by default; on, only the listed peers reach port 8443 of the webhook pods', () => {

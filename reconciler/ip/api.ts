@@ -73,6 +73,12 @@ export interface Controller extends ClaimsView {
   resyncNow(): Promise<void>;
   /** DigitalOcean's holders as this term knows them */
   holders(): readonly HolderEntry[];
+  /** liveness probes: the droplets confirmed dead changed (droplet → failing since); their IPs are re-planned */
+  livenessChanged(dead: ReadonlyMap<number, number>): void;
+  /** what liveness must probe: every holder, and the droplet each held IP would move to next */
+  livenessTargets(): Set<number>;
+  /** droplets whose node Lease missed a renewal (a quarter of its duration + 2 s): Kubernetes' own sign of an earlier death */
+  quietDroplets(): Set<number>;
 }
 
 export interface ControllerDeps {
@@ -96,4 +102,6 @@ export interface ControllerDeps {
   backoff?: { baseMs?: number; capMs?: number; floorMs?: number };
   /** called after every run of an IP, whatever its result (benchmarks wait on it) */
   onReconciled?: (ip: string) => void;
+  /** called when a resync has listed DigitalOcean's holders (liveness probes the new ones at once) */
+  onHoldersListed?: () => void;
 }

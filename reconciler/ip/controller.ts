@@ -66,6 +66,8 @@ export function createController(deps: ControllerDeps): Controller {
   const leases = createLeaseCache(planConfig.heartbeat);
   const gauges = createStatusGauges(metrics, log);
   let current: TermState | undefined;
+  /** droplet → failing since, confirmed dead by liveness probes (undefined: probes off) */
+  let unreachable: ReadonlyMap<number, number> | undefined;
 
   const actuator = createActuator({
     port,
@@ -127,6 +129,7 @@ export function createController(deps: ControllerDeps): Controller {
         dropletTags: s.cloud.dropletTags(),
         clusterTag: s.cloud.clusterTag(),
         heartbeats: heartbeatsOn ? leases.heartbeats() : undefined,
+        unreachable,
         config: planConfig,
       };
       const result = plan(snapshot, s.memory, now());
@@ -164,6 +167,7 @@ export function createController(deps: ControllerDeps): Controller {
   async function resync(s: TermState): Promise<void> {
     await s.cloud.refreshHolders();
     deps.exposure?.holdersChanged();
+    deps.onHoldersListed?.();
     for (const ip of new Set([...triggers.allClaimedIps(), ...s.memory.keys()])) mark(s, ip);
   }
 
@@ -227,6 +231,44 @@ export function createController(deps: ControllerDeps): Controller {
     stop: () => runtime.stop(),
     async resyncNow() {
       if (current) await queue.flush(RESYNC);
+    },
+    livenessChanged(dead) {
+      const before = unreachable ?? new Map<number, number>();
+      unreachable = dead;
+      const s = current;
+      if (!s) return;
+      const changed = new Set<number>();
+      for (const id of dead.keys()) if (!before.has(id)) changed.add(id);
+      for (const id of before.keys()) if (!dead.has(id)) changed.add(id);
+      if (changed.size === 0) return;
+      // A dead holder's IPs move; a droplet back from the dead may take IPs that had nowhere to go.
+      const unplaced = gauges.unplaced();
+      for (const [ip, m] of s.memory) if ((m.holder?.dropletId != null && changed.has(m.holder.dropletId)) || unplaced.has(ip)) mark(s, ip);
+    },
+    livenessTargets() {
+      const out = new Set<number>();
+      const s = current;
+      if (!s) return out;
+      for (const [ip, m] of s.memory) {
+        const holder = m.holder?.dropletId;
+        if (holder == null) continue;
+        out.add(holder);
+        const winner = index.claims.workloads(ip)[0];
+        const next = winner?.eligible(ip).find((c) => c.dropletId !== holder && !unreachable?.has(c.dropletId));
+        if (next) out.add(next.dropletId);
+      }
+      return out;
+    },
+    quietDroplets() {
+      const out = new Set<number>();
+      if (!heartbeatsOn) return out;
+      const t = now();
+      const beats = leases.heartbeats();
+      for (const n of index.claims.nodes()) {
+        const h = beats.get(n.name);
+        if (n.dropletId !== null && h && t - h.renewMs > h.durationMs / 4 + 2_000) out.add(n.dropletId);
+      }
+      return out;
     },
     holders() {
       const s = current;

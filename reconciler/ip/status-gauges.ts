@@ -1,5 +1,6 @@
 // What the plan statuses say to the operator, edge-triggered: the holder, unplaced and
-// held-outside-cluster gauges, and one heartbeat-suspicion count and warn line per suspicion.
+// held-outside-cluster gauges, and one warn line per suspicion (heartbeat suspicions are also
+// counted).
 // Per term: `reset()` clears every series this term set.
 import type { Logger } from '../../shared/logger.ts';
 import type { ReconcilerMetrics } from '../metrics.ts';
@@ -31,8 +32,11 @@ export function createStatusGauges(metrics: ReconcilerMetrics, log: Logger): Sta
       const { ip } = status;
       if (status.suspect && !suspected.has(ip)) {
         suspected.add(ip);
-        metrics.heartbeatSuspicions.inc();
-        log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder node missed its heartbeat');
+        if (status.suspect.why === 'unreachable') log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder droplet unreachable (liveness probes)');
+        else {
+          metrics.heartbeatSuspicions.inc();
+          log.warn({ ip, node: status.suspect.node, droplet: status.holder }, 'holder node missed its heartbeat');
+        }
       } else if (!status.suspect) suspected.delete(ip);
       if (status.state === 'unplaced') {
         unplaced.add(ip);

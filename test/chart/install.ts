@@ -87,7 +87,11 @@ export async function runAsPod(
   env['KUBECONFIG'] = kubeconfig;
   Object.assign(env, opts.env);
 
-  const child = spawn(process.execPath, [join(REPO_ROOT, entry), ...r.args, ...opts.overrides], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // On the host, the nodes' InternalIPs are no network of ours: no liveness probes from the
+  // reconciler (the chart turns them on), no indirect-probe endpoint in the agent.
+  const hostOnly = entry.endsWith('reconciler/main.ts') ? ['--no-liveness-probes'] : [];
+  if (entry.endsWith('agent/main.ts')) env['FLOATIP_LIVENESS_PORT'] = '0';
+  const child = spawn(process.execPath, [join(REPO_ROOT, entry), ...r.args, ...hostOnly, ...opts.overrides], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const { lines, stderr, exited } = collectOutput(child);
   void exited.then(() => rm(dir, { recursive: true, force: true }));
   return {

@@ -18,6 +18,7 @@ export const FIELD_VALUES: Readonly<Record<string, string>> = {
   'metadata.name': 'floatip-test-pod',
   'metadata.namespace': 'floatip-system',
   'spec.nodeName': 'pool-a-1',
+  'status.hostIP': '10.110.0.2',
 };
 
 export function runnable(objects: readonly Manifest[], kind: 'Deployment' | 'DaemonSet', name: string, fields = FIELD_VALUES): RunnableContainer {
