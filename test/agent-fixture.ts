@@ -81,7 +81,9 @@ export async function spawnAgent(opts: { nodeName: string; metadataUrl: string; 
   const kubeconfigPath = join(dir, 'kubeconfig');
   await writeFile(kubeconfigPath, opts.kubeconfigYaml, { mode: 0o600 });
   const child = spawn(process.execPath, [AGENT_MAIN, '--node-name', opts.nodeName, '--metadata-url', opts.metadataUrl, ...(opts.args ?? [])], {
-    env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfigPath },
+    // several agents share this machine's network: none answers indirect liveness probes here
+    // (the packet lab runs agents in their droplets' namespaces with the probe server on)
+    env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfigPath, FLOATIP_LIVENESS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { lines, stderr, exited } = collectOutput(child);

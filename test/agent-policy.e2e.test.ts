@@ -78,7 +78,7 @@ describe('floatip agent: manifests, anchor annotation and policy', () => {
     const probe: V1Pod = { ...daemonSet.spec.template, metadata: { ...daemonSet.spec.template.metadata, name: 'agent-probe' } };
     probe.spec = { ...probe.spec, serviceAccountName: 'default', containers: probe.spec?.containers ?? [] };
     const refused = await denied(core.createNamespacedPod({ namespace: 'floatip-system', body: probe, dryRun: 'All' }));
-    assert.equal(refused, '403 pods "agent-probe" is forbidden: violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true)');
+    assert.equal(refused, '403 pods "agent-probe" is forbidden: violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true), hostPort (container "agent" uses hostPort 9406)');
   });
 
   test('one agent process per node records its anchor IPv4 and keeps running', async () => {
