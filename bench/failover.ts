@@ -53,10 +53,10 @@ const USAGE = `Usage: node bench/failover.ts [flags]
   --footprint / --no-footprint  RSS of the dist/ processes in a 3-node install and of the
                           reconciler at 10,000 pods (default: on with the test binaries; ~5 min)
   --outage / --no-outage  client-observed outage through the packet lab (real kube-proxy, a UDP
-                          client), five failures at upstream kubelet timing (default: with --e2e,
-                          where network namespaces can be made; about 8 minutes)
+                          client), six failures at upstream kubelet timing (default: with --e2e,
+                          where network namespaces can be made; about 10 minutes)
   --outage-iterations N   runs per failure (default 5)
-  --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,leader)
+  --outage-failures LIST  which failures, comma-separated (default deletion,pod,drain,silent,silent-heartbeat,leader)
   --liveness / --no-liveness  silent holder deaths on the packet lab at upstream kubelet
                           timing, liveness probes vs heartbeats only, the false-failover cases
                           and the holder dying with the leader (about 8 min); probing cost at

@@ -12,8 +12,8 @@ test('spread: min, lower median, max', () => {
 
 test('outage figures and table: per failure, only the failures that ran', () => {
   const r: OutageResult = {
-    runs: { deletion: [run(400, 3), run(500, 5), run(900, 40)], pod: [], drain: [], silent: [], leader: [] },
-    failed: { deletion: 1, pod: 0, drain: 0, silent: 0, leader: 0 },
+    runs: { deletion: [run(400, 3), run(500, 5), run(900, 40)], pod: [], drain: [], silent: [], 'silent-heartbeat': [], leader: [] },
+    failed: { deletion: 1, pod: 0, drain: 0, silent: 0, 'silent-heartbeat': 0, leader: 0 },
     nodeLeaseSeconds: 40,
     nodeMonitorGracePeriodMs: 50_000,
   };
@@ -28,4 +28,19 @@ test('outage figures and table: per failure, only the failures that ran', () => 
   const text = outageTable(r).join('\n');
   assert.match(text, /holder node deleted\s+0\.40 s \/ 0\.50 s \/ 0\.90 s\s+5\s+1/);
   assert.match(text, /3 runs each; node Leases 40 s, node-monitor-grace-period 50 s/);
+});
+
+test('outage figures: the silent failure with probes and heartbeats only, side by side under their own names', () => {
+  const r: OutageResult = {
+    runs: { deletion: [], pod: [], drain: [], silent: [run(1_500, 150)], 'silent-heartbeat': [run(22_000, 2_200)], leader: [] },
+    failed: { deletion: 0, pod: 0, drain: 0, silent: 0, 'silent-heartbeat': 0, leader: 0 },
+    nodeLeaseSeconds: 40,
+    nodeMonitorGracePeriodMs: 50_000,
+  };
+  const f = Object.fromEntries(outageFigures(r).map((x) => [x.key, x.value]));
+  assert.equal(f['outage.silent.gap.median'], 1_500);
+  assert.equal(f['outage.silentHeartbeat.gap.median'], 22_000);
+  const rows = outageTable(r).join('\n').split('\n');
+  const probes = rows.findIndex((l) => l.includes('droplet dies silently (probes)'));
+  assert.ok(probes >= 0 && rows[probes + 1]?.includes('droplet dies silently (heartbeats only)'), rows.join('\n'));
 });

@@ -3,7 +3,7 @@
 // the median of each phase the gap splits into.
 import { grid, seconds } from './stats.ts';
 import type { Figure } from './stats.ts';
-import { OUTAGE_LABELS, OUTAGES, PHASES } from './outage.ts';
+import { OUTAGE_FIGURE, OUTAGE_LABELS, OUTAGES, PHASES } from './outage.ts';
 import type { OutageResult, OutageRun } from './outage.ts';
 
 export interface Spread {
@@ -26,12 +26,13 @@ export function outageFigures(r: OutageResult): Figure[] {
     const runs = r.runs[kind];
     if (runs.length === 0) continue;
     const label = `outage, ${OUTAGE_LABELS[kind]}:`;
+    const key = `outage.${OUTAGE_FIGURE[kind]}`;
     const gap = of(runs, (x) => x.gapMs);
-    for (const k of ['min', 'median', 'max'] as const) out.push({ key: `outage.${kind}.gap.${k}`, label: `${label} longest UDP gap ${k}`, unit: 'ms', value: gap[k] });
-    out.push({ key: `outage.${kind}.lost.median`, label: `${label} datagrams lost median`, unit: 'count', value: of(runs, (x) => x.lost).median });
-    out.push({ key: `outage.${kind}.tcpFailures.median`, label: `${label} TCP connects failed median`, unit: 'count', value: of(runs, (x) => x.tcpFailures).median });
-    for (const p of PHASES) out.push({ key: `outage.${kind}.${p}.median`, label: `${label} ${p} median`, unit: 'ms', value: of(runs, (x) => x.phasesMs[p]).median });
-    if (r.failed[kind] > 0) out.push({ key: `outage.${kind}.failedRuns`, label: `${label} runs never served again within 180 s`, unit: 'count', value: r.failed[kind] });
+    for (const k of ['min', 'median', 'max'] as const) out.push({ key: `${key}.gap.${k}`, label: `${label} longest UDP gap ${k}`, unit: 'ms', value: gap[k] });
+    out.push({ key: `${key}.lost.median`, label: `${label} datagrams lost median`, unit: 'count', value: of(runs, (x) => x.lost).median });
+    out.push({ key: `${key}.tcpFailures.median`, label: `${label} TCP connects failed median`, unit: 'count', value: of(runs, (x) => x.tcpFailures).median });
+    for (const p of PHASES) out.push({ key: `${key}.${p}.median`, label: `${label} ${p} median`, unit: 'ms', value: of(runs, (x) => x.phasesMs[p]).median });
+    if (r.failed[kind] > 0) out.push({ key: `${key}.failedRuns`, label: `${label} runs never served again within 180 s`, unit: 'count', value: r.failed[kind] });
   }
   return out;
 }

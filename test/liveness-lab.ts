@@ -14,7 +14,7 @@ import { UPSTREAM_NODE_LEASE_SECONDS, UPSTREAM_NODE_MONITOR_GRACE_MS, waitFor } 
 import { kubeConfigYaml } from './cluster/kubeconfig.ts';
 import type { Component } from './cluster/processes.ts';
 import { createLab } from './dataplane/lab.ts';
-import { DEFAULT_CLUSTER_ID, doksWorkerTags } from './do-emulator/world.ts';
+import { addWorkerDroplets } from './dataplane/world.ts';
 import type { Lab, LabDroplet } from './dataplane/lab.ts';
 import { inNs, nft } from './dataplane/netns.ts';
 import { NS, nodeOf, startReconcilerWorld, TOKEN } from './reconciler-fixture.ts';
@@ -25,12 +25,20 @@ export const KEY_SECRET = 'floatip-liveness-key';
 const CUT_TABLE = 'floatip_liveness_cut';
 const METRICS_PORT = 9090;
 
-export interface LivenessLab {
+export interface LivenessLab extends LivenessProcesses {
   readonly world: ReconcilerWorld;
   readonly lab: Lab;
+  droplet(node: string): LabDroplet;
+  /** `node` drops every packet to and from `peers` (lossPercent: only that share, at random) */
+  cut(node: string, peers: readonly string[], lossPercent?: number): Promise<void>;
+  heal(node: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The liveness side of a world with a lab: the key Secret, agents that answer indirect probes, reconcilers inside droplets. */
+export interface LivenessProcesses {
   readonly agents: Map<string, Component>;
   readonly reconcilers: Map<string, Component>;
-  droplet(node: string): LabDroplet;
   startAgent(node: string): Promise<Component>;
   /** a reconciler process inside the node's droplet (POD_NAME reconciler-<node>), with extra flags */
   startReconciler(node: string, args?: readonly string[]): Component;
@@ -38,42 +46,26 @@ export interface LivenessLab {
   leaderNode(): Promise<string | undefined>;
   /** the reconciler's Prometheus counters and gauges (name{labels} → value), read inside its droplet */
   metrics(node: string): Promise<Map<string, number>>;
-  /** `node` drops every packet to and from `peers` (lossPercent: only that share, at random) */
-  cut(node: string, peers: readonly string[], lossPercent?: number): Promise<void>;
-  heal(node: string): Promise<void>;
-  stop(): Promise<void>;
 }
 
-export async function startLivenessLab(ids: readonly number[]): Promise<LivenessLab> {
-  const world = await startReconcilerWorld({
-    droplets: ids,
-    actionDelayMs: 100,
-    controlPlane: { nodeMonitorGracePeriodMs: UPSTREAM_NODE_MONITOR_GRACE_MS, nodeLeaseDurationSeconds: UPSTREAM_NODE_LEASE_SECONDS },
-  });
-  let lab: Lab | undefined;
-  try {
-    // the emulator knows 1001..1003; the others become DOKS workers of the same cluster
-    for (const id of ids) {
-      if (id <= 1003) continue;
-      const body = { id, name: nodeOf(id), tags: doksWorkerTags(DEFAULT_CLUSTER_ID), anchorIpv4: `10.20.0.${11 + id - 1001}` };
-      const res = await fetch(`${world.emulator.url}/_emulator/droplets`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-      if (res.status !== 201) throw new Error(`emulator: droplet ${id} not added (${res.status} ${await res.text()})`);
-    }
-    await applyAgentManifests(world.cp);
-    // The key Secret as a reconciler creates it; agents get it as the mounted file would show it.
-    const key = randomBytes(32);
-    await world.core.createNamespacedSecret({ namespace: AGENT_NS, body: { metadata: { name: KEY_SECRET }, data: { key: key.toString('base64') } } });
-    lab = await createLab({ cp: world.cp, emulatorUrl: world.emulator.url, droplets: ids.map((id) => ({ id, node: nodeOf(id) })), kubeProxy: false });
-    const keyFile = join(lab.dir, 'liveness.key');
-    await writeFile(keyFile, key, { mode: 0o600 });
-    const reconcilerToken = (await world.cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).getCurrentUser()?.token ?? '';
-    const reconcilerYaml = kubeConfigYaml(world.cp.server, world.cp.caPem, { token: reconcilerToken });
-    const started = lab;
-    const agents = new Map<string, Component>();
-    const reconcilers = new Map<string, Component>();
-
-    const startAgent = async (node: string): Promise<Component> => {
-      const d = started.droplet(node);
+/** Sets up the key Secret and the kubeconfigs; starts no process (startAgent and startReconciler do). */
+export async function livenessProcesses(world: ReconcilerWorld, lab: Lab, nodes: readonly string[]): Promise<LivenessProcesses> {
+  // The key Secret as a reconciler creates it; agents get it as the mounted file would show it.
+  const key = randomBytes(32);
+  await world.core.createNamespacedSecret({ namespace: AGENT_NS, body: { metadata: { name: KEY_SECRET }, data: { key: key.toString('base64') } } });
+  const keyFile = join(lab.dir, 'liveness.key');
+  await writeFile(keyFile, key, { mode: 0o600 });
+  const reconcilerToken = (await world.cp.kubeConfigForServiceAccount(NS, 'floatip-reconciler')).getCurrentUser()?.token ?? '';
+  const reconcilerYaml = kubeConfigYaml(world.cp.server, world.cp.caPem, { token: reconcilerToken });
+  const agents = new Map<string, Component>();
+  const reconcilers = new Map<string, Component>();
+  const reconcilerKubeconfig = new Map<string, string>();
+  for (const node of nodes) reconcilerKubeconfig.set(node, await lab.droplet(node).writeKubeconfig('reconciler', reconcilerYaml));
+  return {
+    agents,
+    reconcilers,
+    async startAgent(node) {
+      const d = lab.droplet(node);
       const kubeconfig = await d.writeKubeconfig('agent', (await agentCredentials(world.cp, node)).yaml);
       const c = d.run(`agent-${Date.now()}`, process.execPath, [AGENT_MAIN, '--node-name', node], {
         PATH: process.env['PATH'] ?? '',
@@ -88,48 +80,60 @@ export async function startLivenessLab(ids: readonly number[]): Promise<Liveness
         return out.includes('9406');
       });
       return c;
-    };
-    for (const id of ids) await startAgent(nodeOf(id));
-    const reconcilerKubeconfig = new Map<string, string>();
-    for (const id of ids) reconcilerKubeconfig.set(nodeOf(id), await started.droplet(nodeOf(id)).writeKubeconfig('reconciler', reconcilerYaml));
+    },
+    startReconciler(node, args = []) {
+      const d = lab.droplet(node);
+      // the lab's emulator bridge has 127.0.0.1:8080 inside the droplet: metrics on 9090
+      const c = d.run(`reconciler-${Date.now()}`, process.execPath, [RECONCILER_MAIN, '--log-level=debug', `--metrics-port=${METRICS_PORT}`, '--health-port=9091', ...(args.includes('--no-liveness-probes') ? [] : ['--liveness-probes']), ...args], {
+        PATH: process.env['PATH'] ?? '',
+        KUBECONFIG: reconcilerKubeconfig.get(node) ?? '',
+        DIGITALOCEAN_TOKEN: TOKEN,
+        DIGITALOCEAN_API_URL: d.emulatorUrl,
+        POD_NAME: `reconciler-${node}`,
+        POD_NAMESPACE: NS,
+        NODE_NAME: node,
+      });
+      reconcilers.set(node, c);
+      return c;
+    },
+    async leaderNode() {
+      const lease = await world.cp.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'floatip-reconciler', namespace: NS }).catch(() => undefined);
+      const holder = lease?.spec?.holderIdentity ?? '';
+      return /^reconciler-(.+)-[0-9a-f]{6}$/.exec(holder)?.[1];
+    },
+    async metrics(node) {
+      const script = "fetch('http://127.0.0.1:9090/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
+      const text = await inNs(lab.droplet(node).ns, process.execPath, ['-e', script]);
+      const out = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+        if (m?.[1] && m[2]) out.set(m[1], Number(m[2]));
+      }
+      return out;
+    },
+  };
+}
+
+export async function startLivenessLab(ids: readonly number[]): Promise<LivenessLab> {
+  const world = await startReconcilerWorld({
+    droplets: ids,
+    actionDelayMs: 100,
+    controlPlane: { nodeMonitorGracePeriodMs: UPSTREAM_NODE_MONITOR_GRACE_MS, nodeLeaseDurationSeconds: UPSTREAM_NODE_LEASE_SECONDS },
+  });
+  let lab: Lab | undefined;
+  try {
+    await addWorkerDroplets(world, ids);
+    await applyAgentManifests(world.cp);
+    lab = await createLab({ cp: world.cp, emulatorUrl: world.emulator.url, droplets: ids.map((id) => ({ id, node: nodeOf(id) })), kubeProxy: false });
+    const started = lab;
+    const live = await livenessProcesses(world, started, ids.map(nodeOf));
+    for (const id of ids) await live.startAgent(nodeOf(id));
 
     return {
       world,
       lab: started,
-      agents,
-      reconcilers,
+      ...live,
       droplet: (node) => started.droplet(node),
-      startAgent,
-      startReconciler(node, args = []) {
-        const d = started.droplet(node);
-        // the lab's emulator bridge has 127.0.0.1:8080 inside the droplet: metrics on 9090
-        const c = d.run(`reconciler-${Date.now()}`, process.execPath, [RECONCILER_MAIN, '--log-level=debug', `--metrics-port=${METRICS_PORT}`, '--health-port=9091', ...(args.includes('--no-liveness-probes') ? [] : ['--liveness-probes']), ...args], {
-          PATH: process.env['PATH'] ?? '',
-          KUBECONFIG: reconcilerKubeconfig.get(node) ?? '',
-          DIGITALOCEAN_TOKEN: TOKEN,
-          DIGITALOCEAN_API_URL: d.emulatorUrl,
-          POD_NAME: `reconciler-${node}`,
-          POD_NAMESPACE: NS,
-          NODE_NAME: node,
-        });
-        reconcilers.set(node, c);
-        return c;
-      },
-      async leaderNode() {
-        const lease = await world.cp.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'floatip-reconciler', namespace: NS }).catch(() => undefined);
-        const holder = lease?.spec?.holderIdentity ?? '';
-        return /^reconciler-(.+)-[0-9a-f]{6}$/.exec(holder)?.[1];
-      },
-      async metrics(node) {
-        const script = "fetch('http://127.0.0.1:9090/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
-        const text = await inNs(started.droplet(node).ns, process.execPath, ['-e', script]);
-        const out = new Map<string, number>();
-        for (const line of text.split('\n')) {
-          const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-          if (m?.[1] && m[2]) out.set(m[1], Number(m[2]));
-        }
-        return out;
-      },
       async cut(node, peers, lossPercent) {
         const d = started.droplet(node);
         const addresses = peers.map((p) => started.droplet(p).internalIp).join(', ');

@@ -9,6 +9,7 @@ import type { ControlPlaneOptions } from '../cluster/harness.ts';
 import { agentCredentials, applyAgentManifests } from '../agent-fixture.ts';
 import { APP_NS, floatingDeployment, nodeOf, startReconcilerWorld } from '../reconciler-fixture.ts';
 import type { ReconcilerWorld } from '../reconciler-fixture.ts';
+import { DEFAULT_CLUSTER_ID, doksWorkerTags } from '../do-emulator/world.ts';
 import { createLab } from './lab.ts';
 import type { Lab, Ports } from './lab.ts';
 
@@ -42,12 +43,23 @@ export interface PacketWorld {
  */
 export const PACKET_ACTION_DELAY_MS = 2_000;
 
+/** The emulator knows droplets 1001..1003; the others of `ids` become DOKS workers of the same cluster (before a lab is made on them). */
+export async function addWorkerDroplets(world: ReconcilerWorld, ids: readonly number[]): Promise<void> {
+  for (const id of ids) {
+    if (id <= 1003) continue;
+    const body = { id, name: nodeOf(id), tags: doksWorkerTags(DEFAULT_CLUSTER_ID), anchorIpv4: `10.20.0.${11 + id - 1001}` };
+    const res = await fetch(`${world.emulator.url}/_emulator/droplets`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    if (res.status !== 201) throw new Error(`emulator: droplet ${id} not added (${res.status} ${await res.text()})`);
+  }
+}
+
 export async function startPacketWorld(opts: { droplets?: readonly number[]; actionDelayMs?: number; controlPlane?: ControlPlaneOptions } = {}): Promise<PacketWorld> {
   const ids = opts.droplets ?? [1001, 1002, 1003];
   const world = await startReconcilerWorld({ droplets: ids, actionDelayMs: opts.actionDelayMs ?? PACKET_ACTION_DELAY_MS, controlPlane: opts.controlPlane });
   let lab: Lab | undefined;
   try {
     const nodes = ids.map((id) => ({ name: nodeOf(id), dropletId: id }));
+    await addWorkerDroplets(world, ids);
     await applyAgentManifests(world.cp);
     lab = await createLab({ cp: world.cp, emulatorUrl: world.emulator.url, droplets: nodes.map((n) => ({ id: n.dropletId, node: n.name })) });
     const agents = new Map<string, Component>();
