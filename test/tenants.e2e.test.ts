@@ -193,7 +193,7 @@ describe('least privilege between tenants on the real control plane', () => {
     await waitFor('tcp/9443 in the firewall', async () => ruleText(await rulesOf()).includes(`tcp/9443 ${EVERYWHERE.join(',')}`), { timeoutMs: 20_000 });
     console.error(`# tcp/9443 reached the firewall ${Date.now() - added} ms after its Service, next to a refused 60-port Service`);
     const [full] = (await warningsOn('other', 'Service', 'big')).filter(([r]) => r === 'FloatingIPFirewallFull');
-    assert.match(String(full?.[1]), /^ports tcp\/20000, .* not opened: floatip's DigitalOcean firewall would need 62 rules and DigitalOcean allows 50/);
+    assert.match(String(full?.[1]), /^ports tcp\/20000, .* not opened: floatip's DigitalOcean firewall would need 6\d rules and DigitalOcean allows 50/); // 60 of its own beside the others' (how many depends on what the earlier tests left)
     assert.ok(ruleText(await rulesOf()).every((r) => !r.startsWith('tcp/200') && !r.startsWith('tcp/201')), 'none of its ports');
     const refused = (await world.admin.requests()).filter((r) => /\/v2\/firewalls/.test(r.path) && r.status === 422);
     assert.deepEqual(refused, [], 'nothing DigitalOcean refuses was ever sent');

@@ -17,7 +17,7 @@ import { dropletIdOf } from '../snapshot.ts';
 import { isFloatipService, serviceFacts } from './facts.ts';
 import { desiredFirewall, exposingServices, firewallName, planFirewall } from './firewall-plan.ts';
 import type { FirewallAction, FirewallRefusal } from './firewall-plan.ts';
-import { judgedClaims } from './judged-claims.ts';
+import { awaitingJudgement, judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
 import type { ExposureWorld, ServiceFacts } from './model.ts';
 import type { PortPolicy } from './port-policy.ts';
@@ -61,6 +61,8 @@ export interface FirewallController {
 }
 
 const KEY = 'firewall';
+/** how soon a pass that found claims not judged yet (a new term) is tried again */
+const JUDGEMENT_POLL_MS = 250;
 
 export class ClusterUnknown extends Error {
   override readonly name = 'ClusterUnknown';
@@ -116,14 +118,19 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     metrics.firewallWrites.inc({ op: a.type });
   }
 
-  /** Service keys exposing a reserved IP their pods won, as the IP controller judged the claims */
-  function exposingKeys(services: readonly ServiceFacts[]): Set<string> {
+  /**
+   * Service keys exposing a reserved IP their pods won, as the IP controller judged the claims;
+   * undefined while some selected pod's claim is not judged yet in this term (a new leader):
+   * the firewall is then left as it is rather than closing ports that are only unknown.
+   */
+  function exposingKeys(services: readonly ServiceFacts[]): Set<string> | undefined {
     if (services.length === 0) return new Set();
     const namespaces = new Set(services.map((svc) => svc.namespace));
     const pods = world
       .listPods()
       .filter((p) => namespaces.has(p.metadata?.namespace ?? ''))
       .map((p) => judgedClaims(p, deps.claims));
+    if (awaitingJudgement(services, pods)) return undefined;
     return exposingServices(services, pods, new Map(world.holders().map((h) => [h.ip, h])));
   }
 
@@ -141,24 +148,27 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
     for (const [k, v] of now) s.warned.set(k, v);
   }
 
-  async function run(s: TermState, signal: AbortSignal): Promise<void> {
+  /** One pass; false: some claims are not judged yet in this term, look again soon. */
+  async function run(s: TermState, signal: AbortSignal): Promise<boolean> {
     const ours = world.listServices().filter(isOurs);
     const services = ours.map((svc) => serviceFacts(svc, config.loadBalancerClass));
     const uuid = await clusterUuid();
-    if (uuid === undefined) return;
+    if (uuid === undefined) return true;
     const exposing = exposingKeys(services);
+    if (exposing === undefined) return false;
     s.exposing = [...exposing].sort().join('\n');
     const { spec: desired, refusals } = desiredFirewall(services, uuid, { exposing: (svc) => exposing.has(svc.key), ...(config.ports ? { ports: config.ports } : {}) });
     report(s, ours, refusals);
-    if (desired === null && s.knownAbsent) return;
+    if (desired === null && s.knownAbsent) return true;
     const name = firewallName(uuid);
     const existing = await cloud.listFirewalls({ signal });
     const actions = planFirewall(desired, name, existing);
     for (const a of actions) {
-      if (signal.aborted) return;
+      if (signal.aborted) return true;
       await execute(a, name, signal);
     }
     s.knownAbsent = desired === null;
+    return true;
   }
 
   const queue = runtime.register({
@@ -181,7 +191,7 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
         queue.addAfter(KEY, config.batchMs ?? 250);
         return;
       }
-      await run(s, ctx.signal);
+      if (!(await run(s, ctx.signal))) return { requeueAfterMs: JUDGEMENT_POLL_MS };
     },
     onError(_key, err, retryInMs) {
       metrics.errors.inc({ controller: 'firewall' });
@@ -201,7 +211,8 @@ export function createFirewallController(deps: FirewallControllerDeps): Firewall
       const s = term;
       if (!s) return;
       const services = world.listServices().filter(isOurs).map((svc) => serviceFacts(svc, config.loadBalancerClass));
-      if ([...exposingKeys(services)].sort().join('\n') === s.exposing) return;
+      const exposing = exposingKeys(services);
+      if (exposing !== undefined && [...exposing].sort().join('\n') === s.exposing) return;
       s.knownAbsent = false;
       queue.addAfter(KEY, config.batchMs ?? 250);
     },

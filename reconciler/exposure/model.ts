@@ -58,6 +58,8 @@ export interface PodClaims {
   readonly lost?: readonly string[];
   /** why its namespace may not claim some of its IPs (the namespace IP policy) */
   readonly notAllowed?: string;
+  /** IPs it may claim that the IP controller has not planned yet in this term (a new leader) */
+  readonly pending?: readonly string[];
 }
 
 /** A node of the cluster with a droplet: the anchor its agent recorded, if any. */

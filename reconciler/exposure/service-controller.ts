@@ -20,7 +20,7 @@ import type { HolderEntry } from '../model.ts';
 import { RESYNC } from '../runtime/runtime.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { isFloatipService, nodeAnchor, selects, serviceFacts } from './facts.ts';
-import { judgedClaims } from './judged-claims.ts';
+import { awaitingJudgement, judgedClaims } from './judged-claims.ts';
 import type { ExposureMetrics } from './metrics.ts';
 import type { ExposureWorld, NodeAnchor } from './model.ts';
 import { ExposeRefused } from './expose-refused.ts';
@@ -66,6 +66,9 @@ export interface ServiceController {
   /** flush the Services whose pods won `ip` so they list `dropletId`'s anchor, waiting at most `waitMs` */
   beforeAssign(ip: string, dropletId: number, waitMs: number, signal: AbortSignal): Promise<ExposeResult>;
 }
+
+/** how soon a Service whose pods' claims are not judged yet (a new term) is looked at again */
+const JUDGEMENT_POLL_MS = 250;
 
 /** An announced move is forgotten after this long if the holders never show it. */
 const INTENT_TTL_MS = 10 * 60_000;
@@ -169,11 +172,12 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     }
   }
 
-  async function run(s: TermState, key: string, signal: AbortSignal): Promise<void> {
+  /** Runs one Service; false: its pods' claims are not judged yet in this term, look again soon. */
+  async function run(s: TermState, key: string, signal: AbortSignal): Promise<boolean> {
     const svc = world.listServices().find((x) => keyOf(x) === key);
     if (!svc) {
       s.written.delete(key);
-      return;
+      return true;
     }
     const facts = serviceFacts(svc, config.loadBalancerClass);
     const uid = svc.metadata?.uid ?? key;
@@ -185,6 +189,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
     const fresh = w !== undefined && w.basedOn === svc.metadata?.resourceVersion;
     const current = { ...facts, externalIPs: (fresh && w.externalIPs) || facts.externalIPs, ingress: (fresh && w.ingress) || facts.ingress };
     const pods = world.listPods().filter((p) => p.metadata?.namespace === facts.namespace).map((p) => judgedClaims(p, claims));
+    if (facts.floatip && awaitingJudgement([facts], pods)) return false;
     const hasSelector = Object.keys(facts.selector ?? {}).length > 0;
     const claimsAny = pods.some((p) => (p.addresses.length > 0 || p.lost || p.notAllowed) && selects(facts.selector, p.labels));
     const selectsUnannotatedPods = facts.floatip && hasSelector && !claimsAny ? await deps.writer.selectsOnlyUnannotatedPods(facts.namespace, facts.selector ?? {}, config.annotation) : false;
@@ -198,12 +203,12 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       selectsUnannotatedPods,
       keys: { annotation: config.annotation, anchor: config.anchorAnnotation },
     });
-    if (plan.kind === 'ignore' || signal.aborted) return;
+    if (plan.kind === 'ignore' || signal.aborted) return true;
     const slog = log.child({ service: key });
     if (config.dryRun) {
       if (plan.kind === 'release') slog.info('would give back the externalIPs and ingress of a Service no longer of floatip class');
       else if (plan.writeSpec || plan.writeStatus) slog.info({ externalIPs: plan.externalIPs, ingress: plan.ingress }, 'would update the Service');
-      return;
+      return true;
     }
     if (plan.kind === 'release') {
       await write(s, svc, uid, slog, () => writer.applyExternalIPs(facts.namespace, facts.name, [], { signal }));
@@ -212,7 +217,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       s.written.delete(key);
       s.warned.delete(uid);
       slog.info('Service is no longer of floatip class; gave back its externalIPs and load balancer ingress');
-      return;
+      return true;
     }
     warn(s, svc, uid, plan.warnings, slog);
 
@@ -231,6 +236,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       slog.info({ ingress: plan.ingress }, 'Service load balancer ingress updated');
     }
     if (plan.writeSpec || plan.writeStatus) s.written.set(key, written);
+    return true;
   }
 
   const queue = runtime.register({
@@ -247,7 +253,7 @@ export function createServiceController(deps: ServiceControllerDeps): ServiceCon
       const s = term;
       if (!s) return;
       if (key === RESYNC) markAll();
-      else await run(s, key, ctx.signal);
+      else if (!(await run(s, key, ctx.signal))) return { requeueAfterMs: JUDGEMENT_POLL_MS };
     },
     onError(key, err, retryInMs) {
       metrics.errors.inc({ controller: 'services' });
