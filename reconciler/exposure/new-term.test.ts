@@ -33,7 +33,7 @@ test('a new term leaves a Service as it is until the IP controller has judged it
     { metadata: { name: 'b', annotations: { [ANCHOR]: '10.20.0.12' } }, spec: { providerID: 'digitalocean://1002' } },
   ];
   const holders: HolderEntry[] = [{ ip: IP, family: 4, dropletId: 1002 }];
-  let winner: string | undefined; // not planned yet in this term
+  const judged: { winner?: string } = {}; // not planned yet in this term
   const writes: string[][] = [];
   const writer: ServiceWriter = {
     applyExternalIPs: async (_ns, _name, ips) => void writes.push([...ips]),
@@ -43,7 +43,7 @@ test('a new term leaves a Service as it is until the IP controller has judged it
   createServiceController({
     runtime,
     world: { listServices: () => [service], listPods: () => [pod], listNodes: () => nodes, holders: () => holders },
-    claims: { podClaim: () => ({ ips: [IP], workload: WORKLOAD }), winner: () => winner },
+    claims: { podClaim: () => ({ ips: [IP], workload: WORKLOAD }), winner: () => judged.winner },
     writer,
     events: { record: async () => undefined },
     logger: createLogger({ level: 'silent' }),
@@ -56,7 +56,7 @@ test('a new term leaves a Service as it is until the IP controller has judged it
   await clock.advance(2_000);
   assert.deepEqual(writes, [], 'nothing written while the claim is not judged (not even an empty externalIPs)');
 
-  winner = WORKLOAD; // the IP controller's first plan of the term
+  judged.winner = WORKLOAD; // the IP controller's first plan of the term
   await clock.advance(1_000);
   assert.deepEqual(writes, [['10.20.0.12']], "then the holder's anchor, in one write");
   await runtime.stop();
