@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdmissionregistrationV1Api, ApiException, Watch } from '@kubernetes/client-node';
-import type { CoreV1Event, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { waitFor } from './cluster/harness.ts';
 import { parseIpPolicy } from '../shared/ip-policy.ts';
 import { dropletOf, floatingDeployment, nodeOf, patchNode, startReconcilerWorld } from './reconciler-fixture.ts';
@@ -75,7 +75,10 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
     // CONFLICT_IP, which the policy allows it, but shop's older workload holds the claim.
     // (two replicas: a droplet takes one reserved IPv4, so each IP gets its own)
     await world.apps.createNamespacedDeployment({ namespace: 'shop', body: inNamespace(floatingDeployment('web', `${SHOP_IP}, ${CONFLICT_IP}`, 2), 'shop') });
-    await waitFor('shop pods scheduled', async () => (await world.core.listNamespacedPod({ namespace: 'shop' })).items.filter((p) => p.spec?.nodeName).length === 2);
+    // Ready before the others exist: claims follow time (issue 15), so the first eligible
+    // claimant of an unheld IP gets it and keeps it; shop must be that one
+    const ready = (p: V1Pod) => p.spec?.nodeName !== undefined && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    await waitFor('shop pods Ready', async () => (await world.core.listNamespacedPod({ namespace: 'shop' })).items.filter(ready).length === 2);
     await world.apps.createNamespacedDeployment({ namespace: 'other', body: inNamespace(floatingDeployment('web', SHOP_IP, 1), 'other') });
     await world.apps.createNamespacedDeployment({ namespace: 'other2', body: inNamespace(floatingDeployment('web', CONFLICT_IP, 1), 'other2') });
     for (const ns of ['shop', 'other', 'other2']) await world.core.createNamespacedService({ namespace: ns, body: service(ns, 'web', 'web') });
