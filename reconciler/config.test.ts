@@ -49,7 +49,7 @@ test('defaults with only a token', () => {
       loadBalancerClass: 'k8s.haim.dev/floating-ip',
       exposeWaitMs: 1000,
       manageFirewall: true,
-      lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 4_000, renewDeadlineMs: 2_500, retryPeriodMs: 1000 },
+      lease: { name: 'floatip-reconciler', namespace: 'floatip-system', durationMs: 4_000, renewDeadlineMs: 2_500, retryPeriodMs: 500 },
       podName: 'host-1',
       bindAddress: '127.0.0.1',
       healthPort: 8081,
@@ -85,7 +85,7 @@ const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>;
     name: 'lease namespace and identity from the downward API',
     argv: [],
     env: { DIGITALOCEAN_TOKEN: TOKEN, POD_NAMESPACE: 'ops', POD_NAME: 'floatip-reconciler-7d9-abcde' },
-    expect: { podName: 'floatip-reconciler-7d9-abcde', lease: { name: 'floatip-reconciler', namespace: 'ops', durationMs: 4_000, renewDeadlineMs: 2_500, retryPeriodMs: 1000 } },
+    expect: { podName: 'floatip-reconciler-7d9-abcde', lease: { name: 'floatip-reconciler', namespace: 'ops', durationMs: 4_000, renewDeadlineMs: 2_500, retryPeriodMs: 500 } },
   },
   {
     name: 'liveness flags, and the node from the downward API',
@@ -151,7 +151,7 @@ const invalid: Array<{ argv: string[]; env?: Record<string, string>; message: st
   { argv: ['--liveness-interval', '10ms'], message: '--liveness-interval must be at least 50ms (got "10ms")' },
   { argv: ['--liveness-indirect-probers', '0'], message: '--liveness-indirect-probers must be a number from 1 to 10 (got "0")' },
   { argv: ['--liveness-secret', 'just-a-name'], message: '--liveness-secret must be NAMESPACE/NAME (got "just-a-name")' },
-  { argv: ['--lease-renew-deadline', '1100ms'], message: '--lease-renew-deadline must be greater than 1.2 × --lease-retry-period' },
+  { argv: ['--lease-renew-deadline', '1100ms', '--lease-retry-period', '1s'], message: '--lease-renew-deadline must be greater than 1.2 × --lease-retry-period' },
   { argv: ['--lease-name', 'Leader!'], message: '--lease-name "Leader!" is not a valid object name' },
   { argv: ['--lease-namespace', 'a.b'], message: '--lease-namespace "a.b" is not a valid namespace name' },
 ];

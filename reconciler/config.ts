@@ -159,7 +159,7 @@ Flags:
   --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE or floatip-system)
   --lease-duration 4s          how long a lease is valid without renewal
   --lease-renew-deadline 2.5s  the leader steps down when it cannot renew for this long
-  --lease-retry-period 1s      how often standbys try to acquire and the leader renews
+  --lease-retry-period 500ms   how often standbys try to acquire and the leader renews
   --kubeconfig PATH            overrides KUBECONFIG
   --bind-address ADDR          address of the health and metrics servers (default 127.0.0.1)
   --health-port 8081           /healthz and /readyz (0 = any free port)
@@ -300,13 +300,13 @@ function parseOrThrow(inputs: ConfigInputs): ConfigResult {
     name: v['lease-name'] ?? 'floatip-reconciler',
     namespace: v['lease-namespace'] ?? env['POD_NAMESPACE'] ?? 'floatip-system',
     // In the spirit of kube-vip's 5 s / 3 s / 1 s: a standby counts the duration from when it
-    // observed the last renewal (up to a retry period late), so 4 s makes it lead 3–5.2 s after
-    // the leader's droplet died silently, and a holder dying with the leader moves within ~6 s
-    // (one Lease write a second is cheap).
+    // observed the last renewal (up to a retry period late), so 4 s and a 0.5 s retry make it
+    // lead 3.5–4.5 s after the leader's droplet died silently, and a holder dying with the
+    // leader moves within 6 s with the probes' ~1.2 s (two Lease writes a second are cheap).
     durationMs: parseDuration('lease-duration', v['lease-duration'] ?? '4s'),
     renewDeadlineMs: parseDuration('lease-renew-deadline', v['lease-renew-deadline'] ?? '2.5s'),
-    // client-go uses 2s; 1s halves the hand-over time after a release (standbys poll the Lease).
-    retryPeriodMs: parseDuration('lease-retry-period', v['lease-retry-period'] ?? '1s'),
+    // client-go uses 2s; 0.5 s also shortens the hand-over after a release (standbys poll the Lease).
+    retryPeriodMs: parseDuration('lease-retry-period', v['lease-retry-period'] ?? '500ms'),
   };
   if (!DNS_SUBDOMAIN.test(lease.name)) throw new ConfigError(`--lease-name "${lease.name}" is not a valid object name`);
   if (!DNS_LABEL.test(lease.namespace)) throw new ConfigError(`--lease-namespace "${lease.namespace}" is not a valid namespace name`);
