@@ -75,12 +75,10 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
     // CONFLICT_IP, which the policy allows it, but shop's older workload holds the claim.
     // (two replicas: a droplet takes one reserved IPv4, so each IP gets its own)
     await world.apps.createNamespacedDeployment({ namespace: 'shop', body: inNamespace(floatingDeployment('web', `${SHOP_IP}, ${CONFLICT_IP}`, 2), 'shop') });
-    // Ready before the others exist: claims follow time (issue 15), so the first eligible
-    // claimant of an unheld IP gets it and keeps it; shop must be that one
+    // Ready first: claims follow time (issue 15), so the first eligible claimant of an unheld
+    // IP gets it and keeps it; shop must be that one
     const ready = (p: V1Pod) => p.spec?.nodeName !== undefined && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     await waitFor('shop pods Ready', async () => (await world.core.listNamespacedPod({ namespace: 'shop' })).items.filter(ready).length === 2);
-    await world.apps.createNamespacedDeployment({ namespace: 'other', body: inNamespace(floatingDeployment('web', SHOP_IP, 1), 'other') });
-    await world.apps.createNamespacedDeployment({ namespace: 'other2', body: inNamespace(floatingDeployment('web', CONFLICT_IP, 1), 'other2') });
     for (const ns of ['shop', 'other', 'other2']) await world.core.createNamespacedService({ namespace: ns, body: service(ns, 'web', 'web') });
 
     const policy = parseIpPolicy(`namespaces:\n  shop: ["${SHOP_IP}", "${CONFLICT_IP}"]\n  other2: ["${CONFLICT_IP}"]\n`);
@@ -97,6 +95,11 @@ describe('exposure reads the IP controller\'s claims, and never blocks a move', 
       const lines = replica.logs.lines.filter((l) => l['level'] === 'warn' || l['ip']).map((l) => `${String(l['msg'])} ${String(l['ip'] ?? '')} ${String(l['reason'] ?? l['detail'] ?? '')}`);
       throw new Error(`${(err as Error).message}; holders ${JSON.stringify(await world.admin.holders())}; shop pods ${JSON.stringify(pods)} (droplets ${shopDroplets.join()}); log ${lines.slice(-15).join(' | ')}`);
     });
+    // the other namespaces claim once shop holds both (claims follow time, issue 15: a claimant
+    // that appears later never takes an IP its holder still serves; started together, which
+    // workload's pod is a free target first would decide)
+    await world.apps.createNamespacedDeployment({ namespace: 'other', body: inNamespace(floatingDeployment('web', SHOP_IP, 1), 'other') });
+    await world.apps.createNamespacedDeployment({ namespace: 'other2', body: inNamespace(floatingDeployment('web', CONFLICT_IP, 1), 'other2') });
     const shop = await waitFor('shop exposes its IP', async () => {
       const s = await readService('shop', 'web');
       return s.status?.loadBalancer?.ingress?.length ? s : undefined;
