@@ -1,12 +1,13 @@
 // The node agent's configuration: flags and environment parsed once, validated, frozen.
 // Pure (argv and env come in as arguments), so every message is unit-tested.
-import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel } from '../shared/config-values.ts';
 import type { ParsedConfig } from '../shared/config-values.ts';
 import { anchorAnnotationKey, DEFAULT_KEY } from '../shared/keys.ts';
 import { DEFAULT_ANCHOR_RANGE, parseAnchorRange } from '../shared/anchors.ts';
 import type { AnchorRange } from '../shared/anchors.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
 /** where DigitalOcean's metadata service answers with the droplet's anchor IPv4, as text */

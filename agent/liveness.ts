@@ -7,13 +7,14 @@
 //                              the node's VPC address, not its public one
 // The key file is re-read when it changes (kubelet updates a mounted Secret in place), so a
 // key created after the agent started is picked up without a restart.
-import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError, parsePort } from '../shared/config-values.ts';
 import { MIN_KEY_BYTES } from '../shared/liveness-auth.ts';
 import type { Logger } from '../shared/logger.ts';
 import { startProbeServer } from './probe-server.ts';
 import type { RunningProbeServer } from './probe-server.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
 
 export const DEFAULT_LIVENESS_PORT = 9406;
 export const DEFAULT_KEY_FILE = '/etc/floatip/liveness/key';

@@ -1,5 +1,5 @@
 // The footprint benchmark's processes: the BUILT entry points (dist/, as the image runs
-// them), each with the NODE_OPTIONS the chart gives its container, and their memory read
+// them), each with the node flags the chart gives its container, and their memory read
 // from /proc/<pid>/status — the numbers a node's kubelet and `kubectl top` see, not V8's.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ export function processMemory(pid: number): Memory {
 }
 
 interface ComponentValues {
-  readonly nodeOptions?: string;
+  readonly nodeFlags?: string;
   readonly resources?: { readonly requests?: { readonly memory?: string }; readonly limits?: { readonly memory?: string } };
 }
 
@@ -76,12 +76,14 @@ export interface RunningProcess extends Measured {
   stop(): Promise<void>;
 }
 
-/** `node [chart NODE_OPTIONS] dist/<component>/main.js args` with only `env` (and PATH) set. */
+/** The chart's node flags of a component, as arguments. */
+export const nodeFlags = (component: Component): string[] => (chartValues()[component].nodeFlags ?? '').split(' ').filter(Boolean);
+
+/** `node [chart node flags] dist/<component>/main.js args` with only `env` (and PATH) set. */
 export function startProcess(name: string, component: Component, args: readonly string[], env: Record<string, string>): RunningProcess {
-  const nodeOptions = chartValues()[component].nodeOptions ?? '';
-  const child: ChildProcess = spawn(process.execPath, [`${REPO}dist/${component}/main.js`, ...args], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags(component), `${REPO}dist/${component}/main.js`, ...args], {
     cwd: REPO,
-    env: { PATH: process.env['PATH'] ?? '', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env },
+    env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { lines, stderr, exited } = collectOutput(child);

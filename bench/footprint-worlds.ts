@@ -101,7 +101,7 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<RunningProc
     await core.createNamespacedPod({ namespace: 'default', body: webPod('web-1', 'pool-a-1', 200) });
     await core.createNamespacedPod({ namespace: 'default', body: webPod('web-2', 'pool-a-2', 100) });
 
-    log('footprint: starting webhook ×2, reconciler ×2, agent ×3 (dist/, chart NODE_OPTIONS)');
+    log('footprint: starting webhook ×2, reconciler ×2, agent ×3 (dist/, chart node flags)');
     const webhookKc = await kubeconfigFile(dir, 'webhook', await serviceAccountKubeconfig(cp, 'floatip-webhook'));
     const webhookArgs = ['--self-signed-tls', '--port', '0', '--namespace', NS];
     const webhooks: RunningProcess[] = [];

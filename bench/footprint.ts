@@ -1,5 +1,5 @@
 // Footprint: the memory of floatip's processes where they run — the built dist/ entry points
-// with the chart's NODE_OPTIONS, as processes on the harness's control plane (see
+// with the chart's node flags, as processes on the harness's control plane (see
 // footprint-worlds.ts), read from /proc/<pid>/status. Figures (MiB; names fixed by issue 18):
 //   footprint.agent.rss              largest agent, start-up or after its re-checks
 //   footprint.webhook.rss            largest webhook replica at rest (15 s after start)
@@ -76,9 +76,9 @@ export function footprintTable(r: FootprintResult): string[] {
   const cell = (m: Memory | undefined) => (m ? `${m.rssMiB.toFixed(1)} (${m.anonMiB.toFixed(1)})` : '—');
   const rows = [...r.processes, ...(r.scale ? [r.scale] : [])].map((p) => {
     const limit = values[p.component].resources?.limits?.memory;
-    return [p.name, cell(p.startup), cell(p.work), limit ? `${mebibytes(limit)} MiB` : '—', values[p.component].nodeOptions ?? ''];
+    return [p.name, cell(p.startup), cell(p.work), limit ? `${mebibytes(limit)} MiB` : '—', values[p.component].nodeFlags ?? ''];
   });
-  return ['Footprint: RSS (anonymous) in MiB of the dist/ processes, from /proc/<pid>/status:', grid(['process', 'after start-up', 'after work', 'chart limit', 'NODE_OPTIONS'], rows)];
+  return ['Footprint: RSS (anonymous) in MiB of the dist/ processes, from /proc/<pid>/status:', grid(['process', 'after start-up', 'after work', 'chart limit', 'node flags'], rows)];
 }
 
 if (import.meta.main) {

@@ -1,7 +1,6 @@
 // The reconciler's configuration: flags and environment parsed once, validated, frozen.
 // Pure: argv, env and file reads come in as arguments, so every message is unit-tested.
 // Nothing else in the reconciler reads process.env or process.argv.
-import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
 import type { ParsedConfig } from '../shared/config-values.ts';
@@ -15,6 +14,8 @@ import { parseAdoptableIps } from './adoptable.ts';
 import { createPortPolicy, parsePortList } from './exposure/port-policy.ts';
 import type { PortPolicy } from './exposure/port-policy.ts';
 import type { AdoptableIps } from './adoptable.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 export interface LeaseConfig {
   readonly name: string;

@@ -3,8 +3,6 @@
 // SIGINT stop the controller, release the Lease (a standby takes over in about a second),
 // stop the informers and close the HTTP servers, bounded by --shutdown-timeout.
 //   node dist/reconciler/main.js --help
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -37,6 +35,9 @@ import type { Liveness } from './liveness/liveness.ts';
 import { createLivenessMetrics } from './liveness/metrics.ts';
 import { startHttpServer } from './server.ts';
 import type { RunningServer } from './server.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { randomBytes } = process.getBuiltinModule('node:crypto');
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** A start-up problem a person must fix; main() logs the message and exits 1. */
 export class StartupError extends Error {

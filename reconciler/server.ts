@@ -1,10 +1,11 @@
 // The reconciler's plain-HTTP endpoints: /healthz (the process answers), /readyz (informer
 // caches synced: standbys are ready too, so a rolling update waits for warm caches) and
 // /metrics (Prometheus text). One server can serve all three, or two ports split them.
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface Endpoints {
   /** serve /healthz and /readyz with this readiness check */

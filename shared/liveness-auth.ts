@@ -4,7 +4,8 @@
 // reconciler asked". A request carries its time and a nonce (replays are refused outside a
 // short window and within it by nonce); the answer is signed over the request's nonce, so a
 // forged "unreached" cannot make a healthy holder look dead.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { createHmac, randomBytes, timingSafeEqual } = process.getBuiltinModule('node:crypto');
 
 export const PROBE_PATH = '/v1/probe';
 export const SIGNATURE_HEADER = 'x-floatip-signature';

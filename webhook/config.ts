@@ -1,7 +1,6 @@
 // The webhook's configuration: flags, then environment, then defaults; parsed once,
 // validated, frozen. Pure (argv and env come in), so every message is unit-tested.
 // Nothing else in the webhook reads process.env or process.argv.
-import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, DNS_LABEL, DNS_SUBDOMAIN, parseDuration, parseKey, parseLogLevel, parsePort } from '../shared/config-values.ts';
 import type { ParsedConfig } from '../shared/config-values.ts';
@@ -9,6 +8,8 @@ import { parseIpPolicy } from '../shared/ip-policy.ts';
 import type { IpPolicy } from '../shared/ip-policy.ts';
 import { DEFAULT_KEY, floatingIpKeys } from '../shared/keys.ts';
 import type { FloatingIpKeys } from '../shared/keys.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 export type TlsConfig =
   | { readonly mode: 'files'; readonly certPath: string; readonly keyPath: string; readonly pollMs: number }

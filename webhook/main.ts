@@ -2,7 +2,6 @@
 //          or: node dist/webhook/main.js --self-signed-tls (in the cluster)
 // Exit codes: 0 after a clean shutdown or --help, 2 for a configuration error, 1 when the
 // server cannot start (unreadable certificate, port in use, no access to the Secret).
-import { readFileSync } from 'node:fs';
 import { createKubeClient } from '../shared/kube/client.ts';
 import { loadConnection } from '../shared/kube/connection.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -18,6 +17,8 @@ import { createCertificateAuthority, issueServingCertificate, serviceDnsNames } 
 import { DEFAULT_POLICY } from './tls/rotation.ts';
 import { startSelfManagedTls } from './tls/self-managed.ts';
 import { kubeCaBundleTarget, kubeSecretStore } from './tls/kube.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 interface TlsSource {
   readonly initial: TlsMaterial;

@@ -7,7 +7,6 @@
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { X509Certificate } from 'node:crypto';
 import { createLogger } from '../shared/logger.ts';
 import type { Logger } from '../shared/logger.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
@@ -19,6 +18,8 @@ import { createConnectionGuard } from './connection-guard.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import type { TlsMaterial } from './tls/files.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { X509Certificate } = process.getBuiltinModule('node:crypto');
 
 /**
  * TLS 1.2 only with ECDHE key exchange (forward secrecy) and AEAD ciphers (no CBC, no SHA-1

@@ -1,7 +1,6 @@
 // The DigitalOcean client: ReservedIpPort and CloudPort over dots-wrapper's endpoint modules
 // and our own axios instance. Policy (deadlines, retries, 429s, 422s, lost answers, action
 // waits, cancellation) is in call.ts and moves.ts; this file wires options to them.
-import { readFileSync } from 'node:fs';
 import axios from 'axios';
 import type { IContext } from 'dots-wrapper/dist/types/index.js';
 import { parseAddress } from '../addresses.ts';
@@ -19,6 +18,8 @@ import type { MoveDeps } from './moves.ts';
 import { createOperations } from './operations.ts';
 import { DoApiError } from './port.ts';
 import type { CloudPort, ReservedIpPort } from './port.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 export type { RateBudget, ResponseRecord };
 export { createRateBudget };

@@ -5,8 +5,9 @@
 // the projected token (about hourly), so the token file is re-read, at most once a minute,
 // as client-go does. Outside a pod (tests, a developer): a kubeconfig with a token or a
 // client certificate — no exec or auth-provider plugins.
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** how long a token read from a file is used before the file is read again */

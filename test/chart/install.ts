@@ -71,8 +71,11 @@ export async function runAsPod(
     kubeconfigYaml?: string;
   },
 ): Promise<ChartProcess> {
-  const entry = (r.container.command ?? []).at(-1)?.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+  // command: node, the chart's node flags, dist/<component>/main.js (run from its source here)
+  const command = r.container.command ?? [];
+  const entry = command.at(-1)?.replace(/^dist\//, '').replace(/\.js$/, '.ts');
   if (!entry) throw new Error(`container ${r.container.name} has no command`);
+  const nodeFlags = command.slice(1, -1);
   const dir = await mkdtemp(join(tmpdir(), 'floatip-chart-'));
   // Mounted files keep their in-pod path under the temp dir; the env names the moved path.
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
@@ -91,7 +94,7 @@ export async function runAsPod(
   // reconciler (the chart turns them on), no indirect-probe endpoint in the agent.
   const hostOnly = entry.endsWith('reconciler/main.ts') ? ['--no-liveness-probes'] : [];
   if (entry.endsWith('agent/main.ts')) env['FLOATIP_LIVENESS_PORT'] = '0';
-  const child = spawn(process.execPath, [join(REPO_ROOT, entry), ...r.args, ...hostOnly, ...opts.overrides], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, join(REPO_ROOT, entry), ...r.args, ...hostOnly, ...opts.overrides], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const { lines, stderr, exited } = collectOutput(child);
   void exited.then(() => rm(dir, { recursive: true, force: true }));
   return {

@@ -2,10 +2,11 @@
 // RSA keys come from node:crypto (native, milliseconds); node-forge builds and signs the
 // X.509 certificates. Serials are random (a fixed serial makes two CAs' certs collide in
 // caches), and the serving cert names every DNS form the API server may dial.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type forgeModule from 'node-forge';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { generateKeyPairSync, randomBytes } = process.getBuiltinModule('node:crypto');
 
 // node-forge (~5 MiB once loaded) only when a certificate is made: a webhook replica that
 // finds a valid Secret never loads it. It is CommonJS, so a synchronous require works.

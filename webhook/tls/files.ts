@@ -2,10 +2,11 @@
 // Secret volume by swapping a `..data` symlink in the directory, so the directory is watched
 // rather than the files; fs.watch can miss events on some filesystems, so a poll backs it up.
 // A half-written pair (new cert, old key) fails createSecureContext and is retried later.
-import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { readFileSync, watch } = process.getBuiltinModule('node:fs');
 
 export interface TlsMaterial {
   readonly cert: string;

@@ -5,8 +5,10 @@
 //      promoted: it signs a new serving cert, the old CA stays trusted as `previous`;
 //   3. `previous` leaves the bundle when it expires.
 // A serving cert near expiry, or with the wrong names, is simply reissued by the current CA.
-import { X509Certificate } from 'node:crypto';
 import type { KeyPairPem } from './certs.ts';
+// Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).
+const { X509Certificate } = process.getBuiltinModule('node:crypto');
+type X509Certificate = InstanceType<typeof X509Certificate>;
 
 export interface StoredTls {
   /** signing CA */

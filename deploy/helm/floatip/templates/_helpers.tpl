@@ -130,3 +130,13 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+The container command: node, the component's V8 flags (values <component>.nodeFlags; on the
+command line because NODE_OPTIONS refuses most V8 flags), its entry point.
+Usage: include "floatip.nodeCommand" (list .Values.agent.nodeFlags "dist/agent/main.js")
+*/}}
+{{- define "floatip.nodeCommand" -}}
+{{- $flags := splitList " " (index . 0 | default "") | compact -}}
+{{- concat (list "node") $flags (list (index . 1)) | toJson -}}
+{{- end }}
