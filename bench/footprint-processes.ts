@@ -79,9 +79,9 @@ export interface RunningProcess extends Measured {
 /** The chart's node flags of a component, as arguments. */
 export const nodeFlags = (component: Component): string[] => (chartValues()[component].nodeFlags ?? '').split(' ').filter(Boolean);
 
-/** `node [chart node flags] dist/<component>/main.js args` with only `env` (and PATH) set. */
-export function startProcess(name: string, component: Component, args: readonly string[], env: Record<string, string>): RunningProcess {
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags(component), `${REPO}dist/${component}/main.js`, ...args], {
+/** `node [chart node flags] dist/<component>/main.js args` (or another `entry`) with only `env` (and PATH) set. */
+export function startProcess(name: string, component: Component, args: readonly string[], env: Record<string, string>, entry = `${REPO}dist/${component}/main.js`): RunningProcess {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags(component), entry, ...args], {
     cwd: REPO,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

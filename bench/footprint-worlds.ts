@@ -6,6 +6,7 @@
 // DigitalOcean's 250 requests/min. Each process is read after start-up has settled and
 // again after its work: reviews, a failover, a resync, the agents' re-checks.
 import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
@@ -83,11 +84,21 @@ function reconcilerEnv(emu: RunningEmulator, kubeconfig: string, podName: string
 const RECONCILER_ARGS = ['--health-port', '0', '--metrics-port', '0', '--resync-interval', RESYNC];
 const synced = (l: Record<string, unknown>) => l['msg'] === 'informer caches synced; joining leader election';
 
-/** webhook ×2, reconciler ×2, agent ×3: what `helm install` starts on three nodes. */
-export async function threeNodeWorld(dir: string, log: Log): Promise<RunningProcess[]> {
+const FLOOR_SCRIPT = fileURLToPath(new URL('./footprint-floor.js', import.meta.url));
+
+export interface ThreeNodeWorld {
+  /** webhook ×2, reconciler ×2, agent ×3: what `helm install` starts on three nodes */
+  readonly processes: RunningProcess[];
+  /** Node's floor with the agent's flags: idle, and one HTTPS connection to the API server */
+  readonly references: RunningProcess[];
+}
+
+/** webhook ×2, reconciler ×2, agent ×3: what `helm install` starts on three nodes; and Node's floor beside them. */
+export async function threeNodeWorld(dir: string, log: Log): Promise<ThreeNodeWorld> {
   log('footprint: 3-node world (control plane, emulator, manifests)');
   const [cp, emu] = await Promise.all([startControlPlane(), startEmulator({ token: TOKEN, actionDelayMs: 100 })]);
   const procs: RunningProcess[] = [];
+  const references: RunningProcess[] = [];
   try {
     await cp.applyManifests('deploy/manifests/namespace.yaml');
     await cp.applyManifests('deploy/manifests/webhook-rbac.yaml');
@@ -119,10 +130,14 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<RunningProc
       const kc = await kubeconfigFile(dir, `agent-${n.name}`, (await agentCredentials(cp, n.name)).kubeConfig.exportConfig());
       procs.push(startProcess(`agent-${n.name}`, 'agent', ['--node-name', n.name, '--metadata-url', metadataUrlOf(emu.url, n.dropletId), '--interval', AGENT_INTERVAL], { KUBECONFIG: kc }));
     }
+    const floorKc = await kubeconfigFile(dir, 'floor', (await agentCredentials(cp, nodes[0]?.name ?? '')).kubeConfig.exportConfig());
+    references.push(startProcess('node idle', 'agent', ['--idle'], {}, FLOOR_SCRIPT));
+    references.push(startProcess('node + 1 HTTPS conn.', 'agent', [`/api/v1/nodes/${nodes[0]?.name ?? ''}`], { KUBECONFIG: floorKc }, FLOOR_SCRIPT));
+    await Promise.all(references.map((p) => p.line('floor ready', (l) => l['msg'] === 'floor ready')));
     await Promise.all(procs.filter((p) => p.component === 'reconciler').map((p) => p.line('informers synced', synced)));
     await Promise.all(procs.filter((p) => p.component === 'agent').map((p) => p.line('anchor recorded', (l) => typeof l['anchor'] === 'string')));
     await sleep(SETTLE_MS);
-    for (const p of procs) p.measure('startup');
+    for (const p of [...procs, ...references]) p.measure('startup');
 
     log(`footprint: work — ${REVIEWS_PER_REPLICA} reviews per webhook replica, a failover, a resync, agent re-checks every ${AGENT_INTERVAL}`);
     const review = JSON.stringify(loadFixture('pod-create-from-replicaset'));
@@ -135,10 +150,10 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<RunningProc
     }
     await failover(cp, emu, '104.248.100.100', (id) => `pool-a-${id - 1000}`, 60_000);
     await sleep(12_000); // one resync interval and a bit: the resync has run
-    for (const p of procs) p.measure('work');
-    return procs;
+    for (const p of [...procs, ...references]) p.measure('work');
+    return { processes: procs, references };
   } finally {
-    await Promise.all(procs.map((p) => p.stop()));
+    await Promise.all([...procs, ...references].map((p) => p.stop()));
     await emu.close();
     await cp.stop();
   }

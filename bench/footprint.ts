@@ -6,7 +6,10 @@
 //   footprint.reconciler.rss         largest reconciler replica, 3 nodes, start-up or after work
 //   footprint.reconciler.scale.rss   the reconciler at 10,000 pods / 1,000 nodes
 //   footprint.install3.rss           the sum of all seven processes of a 3-node install
-// plus the anonymous part of each (.anon) and the webhook after 800 reviews (.work.rss).
+// plus the anonymous part of each (.anon), the webhook after 800 reviews (.work.rss), and
+// Node's floor measured beside them with the agent's flags (bench/footprint-floor.js):
+//   footprint.floor.idle.rss         node doing nothing
+//   footprint.floor.https.rss        node keeping one HTTPS connection to the API server
 //   node bench/footprint.ts [--no-scale]   (or node bench/failover.ts --only footprint)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +24,8 @@ import type { Figure } from './stats.ts';
 
 export interface FootprintResult {
   readonly processes: readonly Measured[];
+  /** Node's floor beside them, with the agent's flags (not part of the install) */
+  readonly references?: readonly Measured[];
   readonly scale?: Measured | undefined;
 }
 
@@ -29,11 +34,11 @@ export async function benchFootprint(opts: { readonly scale: boolean }, log: Log
   buildDist();
   const dir = await mkdtemp(join(tmpdir(), 'floatip-footprint-'));
   try {
-    const processes = await threeNodeWorld(dir, log);
+    const { processes, references } = await threeNodeWorld(dir, log);
     // printed now: the scale world takes long and may fail on a loaded machine
-    log(`footprint: 3-node world measured\n${footprintTable({ processes }).join('\n')}`);
+    log(`footprint: 3-node world measured\n${footprintTable({ processes, references }).join('\n')}`);
     const scale = opts.scale ? await scaleWorld(dir, log) : undefined;
-    return { processes, scale };
+    return { processes, references, scale };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -59,6 +64,15 @@ export function footprintFigures(r: FootprintResult): Figure[] {
     { key: 'footprint.install3.rss', label: 'default install on 3 nodes, sum of 7 processes', unit: 'MiB', value: install.rssMiB },
     { key: 'footprint.install3.anon', label: 'default install on 3 nodes, anonymous', unit: 'MiB', value: install.anonMiB },
   ];
+  const floor = (name: string) => r.references?.find((p) => p.name === name);
+  const idle = floor('node idle');
+  const https = floor('node + 1 HTTPS conn.');
+  if (idle && https) {
+    out.push(
+      { key: 'footprint.floor.idle.rss', label: "node doing nothing, the agent's flags", unit: 'MiB', value: peak(idle).rssMiB },
+      { key: 'footprint.floor.https.rss', label: "node keeping one HTTPS connection to the API server, the agent's flags", unit: 'MiB', value: peak(https).rssMiB },
+    );
+  }
   if (r.scale) {
     const s = peak(r.scale);
     const label = `${SCALE.ips * SCALE.podsPerIp} pods / ${SCALE.nodes} nodes`;
@@ -78,6 +92,7 @@ export function footprintTable(r: FootprintResult): string[] {
     const limit = values[p.component].resources?.limits?.memory;
     return [p.name, cell(p.startup), cell(p.work), limit ? `${mebibytes(limit)} MiB` : '—', values[p.component].nodeFlags ?? ''];
   });
+  for (const p of r.references ?? []) rows.push([`(${p.name})`, cell(p.startup), cell(p.work), '—', values.agent.nodeFlags ?? '']);
   return ['Footprint: RSS (anonymous) in MiB of the dist/ processes, from /proc/<pid>/status:', grid(['process', 'after start-up', 'after work', 'chart limit', 'node flags'], rows)];
 }
 

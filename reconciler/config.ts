@@ -112,7 +112,8 @@ Environment:
   DIGITALOCEAN_TOKEN        API token (required, or DIGITALOCEAN_TOKEN_FILE)
   DIGITALOCEAN_TOKEN_FILE   file holding the token, e.g. a mounted Secret
   DIGITALOCEAN_API_URL      API root without /v2 (default https://api.digitalocean.com)
-  KUBECONFIG                kubeconfig file (default: in-cluster service account)
+  KUBECONFIG                kubeconfig file: a token or a client certificate, no exec or
+                            auth-provider plugins (default: in-cluster service account)
   POD_NAME, POD_NAMESPACE   set by the Deployment (downward API): lease identity and namespace
   NODE_NAME                 this replica's node (downward API): its agent is never an indirect prober
 

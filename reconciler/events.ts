@@ -2,7 +2,7 @@
 // Repeated identical events are aggregated like kubelet does: the first is created, later
 // ones within the window bump `count` and `lastTimestamp` with a merge patch. Recording
 // never throws into the controller: a failed Event is logged and dropped.
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from './kube/api.ts';
 import type { CoreV1Api, CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
 

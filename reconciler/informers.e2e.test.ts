@@ -8,6 +8,7 @@ import { floatingIpKeys } from '../shared/keys.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startControlPlane, waitFor } from '../test/cluster/harness.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
+import { kubeClientOf } from '../test/support/kube-client.ts';
 import { NODE_LEASE_NAMESPACE, createInformers, kubeInformerFactory } from './informers.ts';
 import { createReconcilerMetrics } from './metrics.ts';
 
@@ -37,7 +38,7 @@ test('informers e2e: 7 labeled pods listed 2 a page all arrive, slimmed; so do w
 
   const seen: V1Pod[] = [];
   const informers = createInformers({
-    factory: kubeInformerFactory(cp.kubeConfig, KEYS.selector, undefined, 2),
+    factory: kubeInformerFactory(kubeClientOf(cp.kubeConfig), KEYS.selector, undefined, 2),
     namespaces: [],
     onPod: (p) => void (p && seen.push(p)),
     onNode: () => undefined,

@@ -6,8 +6,13 @@
 // Pods, nodes and node Leases are slimmed before client-node caches them (slim.ts): a real
 // object is mostly managedFields, container specs and statuses, node images — fields the
 // reconciler never reads, and at 10,000 pods most of the process's memory.
-import { CoordinationV1Api, CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Lease, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+// client-node's informer cache, without its package entry point (see kube/api.ts)
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import type { KubernetesListObject, KubernetesObject, V1Lease, V1Node, V1Pod, V1Service, Watch } from '@kubernetes/client-node';
+import type { KubeClient } from '../shared/kube/client.ts';
+import { kubeApis } from './kube/api.ts';
+import { kubeWatch } from './kube/watch.ts';
+import type { Watcher } from './kube/watch.ts';
 import { slimLease, slimNode, slimPod } from './slim.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ReconcilerMetrics } from './metrics.ts';
@@ -103,26 +108,18 @@ export function pagedList<T extends KubernetesObject>(page: ListPage<T>, slim: (
  * A Watch whose events carry `slim(object)`: ListWatch caches what it is given and has no
  * transform hook, so the objects are slimmed on their way in, from the list and the watch.
  */
-class SlimmingWatch<T> extends Watch {
-  readonly #inner: Watch;
-  readonly #slim: (obj: T) => T;
-  constructor(inner: Watch, slim: (obj: T) => T) {
-    super(inner.config);
-    this.#inner = inner;
-    this.#slim = slim;
-  }
-  override watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
-    // ERROR carries a Status and BOOKMARK only a resourceVersion: those pass unchanged.
-    const object = (phase: string, obj: unknown) => (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#slim(obj as T) : obj);
-    return this.#inner.watch(path, queryParams, (phase, obj, raw) => callback(phase, object(phase, obj), raw), done);
-  }
+function slimmingWatch<T>(inner: Watcher, slim: (obj: T) => T): Watcher {
+  // ERROR carries a Status and BOOKMARK only a resourceVersion: those pass unchanged.
+  const object = (phase: string, obj: unknown) => (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slim(obj as T) : obj);
+  return { watch: (path, queryParams, callback, done) => inner.watch(path, queryParams, (phase, obj, raw) => callback(phase, object(phase, obj), raw), done) };
 }
 
 /** client-node ListWatches over `lists` and `watch`: label-selected pods (per namespace or all), all nodes, … */
-export function listWatchFactory(watch: Watch, lists: ListFunctions, labelSelector: string, delayFn?: (ms: number) => Promise<void>, pageSize = LIST_PAGE_SIZE): InformerFactory {
+export function listWatchFactory(watch: Watcher, lists: ListFunctions, labelSelector: string, delayFn?: (ms: number) => Promise<void>, pageSize = LIST_PAGE_SIZE): InformerFactory {
   const opts = delayFn ? { delayFn } : undefined;
   const make = <T extends KubernetesObject>(path: string, page: ListPage<T>, selector?: string, slim?: (obj: T) => T) =>
-    new ListWatch<T>(path, slim ? new SlimmingWatch(watch, slim) : watch, pagedList(page, slim, pageSize), false, selector, undefined, opts);
+    // ListWatch calls only watch() of the Watch it is given
+    new ListWatch<T>(path, (slim ? slimmingWatch(watch, slim) : watch) as Watch, pagedList(page, slim, pageSize), false, selector, undefined, opts);
   const podsPath = (ns: string | undefined) => (ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`);
   const servicesPath = (ns: string | undefined) => (ns === undefined ? '/api/v1/services' : `/api/v1/namespaces/${ns}/services`);
   return {
@@ -134,17 +131,16 @@ export function listWatchFactory(watch: Watch, lists: ListFunctions, labelSelect
   };
 }
 
-/** client-node informers on the API server of `kc`. */
-export function kubeInformerFactory(kc: KubeConfig, labelSelector: string, delayFn?: (ms: number) => Promise<void>, pageSize = LIST_PAGE_SIZE): InformerFactory {
-  const core = kc.makeApiClient(CoreV1Api);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
+/** client-node informers on the API server `kube` talks to. */
+export function kubeInformerFactory(kube: KubeClient, labelSelector: string, delayFn?: (ms: number) => Promise<void>, pageSize = LIST_PAGE_SIZE): InformerFactory {
+  const { core, leases: coordination } = kubeApis(kube);
   const lists: ListFunctions = {
     pods: (namespace) => (page) => (namespace === undefined ? core.listPodForAllNamespaces({ labelSelector, ...page }) : core.listNamespacedPod({ namespace, labelSelector, ...page })),
     nodes: () => (page) => core.listNode(page),
     services: (namespace) => (page) => (namespace === undefined ? core.listServiceForAllNamespaces(page) : core.listNamespacedService({ namespace, ...page })),
     nodeLeases: () => (page) => coordination.listNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, ...page }),
   };
-  return listWatchFactory(new Watch(kc), lists, labelSelector, delayFn, pageSize);
+  return listWatchFactory(kubeWatch(kube), lists, labelSelector, delayFn, pageSize);
 }
 
 const keyOf = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;

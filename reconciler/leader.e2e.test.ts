@@ -6,6 +6,7 @@ import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, RbacAuthorizatio
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import { startControlPlane, waitFor } from '../test/cluster/harness.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
+import { kubeClientOf } from '../test/support/kube-client.ts';
 import { createLogger } from '../shared/logger.ts';
 import { floatingIpKeys } from '../shared/keys.ts';
 import { createInformers, kubeInformerFactory } from './informers.ts';
@@ -183,7 +184,7 @@ describe('reconciler against the real API server', () => {
     const metrics = createReconcilerMetrics();
     const seen: string[] = [];
     const informers = createInformers({
-      factory: kubeInformerFactory(kc, keys.selector),
+      factory: kubeInformerFactory(kubeClientOf(kc), keys.selector),
       namespaces: [],
       onPod: (p, old) => seen.push(`${p ? 'pod' : 'deleted'} ${(p ?? old)?.metadata?.name}`),
       onNode: () => {},

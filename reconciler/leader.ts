@@ -26,7 +26,7 @@
 // does: every piece of term state is created inside the term, so nothing survives it, and
 // the warm informer caches let it take over again at once instead of after a restart.
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { V1MicroTime } from '@kubernetes/client-node';
+import { V1MicroTime } from './kube/api.ts';
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
 import { timeMs } from './heartbeats.ts';

@@ -5,8 +5,11 @@
 //   node dist/reconciler/main.js --help
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import { createKubeClient } from '../shared/kube/client.ts';
+import type { KubeClient } from '../shared/kube/client.ts';
+import { kubeconfigConnection, loadConnection } from '../shared/kube/connection.ts';
+import { kubeApis } from './kube/api.ts';
 import { createDoClient, DEFAULT_API_URL, userAgent } from '../shared/digitalocean/client.ts';
 import { DoApiError } from '../shared/digitalocean/port.ts';
 import type { CloudPort, ReservedIpPort } from '../shared/digitalocean/port.ts';
@@ -47,8 +50,8 @@ export class StartupError extends Error {
 export interface ReconcilerDeps {
   logger?: Logger;
   metrics?: ReconcilerMetrics;
-  /** default: from config.kubeconfig, or the in-cluster service account */
-  kubeConfig?: KubeConfig;
+  /** default: from config.kubeconfig, or the in-cluster service account (tests: the harness's) */
+  kubeConfig?: Pick<KubeConfig, 'exportConfig'>;
   /** default: the DigitalOcean HTTP client for config.token / config.apiUrl */
   port?: ReservedIpPort;
   events?: EventSink;
@@ -96,17 +99,16 @@ export async function checkDigitalOcean(port: ReservedIpPort, apiUrl: string): P
   }
 }
 
-function loadKubeConfig(config: ReconcilerConfig): KubeConfig {
-  const kc = new KubeConfig();
+/** The API server connection: the kubeconfig given, the in-cluster service account, or a test's. */
+async function connectKube(config: ReconcilerConfig, given: ReconcilerDeps['kubeConfig']): Promise<KubeClient> {
   try {
-    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-    else kc.loadFromCluster();
+    const conn = given ? kubeconfigConnection(JSON.parse(given.exportConfig()), '.') : await loadConnection(config.kubeconfig, process.env);
+    // list pages of 500 whole objects are a few MiB each; the default 8 MiB is for small calls
+    return createKubeClient(conn, { userAgent: 'floatip-reconciler', maxBodyBytes: 64 * 1024 * 1024, maxSockets: 16 });
   } catch (err) {
     const source = config.kubeconfig ? `kubeconfig ${config.kubeconfig}` : 'in-cluster service account';
     throw new StartupError(`cannot load the ${source}: ${(err as Error).message}`, { cause: err });
   }
-  if (!kc.getCurrentCluster()) throw new StartupError('the kubeconfig has no current cluster');
-  return kc;
 }
 
 /** Resolves with the promise, or with `undefined` after `ms`. */
@@ -149,8 +151,9 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   const account = await checkDigitalOcean(port, apiUrl);
   logger.info({ account: account.uuid, status: account.status }, 'DigitalOcean token accepted');
 
-  const kc = deps.kubeConfig ?? loadKubeConfig(config);
-  const events = deps.events ?? createKubernetesEventSink({ api: kc.makeApiClient(CoreV1Api), logger, instance: config.podName });
+  const kube = await connectKube(config, deps.kubeConfig);
+  const { core, leases } = kubeApis(kube);
+  const events = deps.events ?? createKubernetesEventSink({ api: core, logger, instance: config.podName });
 
   // The controller reads the informer caches only once it runs (on leading), by then they exist.
   const world: WorldSource = {
@@ -197,7 +200,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
     runtime,
     world: { ...world, listServices: () => informers.listServices(), holders: () => ctl.holders() },
     claims: ctl,
-    writer: createServiceWriter(kc.makeApiClient(CoreV1Api)),
+    writer: createServiceWriter(core),
     cloud,
     events,
     logger,
@@ -216,7 +219,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   const liveness = lv?.enabled
     ? createLiveness({
         config: { ...lv, failuresToSuspect: 2, selfNode: lv.nodeName },
-        loadKey: () => ensureLivenessKey(kc.makeApiClient(CoreV1Api), lv.secret.namespace, lv.secret.name),
+        loadKey: () => ensureLivenessKey(core, lv.secret.namespace, lv.secret.name),
         targets: () => ctl.livenessTargets(),
         quiet: () => ctl.quietDroplets(),
         onChange: (dead) => ctl.livenessChanged(dead),
@@ -225,7 +228,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
       })
     : undefined;
   const informers = createInformers({
-    factory: deps.informerFactory ?? kubeInformerFactory(kc, config.keys.selector),
+    factory: deps.informerFactory ?? kubeInformerFactory(kube, config.keys.selector),
     namespaces: config.namespaces,
     onPod: (pod, old) => {
       ctl.podChanged(pod, old);
@@ -243,7 +246,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
   });
 
   const elector = createLeaderElector({
-    api: kc.makeApiClient(CoordinationV1Api),
+    api: leases,
     name: config.lease.name,
     namespace: config.lease.namespace,
     identity,
@@ -308,6 +311,7 @@ export async function startReconciler(config: ReconcilerConfig, deps: Reconciler
         await elector.stop(); // stops the controller first if leading, then releases the Lease
         await informers.stop();
         await closeServers();
+        kube.close();
         logger.info('stopped');
       })()),
   };

@@ -1,7 +1,7 @@
 // The Kubernetes side of the Service controller: server-side apply under field manager
 // floatip of exactly the fields floatip owns (spec.externalIPs, status.loadBalancer.ingress),
 // so nothing else in a Service is touched, and the one read it needs beyond the caches.
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '../kube/api.ts';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from './facts.ts';
 

@@ -15,6 +15,7 @@ import type { ControlPlane } from '../../test/cluster/harness.ts';
 import { floatingIpKeys } from '../../shared/keys.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createKubernetesEventSink } from '../events.ts';
+import { kubeClientOf } from '../../test/support/kube-client.ts';
 import { createInformers, kubeInformerFactory } from '../informers.ts';
 import type { Informers } from '../informers.ts';
 import { createReconcilerMetrics } from '../metrics.ts';
@@ -97,7 +98,7 @@ describe('Service controller on the real API server', () => {
       config: { annotation: KEYS.annotation, anchorAnnotation: ANCHOR_KEY, loadBalancerClass: CLASS, resyncIntervalMs: 60_000 },
     });
     informers = createInformers({
-      factory: kubeInformerFactory(kc, KEYS.selector),
+      factory: kubeInformerFactory(kubeClientOf(kc), KEYS.selector),
       namespaces: [],
       onPod: (p, old) => {
         index.podChanged(p, old);

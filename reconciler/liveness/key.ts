@@ -2,7 +2,7 @@
 // agents mount. The reconciler creates it when missing (a chart cannot: `helm template`
 // would render a new random key on every run), and whichever replica creates it first wins
 // (a 409 means another one did: read theirs). Nothing logs the key.
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from '../kube/api.ts';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { MIN_KEY_BYTES } from '../../shared/liveness-auth.ts';
 // Builtins come from process.getBuiltinModule, not `import`: see eslint.config.js (footprint).

@@ -94,4 +94,24 @@ describe('shared/kube on the real API server', () => {
       rotating.close();
     }
   });
+
+  test('watches have connections of their own: with more streams open than pool sockets, calls still go through, and a stream carries the events', async () => {
+    const streams = Array.from({ length: 6 }, () => new AbortController());
+    try {
+      const opened = await Promise.all(streams.map((c) => admin.stream(`${path}?watch=true&timeoutSeconds=60`, c.signal)));
+      assert.deepEqual(opened.map((r) => r.statusCode), streams.map(() => 200));
+      const first = opened[0];
+      assert.ok(first);
+      first.setEncoding('utf8');
+      let seen = '';
+      const event = new Promise<string>((resolve) => first.on('data', (chunk: string) => ((seen += chunk), seen.includes('"streamed"') && resolve(seen))));
+      // the pool (4 sockets) is free for calls while six watches run
+      await admin.request({ method: 'POST', path, body: { metadata: { name: 'streamed' } } });
+      const line = JSON.parse((await event).split('\n').find((l) => l.includes('"streamed"')) ?? '{}') as { type?: string; object?: ConfigMap };
+      assert.equal(line.type, 'ADDED');
+      assert.equal(line.object?.metadata.name, 'streamed');
+    } finally {
+      for (const c of streams) c.abort();
+    }
+  });
 });

@@ -1,7 +1,8 @@
 // A small Kubernetes API client: JSON over one keep-alive HTTPS agent, a bearer token or a
 // client certificate, nothing else. For the agent (read and patch its node) and the webhook
 // (its TLS Secret and caBundles): a few calls each, where @kubernetes/client-node would cost
-// more memory than the rest of the process. The reconciler keeps client-node (informers).
+// more memory than the rest of the process. The reconciler keeps client-node's generated API
+// and informers, and sends their requests through `exchange` and `stream` (reconciler/kube/).
 import type { IncomingMessage } from 'node:http';
 import type { KubeConnection } from './connection.ts';
 
@@ -36,8 +37,30 @@ export interface KubeRequest {
   readonly contentType?: string;
 }
 
+/** A request as client-node's generated API builds it: any method, its own headers and body. */
+export interface RawRequest {
+  readonly method: string;
+  /** path and query below the server's URL */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Buffer | undefined;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly text: string;
+}
+
 export interface KubeClient {
   request<T>(req: KubeRequest): Promise<T>;
+  /** one exchange whatever its status, for callers that read the status themselves */
+  exchange(req: RawRequest): Promise<RawResponse>;
+  /**
+   * A GET whose body is read as it arrives (a watch): resolves with the response once its
+   * headers are in, whatever its status; no deadline but `signal`.
+   */
+  stream(path: string, signal: AbortSignal): Promise<IncomingMessage>;
   /** closes idle keep-alive sockets */
   close(): void;
 }
@@ -48,10 +71,13 @@ export interface KubeClientOptions {
   readonly userAgent?: string;
   /** answers larger than this are an error (default 8 MiB) */
   readonly maxBodyBytes?: number;
+  /** concurrent calls on the keep-alive pool (default 4); streams have their own connections */
+  readonly maxSockets?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+const DEFAULT_MAX_SOCKETS = 4;
 
 /** path segments are names the API server validated; encode anyway so a bad one cannot change the path */
 export const seg = (s: string): string => encodeURIComponent(s);
@@ -70,58 +96,49 @@ export function createKubeClient(conn: KubeConnection, opts: KubeClientOptions =
   const { Agent, request } = process.getBuiltinModule('node:https');
   const url = new URL(conn.server);
   if (url.protocol !== 'https:') throw new Error(`the API server must be https (got ${conn.server})`);
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: 4,
+  const tls = {
     ...(conn.caPem !== undefined ? { ca: conn.caPem } : {}),
     ...(conn.clientCert ? { cert: conn.clientCert.certPem, key: conn.clientCert.keyPem } : {}),
     rejectUnauthorized: !conn.insecureSkipTlsVerify,
-  });
+  };
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? DEFAULT_MAX_SOCKETS, ...tls });
+  // A watch holds its connection for as long as it runs: streams get their own, never a
+  // socket of the pool, where they would starve the calls (four watches, four sockets).
+  let streamAgent: InstanceType<typeof Agent> | undefined;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const base = url.pathname.replace(/\/+$/, '');
 
-  function send<T>(req: KubeRequest): Promise<T> {
-    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+  const baseHeaders = (): Record<string, string> => {
     const token = conn.token();
-    const headers: Record<string, string | number> = { accept: CONTENT_TYPE.json };
-    if (token) headers['authorization'] = `Bearer ${token}`;
-    if (opts.userAgent) headers['user-agent'] = opts.userAgent;
-    if (payload) {
-      headers['content-type'] = req.contentType ?? CONTENT_TYPE.json;
-      headers['content-length'] = payload.length;
-    }
-    return new Promise<T>((resolve, reject) => {
-      const r = request(
-        { agent, protocol: 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 443, method: req.method, path: `${base}${req.path}`, headers, timeout: timeoutMs },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > maxBody) {
-              res.destroy(new Error(`${req.method} ${req.path}: the answer is larger than ${maxBody} bytes`));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const code = res.statusCode ?? 0;
-            if (code < 200 || code > 299) {
-              const s = statusOf(text);
-              reject(new KubeApiError(req.method, req.path, code, s.reason, s.message));
-              return;
-            }
-            try {
-              resolve((text === '' ? undefined : JSON.parse(text)) as T);
-            } catch {
-              reject(new Error(`${req.method} ${req.path}: the answer is not JSON`));
-            }
-          });
-        },
-      );
+    return { accept: CONTENT_TYPE.json, ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.userAgent ? { 'user-agent': opts.userAgent } : {}) };
+  };
+  const target = (method: string, path: string, headers: Record<string, string | number>) =>
+    ({ agent, protocol: 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 443, method, path: `${base}${path}`, headers });
+
+  function exchange(req: RawRequest): Promise<RawResponse> {
+    const payload = req.body === undefined ? undefined : Buffer.from(req.body);
+    const headers: Record<string, string | number> = { ...baseHeaders(), ...req.headers };
+    if (payload) headers['content-length'] = payload.length;
+    return new Promise<RawResponse>((resolve, reject) => {
+      const r = request({ ...target(req.method, req.path, headers), timeout: timeoutMs }, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBody) {
+            res.destroy(new Error(`${req.method} ${req.path}: the answer is larger than ${maxBody} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+          resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
       // `timeout` is for an idle socket; a slow drip is bounded by the overall deadline too.
       const deadline = setTimeout(() => r.destroy(new Error(`${req.method} ${req.path}: no answer within ${timeoutMs} ms`)), timeoutMs);
       r.on('close', () => clearTimeout(deadline));
@@ -131,5 +148,36 @@ export function createKubeClient(conn: KubeConnection, opts: KubeClientOptions =
     });
   }
 
-  return { request: send, close: () => agent.destroy() };
+  async function send<T>(req: KubeRequest): Promise<T> {
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    const res = await exchange({ method: req.method, path: req.path, body, ...(body === undefined ? {} : { headers: { 'content-type': req.contentType ?? CONTENT_TYPE.json } }) });
+    if (res.status < 200 || res.status > 299) {
+      const s = statusOf(res.text);
+      throw new KubeApiError(req.method, req.path, res.status, s.reason, s.message);
+    }
+    try {
+      return (res.text === '' ? undefined : JSON.parse(res.text)) as T;
+    } catch {
+      throw new Error(`${req.method} ${req.path}: the answer is not JSON`);
+    }
+  }
+
+  function stream(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      streamAgent ??= new Agent({ keepAlive: false, ...tls });
+      const r = request({ ...target('GET', path, baseHeaders()), agent: streamAgent, signal }, resolve);
+      r.on('error', reject);
+      r.end();
+    });
+  }
+
+  return {
+    request: send,
+    exchange,
+    stream,
+    close: () => {
+      agent.destroy();
+      streamAgent?.destroy();
+    },
+  };
 }
