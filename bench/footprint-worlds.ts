@@ -5,7 +5,11 @@
 // bench/scale.ts), every IP already on its oldest pod's droplet, so nothing waits for
 // DigitalOcean's 250 requests/min. Each process is read after start-up has settled and
 // again after its work: reviews, a failover, a resync, the agents' re-checks.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -39,9 +43,20 @@ export type Log = (s: string) => void;
 
 const serviceAccountKubeconfig = async (cp: ControlPlane, name: string): Promise<string> => (await cp.kubeConfigForServiceAccount(NS, name)).exportConfig();
 
+/** a loopback port nothing listens on now */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** kubeconfig JSON in a file the process may read */
 async function kubeconfigFile(dir: string, name: string, json: string): Promise<string> {
-  const { writeFile } = await import('node:fs/promises');
   const path = `${dir}/${name}.kubeconfig`;
   await writeFile(path, json, { mode: 0o600 });
   return path;
@@ -125,10 +140,14 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<ThreeNodeWo
     }
     const reconcilerKc = await kubeconfigFile(dir, 'reconciler', await serviceAccountKubeconfig(cp, 'floatip-reconciler'));
     for (const n of ['a', 'b']) procs.push(startProcess(`reconciler-${n}`, 'reconciler', RECONCILER_ARGS, reconcilerEnv(emu, reconcilerKc, `floatip-reconciler-${n}`)));
+    // the agents answer indirect liveness probes, as the chart runs them: a key, a port each
+    const keyFile = `${dir}/liveness-key`;
+    await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
     for (const n of nodes) {
       // credentials bound to the DaemonSet's pod on that node, as JSON (what a pod reads needs no YAML parser)
       const kc = await kubeconfigFile(dir, `agent-${n.name}`, (await agentCredentials(cp, n.name)).kubeConfig.exportConfig());
-      procs.push(startProcess(`agent-${n.name}`, 'agent', ['--node-name', n.name, '--metadata-url', metadataUrlOf(emu.url, n.dropletId), '--interval', AGENT_INTERVAL], { KUBECONFIG: kc }));
+      const probes = { FLOATIP_LIVENESS_KEY_FILE: keyFile, FLOATIP_LIVENESS_PORT: String(await freePort()), HOST_IP: '127.0.0.1' };
+      procs.push(startProcess(`agent-${n.name}`, 'agent', ['--node-name', n.name, '--metadata-url', metadataUrlOf(emu.url, n.dropletId), '--interval', AGENT_INTERVAL], { KUBECONFIG: kc, ...probes }));
     }
     const floorKc = await kubeconfigFile(dir, 'floor', (await agentCredentials(cp, nodes[0]?.name ?? '')).kubeConfig.exportConfig());
     references.push(startProcess('node idle', 'agent', ['--idle'], {}, FLOOR_SCRIPT));
@@ -136,6 +155,7 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<ThreeNodeWo
     await Promise.all(references.map((p) => p.line('floor ready', (l) => l['msg'] === 'floor ready')));
     await Promise.all(procs.filter((p) => p.component === 'reconciler').map((p) => p.line('informers synced', synced)));
     await Promise.all(procs.filter((p) => p.component === 'agent').map((p) => p.line('anchor recorded', (l) => typeof l['anchor'] === 'string')));
+    await Promise.all(procs.filter((p) => p.component === 'agent').map((p) => p.line('probe endpoint', (l) => l['msg'] === 'answering indirect liveness probes')));
     await sleep(SETTLE_MS);
     for (const p of [...procs, ...references]) p.measure('startup');
 
