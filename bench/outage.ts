@@ -15,7 +15,7 @@
 // Two reconciler replicas run inside droplets of their own (pool-a-4 and pool-a-5, cordoned: the
 // game's pods run on the other three), on the VPC as in a cluster, so their liveness probes reach
 // the holder; agents answer indirect probes (test/liveness-lab.ts). Production defaults (leader
-// Lease 4 s / renew 2.5 s / retry 1 s, heartbeat grace half a node Lease), except a 2 s cool-off.
+// Lease 4 s / renew 2.5 s / retry 0.5 s, heartbeat grace half a node Lease), except a 2 s cool-off.
 // Per run: the longest gap in good UDP replies (from the reserved IP), datagrams lost, TCP
 // connects failed, and the gap split into detection (failure → Kubernetes or floatip shows it:
 // node gone, status written, pod evicted, "holder node missed its heartbeat", "started
