@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { collectOutput } from '../test/child-output.ts';
+import { killOnExit } from '../test/cluster/processes.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const VALUES_FILE = new URL('../deploy/helm/floatip/values.yaml', import.meta.url);
@@ -86,6 +87,8 @@ export function startProcess(name: string, component: Component, args: readonly 
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // an interrupted benchmark leaves no webhook, reconciler or agent behind
+  killOnExit(child);
   const { lines, stderr, exited } = collectOutput(child);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`benchmark: ${name} did not start`);

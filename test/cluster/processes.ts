@@ -20,7 +20,15 @@ export interface Component {
 }
 
 const live = new Set<Component>();
+const children = new Set<ChildProcess>();
 const dirsToRemove = new Set<string>();
+
+/** Kills `child` (SIGKILL) if this process exits or is interrupted while it still runs. */
+export function killOnExit(child: ChildProcess): void {
+  installExitHooks();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
 
 /** Deletes `dir` when the process exits, unless forgetDir() was called (after a clean stop). */
 export function removeOnExit(dir: string): void {
@@ -47,6 +55,7 @@ function installExitHooks(): void {
   // 'exit' handlers must be synchronous: SIGKILL is the only thing that is certain to work.
   const cleanUp = () => {
     for (const c of live) killGroup(c.child, 'SIGKILL');
+    for (const c of children) c.kill('SIGKILL');
     for (const dir of dirsToRemove) rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', cleanUp);
