@@ -43,6 +43,9 @@ test('edgeRuleset: DNAT to the holder anchor, the unassigned IP dropped, each dr
   // the holder's anchor leaves as the reserved IP even where no edge conntrack entry says so
   assert.match(text, /map anchors4 \{ type ipv4_addr : ipv4_addr; elements = \{ 10\.20\.0\.12 : 104\.248\.100\.100 \} \}/);
   assert.match(text, /oifname "inet0" snat ip to ip saddr map @anchors4/);
+  // the old holder's anchor, once the IP has moved, reaches the client no more
+  assert.match(text, /iifname "pub0" oifname "inet0" ip saddr \{ 10\.20\.0\.11, 10\.20\.0\.12 \} ip saddr != \{ 10\.20\.0\.12 \} counter drop/);
+  assert.match(edgeRuleset({ ...view, holders: {} }, droplets), /iifname "pub0" oifname "inet0" ip saddr \{ 10\.20\.0\.11, 10\.20\.0\.12 \} counter drop/);
   assert.match(text, /ip daddr \{ 104\.248\.100\.100, 104\.248\.100\.101 \} counter drop/);
   assert.match(text, /ip daddr \{ 10\.20\.0\.11, 198\.19\.3\.233 \} jump droplet_1001/);
   assert.match(text, /iifname "pub0" ip saddr \{ 10\.20\.0\.11, 198\.19\.3\.233, 10\.20\.0\.12, 198\.19\.3\.234 \} accept\n {4}iifname "pub0" ip6 saddr .* accept\n {4}iifname "pub0" counter drop/);

@@ -4,7 +4,7 @@
 //   - what the holder sends from its anchor leaves as the reserved IP even without an edge
 //     conntrack entry (DigitalOcean's 1:1 NAT works both ways): when the holder changes, the
 //     edge drops the moved IP's entries, and a reply already on its way must not reach the
-//     client from the anchor;
+//     client from the anchor: an anchor no reserved IP maps to is dropped on its way out;
 //   - inbound traffic to a droplet (its anchor, its public addresses, a reserved IPv6 routed to
 //     it) passes only where a cloud firewall targeting the droplet (by tag or id) allows the
 //     protocol, port and source; a droplet no firewall targets takes everything, as on
@@ -78,6 +78,15 @@ export function edgeRuleset(view: Pick<DataplaneView, 'holders' | 'firewalls' | 
     `    type filter hook forward priority filter; policy drop;`,
     `    ct state established,related accept`,
   ];
+  // An anchor that no reserved IP maps to reaches nobody: once the IP moved (and the edge
+  // dropped its conntrack entries), a reply still leaving the old holder from its anchor is not
+  // translated, and DigitalOcean's edge does not route a private anchor address; it is lost.
+  const anchors = droplets.flatMap((d) => (d.anchor === null ? [] : [d.anchor]));
+  const mapped = held.map((h) => h.anchor);
+  if (anchors.length > 0) {
+    const unmapped = mapped.length > 0 ? `ip saddr != { ${mapped.join(', ')} } ` : '';
+    lines.push(`    iifname "${DROPLET_BRIDGE}" oifname "${CLIENT_LINK}" ip saddr { ${anchors.join(', ')} } ${unmapped}counter drop comment "an anchor no reserved IP maps to"`);
+  }
   // out of a droplet only from its own addresses: DigitalOcean drops spoofed sources (a pod's
   // IP leaking out when a node's NAT state is gone, for instance)
   const own4 = droplets.flatMap((d) => [d.anchor, d.public4].filter((a): a is string => a !== null));
