@@ -8,14 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { floatingIpKeys } from '../shared/keys.ts';
 import { agentCredentials, applyAgentManifests, metadataUrlOf } from '../test/agent-fixture.ts';
 import { NODE_LEASE_NAMESPACE, registerWebhooks, startControlPlane } from '../test/cluster/harness.ts';
+import { freePort } from '../test/cluster/processes.ts';
 import type { ControlPlane } from '../test/cluster/harness.ts';
 import { startEmulator } from '../test/do-emulator/server.ts';
 import type { RunningEmulator } from '../test/do-emulator/server.ts';
@@ -42,18 +41,6 @@ const REVIEWS_PER_REPLICA = 400;
 export type Log = (s: string) => void;
 
 const serviceAccountKubeconfig = async (cp: ControlPlane, name: string): Promise<string> => (await cp.kubeConfigForServiceAccount(NS, name)).exportConfig();
-
-/** a loopback port nothing listens on now */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** kubeconfig JSON in a file the process may read */
 async function kubeconfigFile(dir: string, name: string, json: string): Promise<string> {
@@ -101,11 +88,17 @@ const synced = (l: Record<string, unknown>) => l['msg'] === 'informer caches syn
 
 const FLOOR_SCRIPT = fileURLToPath(new URL('./footprint-floor.js', import.meta.url));
 
+/** Node's own floor, measured beside the install with the agent's flags (bench/footprint-floor.js). */
+export interface Floor<P> {
+  readonly idle: P;
+  readonly https: P;
+}
+
 export interface ThreeNodeWorld {
   /** webhook ×2, reconciler ×2, agent ×3: what `helm install` starts on three nodes */
   readonly processes: RunningProcess[];
   /** Node's floor with the agent's flags: idle, and one HTTPS connection to the API server */
-  readonly references: RunningProcess[];
+  readonly floor: Floor<RunningProcess>;
 }
 
 /** webhook ×2, reconciler ×2, agent ×3: what `helm install` starts on three nodes; and Node's floor beside them. */
@@ -113,7 +106,7 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<ThreeNodeWo
   log('footprint: 3-node world (control plane, emulator, manifests)');
   const [cp, emu] = await Promise.all([startControlPlane(), startEmulator({ token: TOKEN, actionDelayMs: 100 })]);
   const procs: RunningProcess[] = [];
-  const references: RunningProcess[] = [];
+  let floor: Floor<RunningProcess> | undefined;
   try {
     await cp.applyManifests('deploy/manifests/namespace.yaml');
     await cp.applyManifests('deploy/manifests/webhook-rbac.yaml');
@@ -150,8 +143,11 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<ThreeNodeWo
       procs.push(startProcess(`agent-${n.name}`, 'agent', ['--node-name', n.name, '--metadata-url', metadataUrlOf(emu.url, n.dropletId), '--interval', AGENT_INTERVAL], { KUBECONFIG: kc, ...probes }));
     }
     const floorKc = await kubeconfigFile(dir, 'floor', (await agentCredentials(cp, nodes[0]?.name ?? '')).kubeConfig.exportConfig());
-    references.push(startProcess('node idle', 'agent', ['--idle'], {}, FLOOR_SCRIPT));
-    references.push(startProcess('node + 1 HTTPS conn.', 'agent', [`/api/v1/nodes/${nodes[0]?.name ?? ''}`], { KUBECONFIG: floorKc }, FLOOR_SCRIPT));
+    floor = {
+      idle: startProcess('node idle', 'agent', ['--idle'], {}, FLOOR_SCRIPT),
+      https: startProcess('node + 1 HTTPS conn.', 'agent', [`/api/v1/nodes/${nodes[0]?.name ?? ''}`], { KUBECONFIG: floorKc }, FLOOR_SCRIPT),
+    };
+    const references = [floor.idle, floor.https];
     await Promise.all(references.map((p) => p.line('floor ready', (l) => l['msg'] === 'floor ready')));
     await Promise.all(procs.filter((p) => p.component === 'reconciler').map((p) => p.line('informers synced', synced)));
     await Promise.all(procs.filter((p) => p.component === 'agent').map((p) => p.line('anchor recorded', (l) => typeof l['anchor'] === 'string')));
@@ -171,9 +167,9 @@ export async function threeNodeWorld(dir: string, log: Log): Promise<ThreeNodeWo
     await failover(cp, emu, '104.248.100.100', (id) => `pool-a-${id - 1000}`, 60_000);
     await sleep(12_000); // one resync interval and a bit: the resync has run
     for (const p of [...procs, ...references]) p.measure('work');
-    return { processes: procs, references };
+    return { processes: procs, floor };
   } finally {
-    await Promise.all([...procs, ...references].map((p) => p.stop()));
+    await Promise.all([...procs, ...(floor ? [floor.idle, floor.https] : [])].map((p) => p.stop()));
     await emu.close();
     await cp.stop();
   }

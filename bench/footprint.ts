@@ -18,14 +18,14 @@ import { parseArgs } from 'node:util';
 import { buildDist, chartValues, mebibytes, peak } from './footprint-processes.ts';
 import type { Component, Measured, Memory } from './footprint-processes.ts';
 import { SCALE, scaleWorld, threeNodeWorld } from './footprint-worlds.ts';
-import type { Log } from './footprint-worlds.ts';
+import type { Floor, Log } from './footprint-worlds.ts';
 import { grid } from './stats.ts';
 import type { Figure } from './stats.ts';
 
 export interface FootprintResult {
   readonly processes: readonly Measured[];
   /** Node's floor beside them, with the agent's flags (not part of the install) */
-  readonly references?: readonly Measured[];
+  readonly floor?: Floor<Measured>;
   readonly scale?: Measured | undefined;
 }
 
@@ -34,11 +34,11 @@ export async function benchFootprint(opts: { readonly scale: boolean }, log: Log
   buildDist();
   const dir = await mkdtemp(join(tmpdir(), 'floatip-footprint-'));
   try {
-    const { processes, references } = await threeNodeWorld(dir, log);
+    const { processes, floor } = await threeNodeWorld(dir, log);
     // printed now: the scale world takes long and may fail on a loaded machine
-    log(`footprint: 3-node world measured\n${footprintTable({ processes, references }).join('\n')}`);
+    log(`footprint: 3-node world measured\n${footprintTable({ processes, floor }).join('\n')}`);
     const scale = opts.scale ? await scaleWorld(dir, log) : undefined;
-    return { processes, references, scale };
+    return { processes, floor, scale };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -64,13 +64,10 @@ export function footprintFigures(r: FootprintResult): Figure[] {
     { key: 'footprint.install3.rss', label: 'default install on 3 nodes, sum of 7 processes', unit: 'MiB', value: install.rssMiB },
     { key: 'footprint.install3.anon', label: 'default install on 3 nodes, anonymous', unit: 'MiB', value: install.anonMiB },
   ];
-  const floor = (name: string) => r.references?.find((p) => p.name === name);
-  const idle = floor('node idle');
-  const https = floor('node + 1 HTTPS conn.');
-  if (idle && https) {
+  if (r.floor) {
     out.push(
-      { key: 'footprint.floor.idle.rss', label: "node doing nothing, the agent's flags", unit: 'MiB', value: peak(idle).rssMiB },
-      { key: 'footprint.floor.https.rss', label: "node keeping one HTTPS connection to the API server, the agent's flags", unit: 'MiB', value: peak(https).rssMiB },
+      { key: 'footprint.floor.idle.rss', label: "node doing nothing, the agent's flags", unit: 'MiB', value: peak(r.floor.idle).rssMiB },
+      { key: 'footprint.floor.https.rss', label: "node keeping one HTTPS connection to the API server, the agent's flags", unit: 'MiB', value: peak(r.floor.https).rssMiB },
     );
   }
   if (r.scale) {
@@ -92,7 +89,7 @@ export function footprintTable(r: FootprintResult): string[] {
     const limit = values[p.component].resources?.limits?.memory;
     return [p.name, cell(p.startup), cell(p.work), limit ? `${mebibytes(limit)} MiB` : '—', values[p.component].nodeFlags ?? ''];
   });
-  for (const p of r.references ?? []) rows.push([`(${p.name})`, cell(p.startup), cell(p.work), '—', values.agent.nodeFlags ?? '']);
+  for (const p of r.floor ? [r.floor.idle, r.floor.https] : []) rows.push([`(${p.name})`, cell(p.startup), cell(p.work), '—', values.agent.nodeFlags ?? '']);
   return ['Footprint: RSS (anonymous) in MiB of the dist/ processes, from /proc/<pid>/status:', grid(['process', 'after start-up', 'after work', 'chart limit', 'node flags'], rows)];
 }
 
